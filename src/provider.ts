@@ -1,0 +1,128 @@
+/**
+ * What a provider is: data plus one function that performs one token round-trip. A provider knows its
+ * wire format and nothing of caching, retries or budgets (those are the manager's).
+ */
+import { createHash } from 'node:crypto';
+import { inspect } from 'node:util';
+
+/** What the provider told us about its own issuance quota, from response headers. */
+export interface QuotaHint {
+  /** Tokens (or requests) the provider will still grant in the current window. */
+  readonly remaining: number;
+  /** When the window resets, epoch ms. */
+  readonly resetAt: number;
+}
+
+/** The raw outcome of one successful token request, before validation. */
+export interface TokenResponse {
+  /** The parsed JSON body of the 2xx answer; validated by the manager before anything is cached. */
+  readonly body: unknown;
+  /** The provider's own quota, when its headers reported one (Auth0 `Auth0-Client-Quota-Limit`, `x-ratelimit-*`). */
+  readonly quota?: QuotaHint | undefined;
+}
+
+/** What the manager passes to {@link Provider.requestToken}. */
+export interface TokenRequestContext {
+  /** Aborts the request: the caller gave up or the per-attempt timeout fired. */
+  readonly signal: AbortSignal;
+  /** Per-attempt timeout in ms, for providers whose HTTP stack wants it explicitly. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * A source of access tokens for one credential.
+ *
+ * `requestToken` performs exactly one round-trip and throws only {@link TokenError} subclasses:
+ * `InvalidCredentialsError`, `RateLimitedError`, `ProviderUnavailableError` or `InvalidTokenResponseError`.
+ */
+export interface Provider {
+  /** `'alternative-payments' | 'autopay' | 'oauth2'` or a custom name. */
+  readonly kind: string;
+  /**
+   * Identity of the credential: token URL + client id + audience/scope + a hash of the secret, so a
+   * rotated secret gets a new key. Never the raw secret.
+   */
+  readonly cacheKey: string;
+  /** Prefix for the authorised API client (`tokens.client(id)`), when the provider has an API. */
+  readonly apiBaseUrl?: string | undefined;
+  /** Lifetime to assume when a response has no `expires_in`, in seconds. */
+  readonly defaultExpiresInSeconds?: number | undefined;
+  /** Performs one token request. */
+  requestToken(context: TokenRequestContext): Promise<TokenResponse>;
+}
+
+/** What {@link defineProvider} takes. */
+export interface ProviderDefinition {
+  /** A short name for the kind of provider, e.g. `'my-bank'`. */
+  readonly kind: string;
+  /** The token endpoint, part of the cache key. */
+  readonly tokenUrl: string;
+  /** The client id, part of the cache key. */
+  readonly clientId: string;
+  /** The secret; only its hash goes into the cache key, so a rotated secret gets a new key. */
+  readonly clientSecret: string;
+  /** Anything else that makes a token different: audience, scope, environment. */
+  readonly variant?: string | undefined;
+  /** Prefix for `tokens.client(id)`. */
+  readonly apiBaseUrl?: string | undefined;
+  /** Lifetime to assume when a response has no `expires_in`, in seconds. */
+  readonly defaultExpiresInSeconds?: number | undefined;
+  /** One token round-trip; see {@link Provider.requestToken}. */
+  requestToken(context: TokenRequestContext): Promise<TokenResponse>;
+}
+
+/**
+ * Builds a {@link Provider} from a definition: computes the cache key (the secret hashed, never kept)
+ * and hides everything but the public fields from `util.inspect` and `JSON.stringify`.
+ *
+ * @example
+ * ```ts
+ * const myBank = defineProvider({
+ *   kind: 'my-bank', tokenUrl, clientId, clientSecret,
+ *   async requestToken({ signal }) {
+ *     const response = await fetch(tokenUrl, { method: 'POST', signal, body: … });
+ *     return { body: await response.json() };
+ *   },
+ * });
+ * ```
+ */
+export function defineProvider(definition: ProviderDefinition): Provider {
+  const { kind, tokenUrl, clientId, clientSecret, variant, apiBaseUrl, defaultExpiresInSeconds } = definition;
+  const requestToken = definition.requestToken;
+  const cacheKey = credentialKey({ kind, tokenUrl, clientId, clientSecret, variant });
+  const provider: Provider = {
+    kind,
+    cacheKey,
+    apiBaseUrl,
+    defaultExpiresInSeconds,
+    requestToken: (context) => requestToken(context),
+  };
+  return withSafeDisplay(provider);
+}
+
+/** The cache key of a credential: readable where it may be, hashed where it must be. */
+export function credentialKey(parts: {
+  kind: string;
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  variant?: string | undefined;
+}): string {
+  // 12 bytes of SHA-256 tell rotated secrets apart without letting the key stand in for the secret.
+  const secretHash = createHash('sha256').update(parts.clientSecret).digest('base64url').slice(0, 16);
+  const id = createHash('sha256')
+    .update(JSON.stringify([parts.kind, parts.tokenUrl, parts.clientId, parts.variant ?? '']))
+    .digest('base64url')
+    .slice(0, 22);
+  return `${parts.kind}:${id}:${secretHash}`;
+}
+
+/** Makes `util.inspect` and `JSON.stringify` show only the public fields of a provider. */
+export function withSafeDisplay<T extends Provider>(provider: T): T {
+  const publicView = () => ({ kind: provider.kind, cacheKey: provider.cacheKey, apiBaseUrl: provider.apiBaseUrl });
+  Object.defineProperties(provider, {
+    toJSON: { value: publicView, enumerable: false },
+    [inspect.custom]: { value: () => `Provider ${inspect(publicView())}`, enumerable: false },
+  });
+  return Object.freeze(provider);
+}

@@ -1,0 +1,137 @@
+/**
+ * The Token type, the validation of a provider's token response, and expiry arithmetic.
+ *
+ * Validation is strict in the spirit of oauth4webapi: a response that is not exactly usable is an
+ * {@link InvalidTokenResponseError} and is never cached.
+ */
+import { z } from 'zod';
+import { InvalidTokenResponseError } from './errors.js';
+
+/** An access token as tokenbroker hands it out. */
+export interface Token {
+  /** The access token itself, to send as `Authorization: Bearer <accessToken>`. */
+  readonly accessToken: string;
+  /** Always `'Bearer'`, whatever case the provider used. */
+  readonly tokenType: 'Bearer';
+  /** When the provider says the token stops working, in epoch milliseconds. */
+  readonly expiresAt: number;
+  /** When tokenbroker received it, in epoch milliseconds. */
+  readonly issuedAt: number;
+  /** The scope the provider granted, when it said. */
+  readonly scope?: string;
+}
+
+/** Limits applied while turning a response into a {@link Token}. */
+export interface TokenParseOptions {
+  /** The receipt time, epoch ms. */
+  readonly now: number;
+  /** Lifetime to assume when the response has no `expires_in` (seconds). Without it, a missing `expires_in` is an error. */
+  readonly defaultExpiresInSeconds?: number | undefined;
+  /** Longest lifetime believed, in seconds; a longer `expires_in` is clamped to it. */
+  readonly maxLifetimeSeconds: number;
+}
+
+// RFC 6750 §2.1 b64token is the strict form; any visible ASCII is accepted because real providers vary,
+// but nothing that could break out of an HTTP header.
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+const expiresInSchema = z.union([
+  z.number().finite(),
+  z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?\s*$/, 'not a number')
+    .transform(Number),
+]);
+
+const tokenResponseSchema = z.looseObject({
+  access_token: z
+    .string({ error: 'access_token is missing or not a string' })
+    .min(1, 'access_token is empty')
+    .max(16_384, 'access_token is longer than 16 KiB')
+    .regex(VISIBLE_ASCII, 'access_token holds characters that cannot go in an HTTP header'),
+  token_type: z
+    .string({ error: 'token_type is missing or not a string' })
+    .refine((value) => value.toLowerCase() === 'bearer', 'token_type is not Bearer'),
+  expires_in: z.unknown().optional(),
+  scope: z.string({ error: 'scope is not a string' }).optional(),
+});
+
+/**
+ * Validates a token endpoint's parsed JSON body and turns it into a {@link Token}.
+ *
+ * `expires_in`: a number or numeric string (some servers send strings) of seconds, floored; missing →
+ * `defaultExpiresInSeconds` or an error; 0, negative or not a number → error; above
+ * `maxLifetimeSeconds` → clamped (a token refreshed early costs one request; one trusted too long
+ * fails every API call).
+ *
+ * @throws {@link InvalidTokenResponseError} naming what is wrong; the message never quotes the token.
+ */
+export function parseTokenResponse(body: unknown, options: TokenParseOptions): Token {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidTokenResponseError('Token response is not a JSON object');
+  }
+  const parsed = tokenResponseSchema.safeParse(body);
+  if (!parsed.success) {
+    const reasons = parsed.error.issues.map((issue) => issue.message).join('; ');
+    throw new InvalidTokenResponseError(`Token response is invalid: ${reasons}`);
+  }
+  const { access_token: accessToken, expires_in: rawExpiresIn, scope } = parsed.data;
+  const expiresInSeconds = resolveExpiresIn(rawExpiresIn, options);
+  const token: Token = {
+    accessToken,
+    tokenType: 'Bearer',
+    issuedAt: options.now,
+    expiresAt: options.now + expiresInSeconds * 1000,
+    ...(scope === undefined ? {} : { scope }),
+  };
+  return token;
+}
+
+function resolveExpiresIn(raw: unknown, options: TokenParseOptions): number {
+  if (raw === undefined || raw === null) {
+    if (options.defaultExpiresInSeconds !== undefined) return options.defaultExpiresInSeconds;
+    throw new InvalidTokenResponseError('Token response has no expires_in and the provider documents no default');
+  }
+  const parsed = expiresInSchema.safeParse(raw);
+  if (!parsed.success || !Number.isFinite(parsed.data)) {
+    throw new InvalidTokenResponseError('Token response expires_in is not a number');
+  }
+  const seconds = Math.floor(parsed.data);
+  if (seconds <= 0) throw new InvalidTokenResponseError(`Token response expires_in is ${seconds}; it must be positive`);
+  return Math.min(seconds, options.maxLifetimeSeconds);
+}
+
+/** The timing policy of one token: when it stops being served and when it is refreshed ahead. */
+export interface TokenTimes {
+  /** Served only while `now < usableUntil` (expiry minus skew). */
+  readonly usableUntil: number;
+  /** From this moment one caller refreshes it in the background. */
+  readonly refreshAt: number;
+}
+
+/** Settings for {@link tokenTimes}. */
+export interface TokenTimingPolicy {
+  /** Safety margin before `expiresAt`, ms. */
+  readonly skewMs: number;
+  /** Refresh when remaining life falls under this fraction of the lifetime… */
+  readonly refreshAheadRatio: number;
+  /** …or under this many ms, whichever is larger. */
+  readonly refreshAheadMinMs: number;
+}
+
+/**
+ * Computes when a token stops being served and when its background refresh starts. For a lifetime
+ * too short for both margins, the refresh point is never before issuance and never after the end.
+ */
+export function tokenTimes(token: Token, policy: TokenTimingPolicy): TokenTimes {
+  const lifetime = token.expiresAt - token.issuedAt;
+  const usableUntil = token.expiresAt - policy.skewMs;
+  const ahead = Math.max(lifetime * policy.refreshAheadRatio, policy.refreshAheadMinMs);
+  const refreshAt = Math.max(token.issuedAt, Math.min(usableUntil, token.expiresAt - ahead));
+  return { usableUntil, refreshAt };
+}
+
+/** Builds the `Authorization` header value for a token. */
+export function authorizationHeader(token: Token): string {
+  return `Bearer ${token.accessToken}`;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Child-process tests (exit checks, fleets) spawn Node; keep the parallelism modest on 2 cores.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
