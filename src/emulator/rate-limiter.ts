@@ -1,0 +1,26 @@
+/**
+ * A sliding one-second window per key: at most `limit` admitted requests in any 1000 ms, like
+ * Alternative Payments' "5 requests per second per API key". Refused requests do not use up the
+ * allowance, so a client that backs off for a second gets through again.
+ */
+export class PerSecondRateLimiter {
+  readonly #admittedAt = new Map<string, number[]>();
+
+  /** True if the request may proceed (and counts it); false if it is over the limit. 0 disables. */
+  admit(key: string, now: number, limit: number): boolean {
+    if (limit === 0) return true;
+    const windowStart = now - 1000;
+    const recent = (this.#admittedAt.get(key) ?? []).filter((admittedAt) => admittedAt > windowStart);
+    if (recent.length >= limit) {
+      this.#admittedAt.set(key, recent);
+      return false;
+    }
+    recent.push(now);
+    this.#admittedAt.set(key, recent);
+    return true;
+  }
+
+  reset(): void {
+    this.#admittedAt.clear();
+  }
+}
