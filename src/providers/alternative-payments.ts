@@ -1,0 +1,124 @@
+/**
+ * Alternative Payments: `POST {base}/oauth/token` with a form body and HTTP Basic credentials that are
+ * Base64-encoded as `clientId:clientSecret` verbatim (the provider's documentation says so; it does not
+ * apply the RFC 6749 §2.3.1 form-encoding first).
+ */
+import { z } from 'zod';
+import { commonFailure, postTokenRequest, successResponse } from '../http.js';
+import { defineProvider, type Provider } from '../provider.js';
+import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
+import { credentialScrubber, credentialsRefused, withoutTrailingSlash } from './shared.js';
+
+/** Base URLs of the two Alternative Payments environments. */
+export const ALTERNATIVE_PAYMENTS_BASE_URLS = {
+  production: 'https://public-api.alternativepayments.io',
+  demo: 'https://public-api.demo.alternativepayments.io',
+} as const;
+
+/** Token lifetime to assume if a response ever lacks `expires_in`: the documented 3600 s. */
+const DOCUMENTED_LIFETIME_SECONDS = 3600;
+
+/**
+ * Options of {@link alternativePayments}.
+ *
+ * @example
+ * ```ts
+ * const options: AlternativePaymentsOptions = {
+ *   clientId: process.env.AP_CLIENT_ID!,
+ *   clientSecret: process.env.AP_CLIENT_SECRET!,
+ *   environment: 'demo',
+ * };
+ * const ap = alternativePayments(options);
+ * ```
+ */
+export interface AlternativePaymentsOptions {
+  /** The client id from the Partner Dashboard. Must not contain `:` (Basic credentials cannot carry it). */
+  readonly clientId: string;
+  /** The client secret from the Partner Dashboard. Kept only in a closure; never shown. */
+  readonly clientSecret: string;
+  /**
+   * `'production'` (default, `https://public-api.alternativepayments.io`) or `'demo'`
+   * (`https://public-api.demo.alternativepayments.io`). Each has its own credentials and tokens.
+   */
+  readonly environment?: 'production' | 'demo' | undefined;
+  /**
+   * Overrides the environment's base URL (the emulator, a proxy). `https://`, or `http://` to a
+   * loopback host only. The token URL is `{baseUrl}/oauth/token`; API calls go to `{baseUrl}`.
+   */
+  readonly baseUrl?: string | undefined;
+}
+
+const optionsSchema = z.strictObject({
+  clientId: nonEmptyString.refine((id) => !id.includes(':'), {
+    message: 'must not contain ":" (HTTP Basic credentials cannot carry it)',
+  }),
+  clientSecret: nonEmptyString,
+  environment: z.enum(['production', 'demo']).optional(),
+  baseUrl: secureUrl.optional(),
+});
+
+/**
+ * A provider for the Alternative Payments API.
+ *
+ * Wire request: `POST {base}/oauth/token`, `Content-Type: application/x-www-form-urlencoded`,
+ * `Authorization: Basic base64(clientId:clientSecret)`, body exactly `grant_type=client_credentials`.
+ * 401/403 → `InvalidCredentialsError`; 429 → `RateLimitedError`; 408/5xx → `ProviderUnavailableError`;
+ * a redirect or anything else → `InvalidTokenResponseError`.
+ *
+ * @throws {@link ConfigError} naming every bad option (`alternativePayments.clientSecret`, …).
+ *
+ * @example
+ * ```ts
+ * import { createTokenManager, alternativePayments } from 'tokenbroker';
+ *
+ * const tokens = createTokenManager({
+ *   providers: {
+ *     ap: alternativePayments({
+ *       clientId: process.env.AP_CLIENT_ID!,
+ *       clientSecret: process.env.AP_CLIENT_SECRET!,
+ *       environment: 'demo',
+ *     }),
+ *   },
+ * });
+ * const customers = await tokens.client('ap').get('customers').json();
+ * ```
+ */
+export function alternativePayments(options: AlternativePaymentsOptions): Provider {
+  const { clientId, clientSecret, environment, baseUrl } = parseOptions(optionsSchema, options, 'alternativePayments');
+  const base = withoutTrailingSlash(baseUrl ?? ALTERNATIVE_PAYMENTS_BASE_URLS[environment ?? 'production']);
+  const tokenUrl = `${base}/oauth/token`;
+  const basicCredentials = `${clientId}:${clientSecret}`;
+  const scrub = credentialScrubber(clientSecret, [basicCredentials]);
+
+  return defineProvider({
+    kind: 'alternative-payments',
+    tokenUrl,
+    clientId,
+    clientSecret,
+    // Demo and production tokens are refused by each other: the base URL is part of the identity.
+    variant: base,
+    apiBaseUrl: base,
+    defaultExpiresInSeconds: DOCUMENTED_LIFETIME_SECONDS,
+    async requestToken({ signal }) {
+      const response = await postTokenRequest({
+        url: tokenUrl,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          // Built per request so the header value never outlives the call in any object.
+          authorization: `Basic ${Buffer.from(basicCredentials, 'utf8').toString('base64')}`,
+        },
+        body: 'grant_type=client_credentials',
+        signal,
+        scrub,
+      });
+      const now = Date.now();
+      if (response.status >= 200 && response.status < 300) return successResponse(response, now);
+      // The provider documents 403 for bad credentials or a malformed Basic header; 401 means the same.
+      if (response.status === 401 || response.status === 403) {
+        throw credentialsRefused('Alternative Payments', response, scrub);
+      }
+      throw commonFailure(response, scrub, now);
+    },
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * Autopay: an Auth0-style token endpoint that takes the credentials in a JSON body with an `audience`.
+ */
+import { z } from 'zod';
+import { commonFailure, oauthErrorCode, postTokenRequest, successResponse } from '../http.js';
+import { defineProvider, type Provider } from '../provider.js';
+import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
+import { credentialScrubber, credentialsRefused, withoutTrailingSlash } from './shared.js';
+
+/** Autopay's documented endpoints and audience. */
+export const AUTOPAY_DEFAULTS = {
+  tokenUrl: 'https://api-auth.autopay.io/oauth/token',
+  audience: 'https://api.autopay.io',
+  apiBaseUrl: 'https://api.autopay.io',
+} as const;
+
+/**
+ * Lifetime to assume if a response ever lacks `expires_in`. Autopay documents tokens as lasting
+ * "usually 10-24 hours" (86400 s in its example); the lower bound is the safe guess, since trusting a
+ * token too long fails API calls while refreshing early only costs one request.
+ */
+const DOCUMENTED_MINIMUM_LIFETIME_SECONDS = 36_000;
+
+/**
+ * 403 answers that mean "this client may not have this token": Auth0's `unauthorized_client` (the grant
+ * is not allowed) and `access_denied` (the client is not authorised for the audience). Retrying cannot help.
+ */
+const REFUSED_CLIENT_CODES = new Set(['access_denied', 'unauthorized_client']);
+
+/**
+ * Options of {@link autopay}.
+ *
+ * @example
+ * ```ts
+ * const options: AutopayOptions = {
+ *   clientId: process.env.AUTOPAY_CLIENT_ID!,
+ *   clientSecret: process.env.AUTOPAY_CLIENT_SECRET!,
+ * };
+ * const provider = autopay(options);
+ * ```
+ */
+export interface AutopayOptions {
+  /** The client id from your Autopay representative. */
+  readonly clientId: string;
+  /** The client secret. Kept only in a closure; never shown. */
+  readonly clientSecret: string;
+  /** The `audience` sent with the request; default `https://api.autopay.io` (the only one documented). */
+  readonly audience?: string | undefined;
+  /** The token endpoint; default `https://api-auth.autopay.io/oauth/token`. `https://` or loopback `http://`. */
+  readonly tokenUrl?: string | undefined;
+  /** Prefix for `tokens.client(id)`; default `https://api.autopay.io`. `https://` or loopback `http://`. */
+  readonly apiBaseUrl?: string | undefined;
+}
+
+const optionsSchema = z.strictObject({
+  clientId: nonEmptyString,
+  clientSecret: nonEmptyString,
+  audience: nonEmptyString.optional(),
+  tokenUrl: secureUrl.optional(),
+  apiBaseUrl: secureUrl.optional(),
+});
+
+/**
+ * A provider for the Autopay APIs.
+ *
+ * Wire request: `POST https://api-auth.autopay.io/oauth/token`, `Content-Type: application/json`, body
+ * `{"client_id","client_secret","audience","grant_type":"client_credentials"}`.
+ * 401 → `InvalidCredentialsError`; 403 `access_denied`/`unauthorized_client` → `InvalidCredentialsError`
+ * with that `providerCode`; 429 → `RateLimitedError` (`retryAfterMs` from `Retry-After` or
+ * `x-ratelimit-reset`); 408/5xx → `ProviderUnavailableError`; anything else → `InvalidTokenResponseError`.
+ *
+ * @throws {@link ConfigError} naming every bad option (`autopay.clientSecret`, …).
+ *
+ * @example
+ * ```ts
+ * import { createTokenManager, autopay } from 'tokenbroker';
+ *
+ * const tokens = createTokenManager({
+ *   providers: {
+ *     autopay: autopay({ clientId: process.env.AUTOPAY_CLIENT_ID!, clientSecret: process.env.AUTOPAY_CLIENT_SECRET! }),
+ *   },
+ * });
+ * await tokens.client('autopay').post('customer_club/v2/join', { json: { … } });
+ * ```
+ */
+export function autopay(options: AutopayOptions): Provider {
+  const parsed = parseOptions(optionsSchema, options, 'autopay');
+  const { clientId, clientSecret } = parsed;
+  const audience = parsed.audience ?? AUTOPAY_DEFAULTS.audience;
+  const tokenUrl = parsed.tokenUrl ?? AUTOPAY_DEFAULTS.tokenUrl;
+  const apiBaseUrl = withoutTrailingSlash(parsed.apiBaseUrl ?? AUTOPAY_DEFAULTS.apiBaseUrl);
+  const scrub = credentialScrubber(clientSecret);
+
+  return defineProvider({
+    kind: 'autopay',
+    tokenUrl,
+    clientId,
+    clientSecret,
+    // A token is issued for one audience: another audience is another credential.
+    variant: audience,
+    apiBaseUrl,
+    defaultExpiresInSeconds: DOCUMENTED_MINIMUM_LIFETIME_SECONDS,
+    async requestToken({ signal }) {
+      const response = await postTokenRequest({
+        url: tokenUrl,
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({
+          client_id: clientId,
+          client_secret: clientSecret,
+          audience,
+          grant_type: 'client_credentials',
+        }),
+        signal,
+        scrub,
+      });
+      const now = Date.now();
+      if (response.status >= 200 && response.status < 300) return successResponse(response, now);
+      if (response.status === 401) throw credentialsRefused('Autopay', response, scrub);
+      if (response.status === 403) {
+        const code = oauthErrorCode(response.json);
+        if (code !== undefined && REFUSED_CLIENT_CODES.has(code)) throw credentialsRefused('Autopay', response, scrub, code);
+      }
+      throw commonFailure(response, scrub, now);
+    },
+  });
+}

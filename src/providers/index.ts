@@ -1,0 +1,6 @@
+/**
+ * The built-in providers. A custom one is a small file around `defineProvider` (see docs/providers.md).
+ */
+export { alternativePayments, type AlternativePaymentsOptions } from './alternative-payments.js';
+export { autopay, type AutopayOptions } from './autopay.js';
+export { oauth2, type OAuth2Options } from './oauth2.js';
