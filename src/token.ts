@@ -120,14 +120,18 @@ export interface TokenTimingPolicy {
 }
 
 /**
- * Computes when a token stops being served and when its background refresh starts. For a lifetime
- * too short for both margins, the refresh point is never before issuance and never after the end.
+ * Computes when a token stops being served and when its background refresh starts.
+ *
+ * For short lifetimes the margins shrink so the token stays useful: the skew is at most a quarter of
+ * the lifetime and the refresh-ahead lead at most half of it (a 20 s token with a 30 s skew could
+ * otherwise never be served, and a 60 s minimum lead would refresh it on every call).
  */
 export function tokenTimes(token: Token, policy: TokenTimingPolicy): TokenTimes {
   const lifetime = token.expiresAt - token.issuedAt;
-  const usableUntil = token.expiresAt - policy.skewMs;
-  const ahead = Math.max(lifetime * policy.refreshAheadRatio, policy.refreshAheadMinMs);
-  const refreshAt = Math.max(token.issuedAt, Math.min(usableUntil, token.expiresAt - ahead));
+  const skew = Math.min(policy.skewMs, lifetime / 4);
+  const usableUntil = token.expiresAt - skew;
+  const lead = Math.min(Math.max(lifetime * policy.refreshAheadRatio, policy.refreshAheadMinMs), lifetime / 2);
+  const refreshAt = Math.min(usableUntil, token.expiresAt - lead);
   return { usableUntil, refreshAt };
 }
 

@@ -1,0 +1,40 @@
+/**
+ * tokenbroker: OAuth 2.0 client-credentials tokens for payment APIs — cached, deduplicated and
+ * ban-safe. Public exports only.
+ *
+ * @packageDocumentation
+ */
+export { createTokenManager, TokenManager, type GetTokenOptions } from './manager.js';
+export type { Logger, TokenManagerOptions } from './options.js';
+export type { IssueReason, ManagerStats, ProviderStats } from './stats.js';
+export type { Token } from './token.js';
+export {
+  defineProvider,
+  type Provider,
+  type ProviderDefinition,
+  type QuotaHint,
+  type TokenRequestContext,
+  type TokenResponse,
+} from './provider.js';
+export * from './providers/index.js';
+export { memoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export type {
+  CacheEntry,
+  IssuanceLedger,
+  LedgerDecision,
+  LocalTokenStore,
+  SharedTokenStore,
+  TokenStore,
+} from './stores/types.js';
+export {
+  ConfigError,
+  InvalidCredentialsError,
+  InvalidTokenResponseError,
+  IssuanceLimitError,
+  ProviderUnavailableError,
+  RateLimitedError,
+  TokenError,
+  type ConfigIssue,
+  type TokenErrorCode,
+} from './errors.js';
+export type { RetryPolicy } from './http.js';

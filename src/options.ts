@@ -1,0 +1,133 @@
+/**
+ * The options of `createTokenManager`: their schema, defaults and the resolved form the manager uses.
+ */
+import { z } from 'zod';
+import { DEFAULT_MAX_TOKENS } from './guard.js';
+import type { RetryPolicy } from './http.js';
+import type { Provider } from './provider.js';
+import type { TokenStore } from './stores/types.js';
+import { durationMs, parseOptions } from './validate.js';
+
+/** A pino-compatible logger: any object with these four methods (pino, console-like adapters). */
+export interface Logger {
+  debug(object: Record<string, unknown>, message: string): void;
+  info(object: Record<string, unknown>, message: string): void;
+  warn(object: Record<string, unknown>, message: string): void;
+  error(object: Record<string, unknown>, message: string): void;
+}
+
+/** Options of `createTokenManager`. Every duration is in milliseconds. */
+export interface TokenManagerOptions {
+  /** Providers by id; more can be added later with `register`. */
+  readonly providers?: Readonly<Record<string, Provider>>;
+  /** Where tokens live: `memoryStore()` (default) or `redisStore(…)` to share them across processes. */
+  readonly store?: TokenStore;
+  /** A token is served only while `now < expiresAt − skewMs` (default 30 000). */
+  readonly skewMs?: number;
+  /**
+   * When a token's remaining life falls under `max(ratio × lifetime, minMs)`, one caller refreshes it in
+   * the background while everyone keeps the current one (default `{ ratio: 0.1, minMs: 60 000 }`);
+   * `false` turns it off.
+   */
+  readonly refreshAhead?: { readonly ratio?: number; readonly minMs?: number } | false;
+  /** Timeout of one token request attempt (default 10 000). */
+  readonly timeoutMs?: number;
+  /** Retries of failed token requests: network errors, timeouts, 5xx, 429 (default 3 attempts). */
+  readonly retry?: Partial<RetryPolicy>;
+  /** How long invalid credentials are remembered; callers get the same error without a request (default 60 000). */
+  readonly invalidCredentialsCooldownMs?: number;
+  /** After a token request failed on every attempt, callers get that error without a new request for this long (default 1 000). */
+  readonly failureCooldownMs?: number;
+  /** The issuance budget per credential (default `{ maxTokens: 6 }` per token lifetime). */
+  readonly guard?: { readonly maxTokens?: number; readonly windowMs?: number };
+  /** Longest token lifetime believed; a longer `expires_in` is clamped (default 24 hours). */
+  readonly maxLifetimeMs?: number;
+  /** Where tokenbroker reports what it does (pino-compatible). Silent by default. */
+  readonly logger?: Logger;
+}
+
+/** The options with every default applied. */
+export interface ResolvedOptions {
+  readonly providers: Readonly<Record<string, Provider>>;
+  readonly store: TokenStore | undefined;
+  readonly skewMs: number;
+  readonly refreshAheadRatio: number;
+  readonly refreshAheadMinMs: number;
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+  readonly invalidCredentialsCooldownMs: number;
+  readonly failureCooldownMs: number;
+  readonly guard: { readonly maxTokens: number; readonly windowMs: number | undefined };
+  readonly maxLifetimeMs: number;
+  readonly logger: Logger | undefined;
+}
+
+const fn = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', 'must be a function');
+
+/** A value that looks like a Provider; `defineProvider` and the factories make them. */
+export const providerShape = z.looseObject({
+  kind: z.string().min(1),
+  cacheKey: z.string().min(1),
+  apiBaseUrl: z.string().optional(),
+  requestToken: fn,
+});
+
+const storeShape = z.custom<TokenStore>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { shared?: unknown }).shared === 'boolean' &&
+    typeof (value as { ledger?: unknown }).ledger === 'object',
+  'must be a store made by memoryStore() or redisStore()',
+);
+
+const schema = z.strictObject({
+  providers: z.record(z.string().min(1), providerShape).optional(),
+  store: storeShape.optional(),
+  skewMs: durationMs.optional(),
+  refreshAhead: z
+    .union([
+      z.literal(false),
+      z.strictObject({ ratio: z.number().min(0).max(0.5).optional(), minMs: durationMs.optional() }),
+    ])
+    .optional(),
+  timeoutMs: durationMs.min(1).optional(),
+  retry: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(10).optional(),
+      baseDelayMs: durationMs.optional(),
+      maxDelayMs: durationMs.optional(),
+      maxRetryAfterMs: durationMs.optional(),
+    })
+    .optional(),
+  invalidCredentialsCooldownMs: durationMs.optional(),
+  failureCooldownMs: durationMs.optional(),
+  guard: z.strictObject({ maxTokens: z.number().int().min(1).optional(), windowMs: durationMs.min(1).optional() }).optional(),
+  maxLifetimeMs: durationMs.min(1000).optional(),
+  logger: z.looseObject({ debug: fn, info: fn, warn: fn, error: fn }).optional(),
+});
+
+/** Validates the options (one ConfigError listing every problem) and applies the defaults. */
+export function resolveOptions(options: TokenManagerOptions): ResolvedOptions {
+  const o = parseOptions(schema, options, 'createTokenManager');
+  const refreshAhead = o.refreshAhead === false ? { ratio: 0, minMs: 0 } : (o.refreshAhead ?? {});
+  return {
+    providers: (options.providers ?? {}) as Record<string, Provider>,
+    store: options.store,
+    skewMs: o.skewMs ?? 30_000,
+    refreshAheadRatio: refreshAhead.ratio ?? 0.1,
+    refreshAheadMinMs: refreshAhead.minMs ?? 60_000,
+    timeoutMs: o.timeoutMs ?? 10_000,
+    retry: {
+      attempts: o.retry?.attempts ?? 3,
+      baseDelayMs: o.retry?.baseDelayMs ?? 250,
+      maxDelayMs: o.retry?.maxDelayMs ?? 10_000,
+      maxRetryAfterMs: o.retry?.maxRetryAfterMs ?? 30_000,
+    },
+    invalidCredentialsCooldownMs: o.invalidCredentialsCooldownMs ?? 60_000,
+    failureCooldownMs: o.failureCooldownMs ?? 1_000,
+    guard: { maxTokens: o.guard?.maxTokens ?? DEFAULT_MAX_TOKENS, windowMs: o.guard?.windowMs },
+    maxLifetimeMs: o.maxLifetimeMs ?? 24 * 60 * 60 * 1000,
+    logger: options.logger,
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The storage contracts. The manager always keeps a local memory cache (the hot path, no I/O); a
+ * shared store (Redis) can sit behind it so that a fleet shares tokens, locks and the issuance budget.
+ */
+import type { Token } from '../token.js';
+
+/** The outcome of asking the issuance ledger for room for one more token. */
+export type LedgerDecision =
+  | { readonly allowed: true; /** Identifies the reservation, to release it if the request fails. */ readonly reservation: string }
+  | { readonly allowed: false; /** When the oldest counted token leaves the window, ms from now. */ readonly retryAfterMs: number };
+
+/**
+ * Counts new tokens per credential in a rolling window. Reservations are made before a request is
+ * sent (so concurrent fetchers cannot both slip under the limit) and released if it fails.
+ */
+export interface IssuanceLedger {
+  /** Atomically: forget entries older than `windowMs`; if fewer than `limit` remain, record one at `now`. */
+  reserve(key: string, now: number, limit: number, windowMs: number): LedgerDecision | Promise<LedgerDecision>;
+  /** Takes back a reservation whose request issued no token. */
+  release(key: string, reservation: string): void | Promise<void>;
+}
+
+/** A store that only this process sees: the manager's hot cache. */
+export interface LocalTokenStore {
+  /** Distinguishes the store kinds. */
+  readonly shared: false;
+  /** The local issuance ledger. */
+  readonly ledger: IssuanceLedger;
+  /** The cached entry for `key`, if present and not past its TTL. Synchronous: this is the hot path. */
+  peek(key: string): CacheEntry | undefined;
+  /** Caches `entry` until `ttlMs` from now. */
+  put(key: string, entry: CacheEntry, ttlMs: number): void;
+  /** Drops the entry; with `accessToken`, only when it still holds that token. Returns whether it dropped one. */
+  remove(key: string, accessToken?: string): boolean;
+  /** Number of cached credentials. */
+  readonly size: number;
+  /** Frees everything. */
+  close(): Promise<void>;
+}
+
+/**
+ * A store shared by several processes. All methods may fail (the network); the manager then falls
+ * back to local behaviour and says so in a warning.
+ */
+export interface SharedTokenStore {
+  /** Distinguishes the store kinds. */
+  readonly shared: true;
+  /** The fleet-wide issuance ledger. */
+  readonly ledger: IssuanceLedger;
+  /** The stored token for `key`, if any. */
+  get(key: string): Promise<Token | undefined>;
+  /** Stores `token` for `ttlMs` (its remaining usable life). */
+  set(key: string, token: Token, ttlMs: number): Promise<void>;
+  /** Deletes the token; with `accessToken`, only if it is still that one (compare-and-delete). */
+  delete(key: string, accessToken?: string): Promise<void>;
+  /** Tries to become the one fetcher for `key`; returns an owner value, or undefined when another holds it. */
+  acquireLock(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases the lock if `owner` still holds it. */
+  releaseLock(key: string, owner: string): Promise<void>;
+  /** Resolves with the token once another process stores one for `key`, or undefined after `timeoutMs`. */
+  waitForToken(key: string, timeoutMs: number, signal: AbortSignal): Promise<Token | undefined>;
+  /** Closes connections the store opened itself. */
+  close(): Promise<void>;
+}
+
+/** Either kind of store `createTokenManager` accepts. */
+export type TokenStore = LocalTokenStore | SharedTokenStore;
+
+/**
+ * What the local cache holds per credential. `promise` is created once, already resolved, so a warm
+ * `getToken` returns it without allocating.
+ */
+export interface CacheEntry {
+  /** The token. */
+  readonly token: Token;
+  /** `Promise.resolve(token)`, made once. */
+  readonly promise: Promise<Token>;
+  /** Served only while `Date.now() < usableUntil`. */
+  readonly usableUntil: number;
+  /** From then on, one caller refreshes in the background. Moved later after a failed refresh. */
+  refreshAt: number;
+}
