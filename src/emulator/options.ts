@@ -108,7 +108,9 @@ const knobsPatchShape = {
     .optional(),
   alternativePaymentsRateLimitPerSecond: nonNegativeInt.optional(),
   ban: z
-    .union([z.literal(false), z.strictObject({ maxTokens: positiveInt, windowSeconds: positiveInt })])
+    .union([z.literal(false), z.strictObject({ maxTokens: positiveInt, windowSeconds: positiveInt })], {
+      error: 'must be false or { maxTokens, windowSeconds } with integers of at least 1',
+    })
     .optional(),
 };
 
