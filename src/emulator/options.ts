@@ -80,13 +80,14 @@ export interface EmulatorOptions extends KnobsPatch {
   now?: () => number;
 }
 
+/** The knobs an emulator starts with unless told otherwise (frozen, nested objects included). */
 export const DEFAULT_KNOBS: Readonly<Knobs> = Object.freeze({
-  tokenLifetimeSeconds: { alternativePayments: 3600, autopay: 86400 },
+  tokenLifetimeSeconds: Object.freeze({ alternativePayments: 3600, autopay: 86400 }),
   latencyMs: 0,
   errorRate: 0,
-  force429: { count: 0 },
+  force429: Object.freeze({ count: 0 }),
   alternativePaymentsRateLimitPerSecond: 5,
-  ban: { maxTokens: 20, windowSeconds: 600 },
+  ban: Object.freeze({ maxTokens: 20, windowSeconds: 600 }),
 });
 
 const nonNegativeInt = z.number().int().min(0);
