@@ -10,9 +10,9 @@ import {
  * The clients registered when `startEmulator` is given no `clients`: one per provider.
  * The Alternative Payments secret holds `+ / = % :` on purpose, so a client that form-urlencodes
  * Basic credentials (which that provider does not ask for) fails against the emulator as it would
- * against the real server.
+ * against the real server. A tuple, so `const [apClient, autopayClient] = SAMPLE_CLIENTS` is typed.
  */
-export const SAMPLE_CLIENTS: readonly Readonly<EmulatorClient>[] = Object.freeze([
+export const SAMPLE_CLIENTS: readonly [alternativePayments: Readonly<EmulatorClient>, autopay: Readonly<EmulatorClient>] = Object.freeze([
   Object.freeze({
     provider: 'alternative-payments',
     clientId: 'ap-sample-client',
