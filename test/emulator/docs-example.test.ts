@@ -65,3 +65,23 @@ describe('my payment integration', () => {
     }
   });
 });
+
+// Everything above the marker must equal the code block of the docs, imports aside.
+// ---- end of the docs example ----
+describe('docs/emulator.md', () => {
+  it('shows exactly the example tested above', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const docs = await readFile(new URL('../../docs/emulator.md', import.meta.url), 'utf8');
+    const section = docs.slice(docs.indexOf('## Using it in your own tests'));
+    const documented = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    const source = await readFile(new URL(import.meta.url), 'utf8');
+    const tested = source
+      .slice(0, source.indexOf('// Everything above the marker'))
+      .split('\n')
+      .filter((line) => !line.startsWith('//'))
+      .join('\n')
+      .replace("'../../src/index.js'", "'tokenbroker'")
+      .replace("'../../src/emulator/index.js'", "'tokenbroker/emulator'");
+    expect(documented).toBe(tested);
+  });
+});
