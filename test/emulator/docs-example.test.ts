@@ -66,8 +66,7 @@ describe('my payment integration', () => {
   });
 });
 
-// Everything above the marker must equal the code block of the docs, imports aside.
-// ---- end of the docs example ----
+// Everything above this line must equal the code block of the docs, imports aside.
 describe('docs/emulator.md', () => {
   it('shows exactly the example tested above', async () => {
     const { readFile } = await import('node:fs/promises');
@@ -76,12 +75,12 @@ describe('docs/emulator.md', () => {
     const documented = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
     const source = await readFile(new URL(import.meta.url), 'utf8');
     const tested = source
-      .slice(0, source.indexOf('// Everything above the marker'))
+      .slice(0, source.indexOf('// Everything above this line'))
       .split('\n')
       .filter((line) => !line.startsWith('//'))
       .join('\n')
       .replace("'../../src/index.js'", "'tokenbroker'")
       .replace("'../../src/emulator/index.js'", "'tokenbroker/emulator'");
-    expect(documented).toBe(tested);
+    expect(documented?.trimEnd()).toBe(tested.trimEnd());
   });
 });
