@@ -76,7 +76,7 @@ const cases: Case[] = [
   },
 ];
 
-describe.each(cases)('secrets: $name', ({ origin, path, build }) => {
+describe.each(cases)('secrets: $name', ({ name, origin, path, build }) => {
   useNock();
 
   it('never shows the secret through util.inspect or JSON.stringify', () => {
@@ -100,16 +100,10 @@ describe.each(cases)('secrets: $name', ({ origin, path, build }) => {
     expectNoneOf(errorViews(error), ECHOES);
   });
 
-  it('keeps the secret out of errors for a malformed 200 echoing it', async () => {
+  // The other providers hand the body to the manager unvalidated; openid-client validates it itself.
+  it.runIf(name.startsWith('oauth2'))('keeps the secret out of errors for a malformed 200 echoing it', async () => {
     nock(origin).post(path).reply(200, { access_token: 42, token_type: SECRET, note: SECRET });
-    const error = await rejectionOf(
-      build()
-        .requestToken(context())
-        // The built-in providers leave body validation to the manager; openid-client validates some itself.
-        .then((response) => {
-          throw new InvalidTokenResponseError(`unchecked body ${typeof response.body}`);
-        }),
-    );
+    const error = await rejectionOf(build().requestToken(context()));
     expect(error).toBeInstanceOf(InvalidTokenResponseError);
     expectNoneOf(errorViews(error), ECHOES);
   });
