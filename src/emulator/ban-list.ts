@@ -10,6 +10,7 @@ export class BanList {
   readonly #issuedAt = new Map<string, number[]>();
   readonly #banned = new Map<string, BannedClient>();
 
+  /** Whether the client has lost access (until `reset`). */
   isBanned(provider: ProviderId, clientId: string): boolean {
     return this.#banned.has(key(provider, clientId));
   }
@@ -28,16 +29,19 @@ export class BanList {
     return true;
   }
 
+  /** Copies of the current bans, for the counters. */
   bannedClients(): BannedClient[] {
     return [...this.#banned.values()].map((client) => ({ ...client }));
   }
 
+  /** Lifts every ban and forgets every window. */
   reset(): void {
     this.#issuedAt.clear();
     this.#banned.clear();
   }
 }
 
+/** Client ids are unique per provider only, so the provider is part of the key. */
 function key(provider: ProviderId, clientId: string): string {
   return `${provider}\u0000${clientId}`;
 }

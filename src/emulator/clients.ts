@@ -51,6 +51,7 @@ export class ClientRegistry {
     }
   }
 
+  /** The registered client with this id, without checking any secret. */
   find(provider: ProviderId, clientId: string | undefined): RegisteredClient | undefined {
     return clientId === undefined ? undefined : this.#clients.get(registryKey(provider, clientId));
   }

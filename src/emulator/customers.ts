@@ -17,7 +17,9 @@ export interface CustomerPage {
 
 /** How many customers the emulator serves. */
 export const CUSTOMER_COUNT = 250;
+/** `limit` when the query has none, as the provider documents. */
 export const DEFAULT_PAGE_LIMIT = 100;
+/** The largest `limit` accepted; more is a 400. */
 export const MAX_PAGE_LIMIT = 100;
 
 const FIRST_NAMES = ['Ada', 'Bjorn', 'Chen', 'Dara', 'Emil', 'Farah', 'Goran', 'Hana', 'Ines', 'Jonas', 'Kemal', 'Lea'];

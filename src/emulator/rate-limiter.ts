@@ -20,6 +20,7 @@ export class PerSecondRateLimiter {
     return true;
   }
 
+  /** Forgets every window (part of `Emulator.reset`). */
   reset(): void {
     this.#admittedAt.clear();
   }

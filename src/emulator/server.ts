@@ -25,8 +25,13 @@ interface Route {
   methods: Partial<Record<string, Handler>>;
 }
 
+// One server stands in for three hosts (AP's API host, Autopay's auth host, Autopay's API host), so
+// each gets a path prefix; the providers' own paths follow it unchanged.
+/** Stands for `https://public-api.alternativepayments.io`. */
 export const ALTERNATIVE_PAYMENTS_PREFIX = '/alternative-payments';
+/** Stands for `https://api-auth.autopay.io`. */
 export const AUTOPAY_AUTH_PREFIX = '/autopay-auth';
+/** Stands for `https://api.autopay.io`. */
 export const AUTOPAY_API_PREFIX = '/autopay';
 
 const ROUTES = new Map<string, Route>([

@@ -16,7 +16,7 @@ export class EmulatorState {
   readonly bans = new BanList();
   readonly rateLimiter = new PerSecondRateLimiter();
   readonly now: () => number;
-  /** Decides which requests the error rate hits; a field so tests of the state can pin it. */
+  /** Decides which requests `errorRate` hits; replaceable so a test can make a fractional rate deterministic. */
   random: () => number = Math.random;
   /** Aborted on close, so requests sleeping through `latencyMs` stop waiting. */
   readonly closing = new AbortController();
