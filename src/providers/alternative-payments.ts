@@ -10,7 +10,7 @@ import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
 import { credentialScrubber, credentialsRefused, withoutTrailingSlash } from './shared.js';
 
 /** Base URLs of the two Alternative Payments environments. */
-export const ALTERNATIVE_PAYMENTS_BASE_URLS = {
+const ALTERNATIVE_PAYMENTS_BASE_URLS = {
   production: 'https://public-api.alternativepayments.io',
   demo: 'https://public-api.demo.alternativepayments.io',
 } as const;

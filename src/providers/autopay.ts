@@ -8,7 +8,7 @@ import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
 import { credentialScrubber, credentialsRefused, withoutTrailingSlash } from './shared.js';
 
 /** Autopay's documented endpoints and audience. */
-export const AUTOPAY_DEFAULTS = {
+const AUTOPAY_DEFAULTS = {
   tokenUrl: 'https://api-auth.autopay.io/oauth/token',
   audience: 'https://api.autopay.io',
   apiBaseUrl: 'https://api.autopay.io',

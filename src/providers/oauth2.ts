@@ -35,11 +35,12 @@ import {
   readBoundedText,
   transportError,
   urlIssue,
+  type TokenHttpResponse,
 } from '../http.js';
 import { defineProvider, type Provider } from '../provider.js';
 import { scrub as scrubText } from '../redact.js';
 import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
-import { credentialScrubber, formUrlEncode } from './shared.js';
+import { credentialScrubber, credentialsRefused, formUrlEncode } from './shared.js';
 
 /**
  * Options of {@link oauth2}. Give exactly one of `tokenUrl` and `issuer`.
@@ -210,14 +211,14 @@ export function oauth2(options: OAuth2Options): Provider {
         // requests sharing one Configuration each use their own (and their own signal).
         config[customFetch] = exchange.fetch;
         const result = await clientCredentialsGrant(config, parameters);
-        const headers = exchange.lastHeaders();
+        const answer = exchange.lastAnswer();
         return {
           // A plain copy: openid-client's helper methods are non-enumerable and stay behind.
           body: { ...result },
-          quota: headers === undefined ? undefined : parseQuota(headers, Date.now()),
+          quota: answer === undefined ? undefined : parseQuota(answer.headers, Date.now()),
         };
       } catch (error) {
-        throw exchange.failure() ?? tokenRequestError(error, signal, scrub);
+        throw exchange.failure() ?? tokenRequestError(error, signal, scrub, exchange.lastAnswer());
       }
     },
   });
@@ -284,9 +285,9 @@ function discoveryError(issuer: string, error: unknown): TokenError {
 function boundFetch(
   signal: AbortSignal,
   scrub: (text: string) => string,
-): { fetch: CustomFetch; failure(): TokenError | undefined; lastHeaders(): Headers | undefined } {
+): { fetch: CustomFetch; failure(): TokenError | undefined; lastAnswer(): TokenHttpResponse | undefined } {
   let failure: TokenError | undefined;
-  let lastHeaders: Headers | undefined;
+  let lastAnswer: TokenHttpResponse | undefined;
   const send: CustomFetch = async (url, init) => {
     const combined = init.signal === undefined ? signal : AbortSignal.any([signal, init.signal]);
     try {
@@ -310,10 +311,10 @@ function boundFetch(
         throw transportError(error, combined, scrub);
       }
       const { status, headers } = response;
+      lastAnswer = { status, headers, text, json: parseJson(text) };
       if ((status >= 300 && status < 400) || status === 408 || status === 429 || status >= 500) {
-        throw commonFailure({ status, headers, text, json: parseJson(text) }, scrub, Date.now());
+        throw commonFailure(lastAnswer, scrub, Date.now());
       }
-      lastHeaders = headers;
       // openid-client gets a fresh Response over the text we already read (and bounded).
       return new Response(status === 204 || status === 205 ? null : text, { status, headers });
     } catch (error) {
@@ -321,7 +322,7 @@ function boundFetch(
       throw error;
     }
   };
-  return { fetch: send, failure: () => failure, lastHeaders: () => lastHeaders };
+  return { fetch: send, failure: () => failure, lastAnswer: () => lastAnswer };
 }
 
 function parseJson(text: string): unknown {
@@ -333,7 +334,12 @@ function parseJson(text: string): unknown {
 }
 
 /** Maps what openid-client threw to one of our errors, keeping nothing of it but scrubbed text. */
-function tokenRequestError(error: unknown, signal: AbortSignal, scrub: (text: string) => string): TokenError {
+function tokenRequestError(
+  error: unknown,
+  signal: AbortSignal,
+  scrub: (text: string) => string,
+  answer: TokenHttpResponse | undefined,
+): TokenError {
   const own = ownError(error);
   if (own !== undefined) return own;
   if (error instanceof ResponseBodyError) {
@@ -366,6 +372,10 @@ function tokenRequestError(error: unknown, signal: AbortSignal, scrub: (text: st
     });
   }
   if (signal.aborted) return transportError(error, signal, scrub);
+  // A non-2xx answer without an RFC 6749 error body: say what the server said, not what openid-client thought of it.
+  // A bare 401 from a token endpoint can only be about the client's authentication (RFC 6749 §5.2).
+  if (answer?.status === 401) return credentialsRefused('Token endpoint', answer, scrub);
+  if (answer !== undefined && (answer.status < 200 || answer.status >= 300)) return commonFailure(answer, scrub, Date.now());
   return new InvalidTokenResponseError(`Token response was rejected: ${describe(error, scrub)}`, {
     cause: safeCause(error, scrub),
   });

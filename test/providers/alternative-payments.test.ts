@@ -106,6 +106,8 @@ describe('alternativePayments', () => {
     // No interceptor and no net connect: the fetch itself fails, as on a refused connection.
     const error = await rejectionOf(alternativePayments({ clientId: 'id', clientSecret: 'secret-1' }).requestToken(context()));
     expect(error).toBeInstanceOf(ProviderUnavailableError);
+    expect((error as Error).message).toMatch(/^Token request failed/);
+    expect((error as ProviderUnavailableError).status).toBeUndefined();
   });
 
   it('passes a quota from x-ratelimit headers along with the body', async () => {

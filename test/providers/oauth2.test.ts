@@ -150,6 +150,13 @@ describe('oauth2', () => {
     expect(error).toMatchObject({ status: 401 });
   });
 
+  it('maps a bare 401 without an OAuth error body to InvalidCredentialsError', async () => {
+    nock(AS).post('/oauth2/token').reply(401, 'Unauthorized', { 'content-type': 'text/plain' });
+    const error = await rejectionOf(oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 'secret-1' }).requestToken(context()));
+    expect(error).toBeInstanceOf(InvalidCredentialsError);
+    expect(error).toMatchObject({ status: 401 });
+  });
+
   it('maps other RFC 6749 §5.2 errors to InvalidTokenResponseError', async () => {
     nock(AS).post('/oauth2/token').reply(400, { error: 'invalid_request', error_description: 'audience is required' });
     const error = await rejectionOf(oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 'secret-1' }).requestToken(context()));
@@ -178,6 +185,14 @@ describe('oauth2', () => {
     expect(target.isDone()).toBe(false);
   });
 
+  it('reports a non-2xx answer without an OAuth error body with its status and body', async () => {
+    nock(AS).post('/oauth2/token').reply(404, 'no such endpoint', { 'content-type': 'text/plain' });
+    const error = await rejectionOf(oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 'secret-1' }).requestToken(context()));
+    expect(error).toBeInstanceOf(InvalidTokenResponseError);
+    expect(error).toMatchObject({ status: 404 });
+    expect((error as Error).message).toContain('no such endpoint');
+  });
+
   it('rejects a 200 that is not a token response', async () => {
     nock(AS).post('/oauth2/token').reply(200, '<html></html>', { 'content-type': 'text/html' });
     nock(AS).post('/oauth2/token').reply(200, { token_type: 'Bearer' });
@@ -188,7 +203,10 @@ describe('oauth2', () => {
 
   it('turns network failures and aborts into ProviderUnavailableError', async () => {
     const provider = oauth2({ tokenUrl: 'https://unreachable.example/token', clientId: 'id', clientSecret: 'secret-1' });
-    expect(await rejectionOf(provider.requestToken(context()))).toBeInstanceOf(ProviderUnavailableError);
+    const unreachable = await rejectionOf(provider.requestToken(context()));
+    expect(unreachable).toBeInstanceOf(ProviderUnavailableError);
+    expect((unreachable as Error).message).toMatch(/^Token request failed/);
+    expect((unreachable as ProviderUnavailableError).status).toBeUndefined();
 
     // Aborted before the request: (nock's socket emulation cannot abort a request in flight cleanly).
     const controller = new AbortController();
