@@ -89,4 +89,31 @@ describe('authorised client', () => {
     await expect(tokens.fetch('ap')('https://elsewhere.example.com/customers')).rejects.toBeInstanceOf(ConfigError);
     expect(issued).toHaveLength(0);
   });
+
+  it('a cross-origin redirect does not carry the token to the other origin', async () => {
+    let seen: string | undefined = 'not called';
+    const other = await startLoopbackServer((request, response) => {
+      seen = request.headers.authorization;
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    const redirecting = await startLoopbackServer((request, response) => {
+      if (request.url === '/oauth/token') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'tok-r', token_type: 'bearer', expires_in: 3600 }));
+      } else {
+        response.writeHead(302, { location: `${other.url}/landing` }).end();
+      }
+    });
+    const local = createTokenManager({
+      providers: { r: alternativePayments({ clientId: 'id', clientSecret: 'secret', baseUrl: redirecting.url }) },
+    });
+    try {
+      const response = await local.fetch('r')(`${redirecting.url}/customers`);
+      expect(response.status).toBe(200);
+      expect(seen).toBeUndefined();
+    } finally {
+      await local.close();
+      await redirecting.close();
+      await other.close();
+    }
+  });
 });
