@@ -1,0 +1,56 @@
+/**
+ * The Lua scripts: each runs atomically inside Redis, so a check and the write it guards cannot be
+ * separated by another process.
+ */
+
+/** KEYS[1] token, ARGV[1] value, ARGV[2] ttl ms, ARGV[3] channel: store, then tell the waiters. */
+export const SET_AND_PUBLISH = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PUBLISH', ARGV[3], '1')
+return 1
+`;
+
+/**
+ * KEYS[1] token, ARGV[1] fingerprint: deletes the token only while it is still the one with that
+ * fingerprint (a newer token stored meanwhile by another process is kept).
+ */
+export const COMPARE_AND_DELETE_TOKEN = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, value = pcall(cjson.decode, raw)
+if ok and type(value) == 'table' and value['fp'] == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;
+
+/** KEYS[1] lock, ARGV[1] owner: releases the lock only if this owner still holds it. */
+export const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;
+
+/**
+ * KEYS[1] ledger (sorted set: member = reservation, score = time), ARGV now, windowMs, limit, member.
+ * Forgets entries at or before now − window; refuses at `limit`, saying when the oldest leaves;
+ * otherwise records the reservation. Returns {1, 0} or {0, retryAfterMs}.
+ */
+export const RESERVE = `
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local wait = tonumber(oldest[2]) + window - now
+  if wait < 1 then wait = 1 end
+  return {0, wait}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+-- Never shorten: another process may count over a longer window (it saw a longer-lived token).
+if redis.call('PTTL', KEYS[1]) < window then redis.call('PEXPIRE', KEYS[1], window) end
+return {1, 0}
+`;
