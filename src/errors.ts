@@ -47,6 +47,7 @@ export class TokenError extends Error {
   /** The provider's own error code, when it gave one (e.g. `access_denied`). */
   readonly providerCode: string | undefined;
 
+  /** For subclasses; use one of them. */
   constructor(code: TokenErrorCode, message: string, options: TokenErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
@@ -73,6 +74,7 @@ export class TokenError extends Error {
  * error again without a request. What to do: fix or rotate the credentials.
  */
 export class InvalidCredentialsError extends TokenError {
+  /** Providers (and custom providers) throw it with a message and the HTTP details. */
   constructor(message: string, options: TokenErrorOptions = {}) {
     super('invalid_credentials', message, options);
   }
@@ -85,6 +87,7 @@ export class InvalidCredentialsError extends TokenError {
 export class RateLimitedError extends TokenError {
   /** How long to wait before asking again, in milliseconds, when known. */
   readonly retryAfterMs: number | undefined;
+  /** Providers (and custom providers) throw it with a message, the HTTP details and the wait, if known. */
   constructor(message: string, options: TokenErrorOptions & { retryAfterMs?: number | undefined } = {}) {
     super('rate_limited', message, options);
     this.retryAfterMs = options.retryAfterMs;
@@ -98,6 +101,7 @@ export class RateLimitedError extends TokenError {
 export class ProviderUnavailableError extends TokenError {
   /** The provider's `Retry-After`, in milliseconds, when it gave one. */
   readonly retryAfterMs: number | undefined;
+  /** Providers (and custom providers) throw it with a message, the HTTP details and `Retry-After`, if given. */
   constructor(message: string, options: TokenErrorOptions & { retryAfterMs?: number | undefined } = {}) {
     super('provider_unavailable', message, options);
     this.retryAfterMs = options.retryAfterMs;
@@ -110,6 +114,7 @@ export class ProviderUnavailableError extends TokenError {
  * redirect. Nothing is cached. What to do: check the token URL; report it to the provider.
  */
 export class InvalidTokenResponseError extends TokenError {
+  /** Providers (and custom providers) throw it with a message and the HTTP details. */
   constructor(message: string, options: TokenErrorOptions = {}) {
     super('invalid_token_response', message, options);
   }
@@ -123,6 +128,7 @@ export class InvalidTokenResponseError extends TokenError {
 export class IssuanceLimitError extends TokenError {
   /** When the budget has room again, in milliseconds from now. */
   readonly retryAfterMs: number;
+  /** Thrown by the manager's guard. */
   constructor(message: string, options: TokenErrorOptions & { retryAfterMs: number }) {
     super('issuance_limit', message, options);
     this.retryAfterMs = options.retryAfterMs;
@@ -144,6 +150,7 @@ export interface ConfigIssue {
 export class ConfigError extends TokenError {
   /** Every problem found, each with the path of its field. */
   readonly issues: readonly ConfigIssue[];
+  /** Builds the message from the issues, one line each. */
   constructor(issues: readonly ConfigIssue[], options: TokenErrorOptions = {}) {
     super('config', ConfigError.describe(issues), options);
     this.issues = issues;

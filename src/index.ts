@@ -36,6 +36,7 @@ export {
   RateLimitedError,
   TokenError,
   type ConfigIssue,
+  type TokenErrorOptions,
   type TokenErrorCode,
 } from './errors.js';
 export type { RetryPolicy } from './http.js';

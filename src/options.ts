@@ -10,9 +10,13 @@ import { durationMs, parseOptions } from './validate.js';
 
 /** A pino-compatible logger: any object with these four methods (pino, console-like adapters). */
 export interface Logger {
+  /** Retries and other detail. */
   debug(object: Record<string, unknown>, message: string): void;
+  /** New tokens issued, the shared store answering again. */
   info(object: Record<string, unknown>, message: string): void;
+  /** Failed requests, guard refusals, a failed background refresh, the shared store unavailable. */
   warn(object: Record<string, unknown>, message: string): void;
+  /** Invalid credentials. */
   error(object: Record<string, unknown>, message: string): void;
 }
 
@@ -29,7 +33,14 @@ export interface TokenManagerOptions {
    * the background while everyone keeps the current one (default `{ ratio: 0.1, minMs: 60 000 }`);
    * `false` turns it off.
    */
-  readonly refreshAhead?: { readonly ratio?: number; readonly minMs?: number } | false;
+  readonly refreshAhead?:
+    | {
+        /** Fraction of the lifetime, 0 to 0.5 (default 0.1). */
+        readonly ratio?: number;
+        /** Lower bound of the lead, ms (default 60 000); never more than half the lifetime. */
+        readonly minMs?: number;
+      }
+    | false;
   /** Timeout of one token request attempt (default 10 000). */
   readonly timeoutMs?: number;
   /** Retries of failed token requests: network errors, timeouts, 5xx, 429 (default 3 attempts). */
@@ -39,7 +50,12 @@ export interface TokenManagerOptions {
   /** After a token request failed on every attempt, callers get that error without a new request for this long (default 1 000). */
   readonly failureCooldownMs?: number;
   /** The issuance budget per credential (default `{ maxTokens: 6 }` per token lifetime). */
-  readonly guard?: { readonly maxTokens?: number; readonly windowMs?: number };
+  readonly guard?: {
+    /** New tokens allowed per credential within the window (default 6). */
+    readonly maxTokens?: number;
+    /** Rolling window, ms (default: the lifetime of the credential's latest token; 1 hour before the first). */
+    readonly windowMs?: number;
+  };
   /** Longest token lifetime believed; a longer `expires_in` is clamped (default 24 hours). */
   readonly maxLifetimeMs?: number;
   /** Where tokenbroker reports what it does (pino-compatible). Silent by default. */

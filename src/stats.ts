@@ -22,7 +22,10 @@ export interface ProviderStats {
   /** Calls answered from a cool-down (invalid credentials, rate limit, recent failure) without a request. */
   cooledDown: number;
   /** New tokens received, by the reason they were asked for. */
-  tokensIssued: Record<IssueReason, number> & { total: number };
+  tokensIssued: Record<IssueReason, number> & {
+    /** All new tokens, whatever the reason. */
+    total: number;
+  };
 }
 
 /** What `tokens.stats()` returns. */

@@ -65,6 +65,7 @@ export interface Knobs {
 
 /** A change to the knobs: every field optional, `tokenLifetimeSeconds` may name one provider only. */
 export type KnobsPatch = Partial<Omit<Knobs, 'tokenLifetimeSeconds'>> & {
+  /** `expires_in` per provider; a patch may name one provider and leave the other as it is. */
   tokenLifetimeSeconds?: Partial<TokenLifetimes>;
 };
 

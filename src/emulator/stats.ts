@@ -29,7 +29,9 @@ export interface ProviderStats extends RequestCounters {
 
 /** A client that lost API access for excessive token generation. */
 export interface BannedClient {
+  /** Which provider's client is banned. */
   provider: ProviderId;
+  /** The banned client id. */
   clientId: string;
   /** When the ban began, epoch ms on the emulator's clock. */
   bannedAt: number;
@@ -37,7 +39,9 @@ export interface BannedClient {
 
 /** Everything the emulator counted since it started or was last reset. A plain, JSON-safe object. */
 export interface EmulatorStats {
+  /** Counters per provider, each with its clients. */
   providers: Record<ProviderId, ProviderStats>;
+  /** Clients banned for excessive token generation, until `reset()`. */
   bannedClients: BannedClient[];
 }
 

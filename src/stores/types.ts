@@ -6,8 +6,18 @@ import type { Token } from '../token.js';
 
 /** The outcome of asking the issuance ledger for room for one more token. */
 export type LedgerDecision =
-  | { readonly allowed: true; /** Identifies the reservation, to release it if the request fails. */ readonly reservation: string }
-  | { readonly allowed: false; /** When the oldest counted token leaves the window, ms from now. */ readonly retryAfterMs: number };
+  | {
+      /** There was room: one token is reserved. */
+      readonly allowed: true;
+      /** Identifies the reservation, to release it if the request fails. */
+      readonly reservation: string;
+    }
+  | {
+      /** The budget is spent. */
+      readonly allowed: false;
+      /** When the oldest counted token leaves the window, ms from now. */
+      readonly retryAfterMs: number;
+    };
 
 /**
  * Counts new tokens per credential in a rolling window. Reservations are made before a request is
