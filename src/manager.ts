@@ -28,6 +28,7 @@ import { scrub } from './redact.js';
 import { addStats, copyStats, emptyStats, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
 import { memoryStore } from './stores/memory.js';
 import type { CacheEntry, IssuanceLedger, LocalTokenStore, SharedTokenStore } from './stores/types.js';
+import { observeManager, traceTokenFetch } from './telemetry.js';
 import { authorizationHeader, parseTokenResponse, tokenTimes, type Token, type TokenTimingPolicy } from './token.js';
 
 /** Options of one `getToken` call. */
@@ -102,6 +103,7 @@ export class TokenManager {
       refreshAheadMinMs: this.#options.refreshAheadMinMs,
     };
     for (const [id, provider] of Object.entries(this.#options.providers)) this.register(id, provider);
+    observeManager(this);
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -308,7 +310,7 @@ export class TokenManager {
     }
     let received: { token: Token; quota: QuotaHint | undefined };
     try {
-      received = await this.#requestWithRetries(registration);
+      received = await traceTokenFetch(this, registration.id, registration.provider.kind, reason, registration.stats, () => this.#requestWithRetries(registration));
     } catch (error) {
       await Promise.resolve(ledger.release(registration.key, decision.reservation)).catch(() => {});
       throw this.#failed(registration, error);
