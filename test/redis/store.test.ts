@@ -1,0 +1,250 @@
+/**
+ * The Redis store against the store conformance suite, and what only Redis does: pub/sub waits, locks,
+ * unreadable values, the user's own client, and staying out of the caller's way when Redis is gone.
+ */
+import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisStore, type SharedTokenStore } from '../../src/index.js';
+import { managerConformance, sampleToken, storeConformance } from '../stores/conformance.js';
+import { freePort, skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
+
+const skip = skipWithoutRedis('test/redis/store.test.ts');
+let server: RedisServer;
+let prefixes = 0;
+const nextPrefix = () => `test-${process.pid}-${++prefixes}:`;
+
+describe.skipIf(skip)('redisStore', () => {
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  storeConformance('redisStore', async () => {
+    const store = redisStore({ url: server.url }, { keyPrefix: nextPrefix() });
+    return {
+      put: (key, token, ttlMs) => store.set(key, token, ttlMs),
+      read: (key) => store.get(key),
+      remove: (key, accessToken) => store.delete(key, accessToken),
+      ledger: store.ledger,
+      close: () => store.close(),
+    };
+  });
+
+  managerConformance('redisStore', () => redisStore({ url: server.url }, { keyPrefix: nextPrefix() }));
+
+  describe('locks', () => {
+    it('one owner at a time; only the owner releases; the lock expires by itself', async () => {
+      const store = redisStore({ url: server.url }, { keyPrefix: nextPrefix() });
+      try {
+        const owner = await store.acquireLock('k', 300);
+        expect(owner).toEqual(expect.any(String));
+        expect(await store.acquireLock('k', 300)).toBeUndefined();
+        await store.releaseLock('k', 'not-the-owner');
+        expect(await store.acquireLock('k', 300)).toBeUndefined();
+        await store.releaseLock('k', owner!);
+        const second = await store.acquireLock('k', 200);
+        expect(second).toEqual(expect.any(String));
+        expect(second).not.toBe(owner);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        expect(await store.acquireLock('k', 200)).toEqual(expect.any(String));
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  describe('waitForToken', () => {
+    let a: SharedTokenStore;
+    let b: SharedTokenStore;
+    beforeAll(() => {
+      const keyPrefix = nextPrefix();
+      // Long polling: a prompt answer can only come from the notification.
+      a = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 10_000 });
+      b = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 10_000 });
+    });
+    afterAll(async () => {
+      await Promise.all([a?.close(), b?.close()]);
+    });
+
+    it('learns of a token stored by another store through pub/sub, promptly', async () => {
+      const owner = await a.acquireLock('w1', 5_000);
+      expect(owner).toBeDefined();
+      const started = Date.now();
+      const waiting = b.waitForToken('w1', 8_000, new AbortController().signal);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const token = sampleToken();
+      await a.set('w1', token, 60_000);
+      expect((await waiting)?.accessToken).toBe(token.accessToken);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      await a.releaseLock('w1', owner!);
+    });
+
+    it('returns what is stored (maybe nothing) as soon as the lock is gone, without waiting out the timeout', async () => {
+      const owner = await a.acquireLock('w2', 5_000);
+      const polling = redisStore({ url: server.url }, { keyPrefix: (a.toJSON as () => { keyPrefix: string })().keyPrefix, pollIntervalMs: 100 });
+      try {
+        const started = Date.now();
+        const waiting = polling.waitForToken('w2', 8_000, new AbortController().signal);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await a.releaseLock('w2', owner!);
+        expect(await waiting).toBeUndefined();
+        expect(Date.now() - started).toBeLessThan(3_000);
+      } finally {
+        await polling.close();
+      }
+    });
+
+    it('resolves undefined after the timeout while the lock is held, and honours the abort signal', async () => {
+      const owner = await a.acquireLock('w3', 10_000);
+      const started = Date.now();
+      expect(await b.waitForToken('w3', 400, new AbortController().signal)).toBeUndefined();
+      expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      const controller = new AbortController();
+      const aborted = b.waitForToken('w3', 8_000, controller.signal);
+      setTimeout(() => controller.abort(new Error('stop')), 100);
+      await expect(aborted).rejects.toThrow('stop');
+      await a.releaseLock('w3', owner!);
+    });
+
+    it('ignores the token that was already there when the wait began (the one being replaced)', async () => {
+      const old = sampleToken();
+      await a.set('w4', old, 60_000);
+      const owner = await a.acquireLock('w4', 5_000);
+      const waiting = b.waitForToken('w4', 8_000, new AbortController().signal);
+      const settled = await Promise.race([waiting.then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 400))]);
+      expect(settled).toBe('waiting');
+      const fresh = sampleToken();
+      await a.set('w4', fresh, 60_000);
+      expect((await waiting)?.accessToken).toBe(fresh.accessToken);
+      await a.releaseLock('w4', owner!);
+    });
+
+    it('close() ends pending waits with undefined', async () => {
+      const keyPrefix = nextPrefix();
+      const holder = redisStore({ url: server.url }, { keyPrefix });
+      const waiter = redisStore({ url: server.url }, { keyPrefix });
+      await holder.acquireLock('w5', 10_000);
+      const waiting = waiter.waitForToken('w5', 8_000, new AbortController().signal);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await waiter.close();
+      expect(await waiting).toBeUndefined();
+      await holder.close();
+    });
+  });
+
+  describe('stored values', () => {
+    it('a malformed value is a miss with a warning, never a crash', async () => {
+      const keyPrefix = nextPrefix();
+      const warnings: unknown[] = [];
+      const store = redisStore({ url: server.url }, { keyPrefix, logger: { warn: (object: unknown) => warnings.push(object) } });
+      const raw = server.client();
+      try {
+        await store.set('m', sampleToken(), 60_000);
+        const [key] = await raw.keys(`${keyPrefix}token:*`);
+        for (const bad of ['not json', '{"v":1}', '{"v":1,"fp":"x","token":{"accessToken":5}}', '[]']) {
+          await raw.set(key!, bad);
+          expect(await store.get('m')).toBeUndefined();
+        }
+        expect(warnings.length).toBe(4);
+        expect(JSON.stringify(warnings)).not.toContain('not json');
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('uses SET with a PX expiry equal to the given TTL', async () => {
+      const keyPrefix = nextPrefix();
+      const store = redisStore({ url: server.url }, { keyPrefix });
+      const raw = server.client();
+      try {
+        await store.set('t', sampleToken(), 45_000);
+        const [key] = await raw.keys(`${keyPrefix}token:*`);
+        const ttl = await raw.pttl(key!);
+        expect(ttl).toBeGreaterThan(40_000);
+        expect(ttl).toBeLessThanOrEqual(45_000);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  describe('connections', () => {
+    it('with { client } it never closes the user client, but closes the subscriber it duplicated', async () => {
+      const client = new Redis(server.port, '127.0.0.1');
+      const keyPrefix = nextPrefix();
+      const store = redisStore({ client }, { keyPrefix, pollIntervalMs: 50 });
+      const other = redisStore({ url: server.url }, { keyPrefix });
+      try {
+        const owner = await other.acquireLock('c', 5_000);
+        const waiting = store.waitForToken('c', 5_000, new AbortController().signal);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const token = sampleToken();
+        await other.set('c', token, 60_000);
+        expect((await waiting)?.accessToken).toBe(token.accessToken);
+        await other.releaseLock('c', owner!);
+        const before = Number((await client.info('clients')).match(/connected_clients:(\d+)/)![1]);
+        await store.close();
+        expect(client.status).toBe('ready');
+        expect(await client.ping()).toBe('PONG');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const after = Number((await client.info('clients')).match(/connected_clients:(\d+)/)![1]);
+        expect(after).toBe(before - 1);
+      } finally {
+        await other.close();
+        client.disconnect();
+      }
+    });
+
+    it('fails fast when nothing listens: every call rejects within commandTimeoutMs', async () => {
+      const port = await freePort();
+      const store = redisStore({ url: `redis://:hunter2-password@127.0.0.1:${port}` }, { commandTimeoutMs: 300 });
+      try {
+        for (const call of [
+          () => store.get('x'),
+          () => store.set('x', sampleToken(), 1_000),
+          () => store.acquireLock('x', 1_000),
+          () => Promise.resolve(store.ledger.reserve('x', Date.now(), 1, 1_000)),
+          () => store.waitForToken('x', 5_000, new AbortController().signal),
+        ]) {
+          const started = Date.now();
+          const error: unknown = await call().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(error).toBeInstanceOf(Error);
+          expect(String((error as Error).message)).not.toContain('hunter2');
+          expect(Date.now() - started).toBeLessThan(1_500);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('after close() calls reject at once and nothing keeps the process alive', async () => {
+      const store = redisStore({ url: server.url }, { keyPrefix: nextPrefix() });
+      await store.get('x');
+      await store.close();
+      await expect(store.get('x')).rejects.toThrow(/closed/);
+      await store.close();
+    });
+  });
+
+  it('inspect and JSON show neither the URL password nor an encryption key', () => {
+    const key = randomBytes(32).toString('base64');
+    const store = redisStore({ url: `redis://user:s3cret-pass@127.0.0.1:${server.port}/0?password=other-secret` }, { encryptionKeys: [key] });
+    try {
+      const shown = `${inspect(store, { depth: 10, showHidden: true })} ${JSON.stringify(store)} ${inspect(store.ledger)} ${JSON.stringify(store.ledger)}`;
+      expect(shown).not.toContain('s3cret-pass');
+      expect(shown).not.toContain('other-secret');
+      expect(shown).not.toContain(key);
+      expect(shown).toContain('encrypted');
+    } finally {
+      void store.close();
+    }
+  });
+});

@@ -1,0 +1,28 @@
+/**
+ * The memory store against the store conformance suite. The local store keeps an entry's usable life in
+ * the entry (`usableUntil`) and leaves the check to its reader, the manager; the adapter reads it the
+ * way the manager does.
+ */
+import { memoryStore } from '../../src/index.js';
+import { managerConformance, storeConformance } from './conformance.js';
+
+storeConformance('memoryStore', async () => {
+  const store = memoryStore();
+  return {
+    async put(key, token, ttlMs) {
+      const usableUntil = Date.now() + ttlMs;
+      store.put(key, { token, promise: Promise.resolve(token), usableUntil, refreshAt: usableUntil }, ttlMs);
+    },
+    async read(key) {
+      const entry = store.peek(key);
+      return entry !== undefined && Date.now() < entry.usableUntil ? entry.token : undefined;
+    },
+    async remove(key, accessToken) {
+      store.remove(key, accessToken);
+    },
+    ledger: store.ledger,
+    close: () => store.close(),
+  };
+});
+
+managerConformance('memoryStore', () => memoryStore());
