@@ -60,8 +60,9 @@ describe.skipIf(skip)('redisStore', () => {
   describe('waitForToken', () => {
     let a: SharedTokenStore;
     let b: SharedTokenStore;
+    let keyPrefix: string;
     beforeAll(() => {
-      const keyPrefix = nextPrefix();
+      keyPrefix = nextPrefix();
       // Long polling: a prompt answer can only come from the notification.
       a = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 10_000 });
       b = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 10_000 });
@@ -85,7 +86,7 @@ describe.skipIf(skip)('redisStore', () => {
 
     it('returns what is stored (maybe nothing) as soon as the lock is gone, without waiting out the timeout', async () => {
       const owner = await a.acquireLock('w2', 5_000);
-      const polling = redisStore({ url: server.url }, { keyPrefix: (a.toJSON as () => { keyPrefix: string })().keyPrefix, pollIntervalMs: 100 });
+      const polling = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 100 });
       try {
         const started = Date.now();
         const waiting = polling.waitForToken('w2', 8_000, new AbortController().signal);
