@@ -89,6 +89,9 @@ export class TokenManager {
   readonly #unregisteredStats = emptyStats();
   #sharedDownSince: number | undefined;
   #closed = false;
+  /** Watches for the wall clock stepping back (see `#checkClock`); started with the first cached token. */
+  #clockWatch: ReturnType<typeof setInterval> | undefined;
+  #clockOffset = 0;
 
   /** Use {@link createTokenManager}. */
   constructor(options: TokenManagerOptions = {}) {
@@ -401,6 +404,32 @@ export class TokenManager {
     registration.hadToken = true;
     registration.nextReason = undefined;
     registration.staleAccessToken = undefined;
+    if (this.#clockWatch === undefined && !this.#closed) {
+      this.#clockOffset = Date.now() - performance.now();
+      this.#clockWatch = setInterval(() => this.#checkClock(), CLOCK_CHECK_INTERVAL_MS);
+      this.#clockWatch.unref?.();
+    }
+  }
+
+  /**
+   * Cached deadlines are wall-clock times, read on the hot path with one `Date.now()`. A wall clock that
+   * jumps forward only makes tokens look older (a fresh one is fetched); one that steps back would make
+   * them look younger than they are and keep them in service past their real expiry. So, every few
+   * seconds and off the hot path, the wall clock is compared with the monotonic one; when it stepped
+   * back, every cached deadline moves back by as much.
+   */
+  #checkClock(): void {
+    const offset = Date.now() - performance.now();
+    const jump = offset - this.#clockOffset;
+    this.#clockOffset = offset;
+    if (jump > -CLOCK_JUMP_TOLERANCE_MS) return;
+    for (const registration of this.#registrations.values()) {
+      const entry = this.#local.peek(registration.key);
+      if (entry === undefined) continue;
+      const moved: CacheEntry = { ...entry, usableUntil: entry.usableUntil + jump, refreshAt: entry.refreshAt + jump };
+      this.#local.put(registration.key, moved, moved.usableUntil - Date.now());
+    }
+    this.#log('warn', { steppedBackMs: -jump }, 'the system clock stepped back; cached token deadlines moved back with it');
   }
 
   #waitFor(promise: Promise<Token>, signal: AbortSignal | undefined): Promise<Token> {
@@ -501,6 +530,7 @@ export class TokenManager {
     if (this.#closed) return;
     this.#closed = true;
     this.#lifetime.abort(new Error('token manager closed'));
+    clearInterval(this.#clockWatch);
     await Promise.allSettled([...this.#inflight.values()]);
     await this.#local.close();
     await this.#shared?.close();
@@ -572,6 +602,11 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     );
   });
 }
+
+/** How often the wall clock is compared with the monotonic clock. */
+const CLOCK_CHECK_INTERVAL_MS = 5_000;
+/** A step back smaller than this is drift, not a jump. */
+const CLOCK_JUMP_TOLERANCE_MS = 1_000;
 
 function describe(error: unknown): unknown {
   return error instanceof TokenError ? error.toJSON() : error instanceof Error ? { name: error.name, message: scrub(error.message) } : String(error);
