@@ -1,0 +1,151 @@
+/**
+ * `tokenbroker token <provider>`: one access token, printed as JSON, masked unless asked otherwise.
+ */
+import { type Command, InvalidArgumentError } from 'commander';
+import { TokenError } from '../../errors.js';
+import { createTokenManager } from '../../manager.js';
+import type { Token } from '../../token.js';
+import { ENV_VARS, loadProvider, PROVIDER_ALIASES, type CliProviderKind } from '../config.js';
+import { contextOf, writeLine } from '../context.js';
+import { EXIT, InterruptedError } from '../errors.js';
+
+interface TokenCommandOptions {
+  config?: string;
+  showToken?: boolean;
+  timeout: number;
+}
+
+/** What `tokenbroker token` prints. */
+export interface TokenOutput {
+  provider: CliProviderKind;
+  tokenType: 'Bearer';
+  /** ISO 8601. */
+  expiresAt: string;
+  /** Seconds from now, rounded down. */
+  expiresIn: number;
+  scope?: string;
+  /** Masked (`abcd…(56 chars)`) unless `--show-token`. */
+  accessToken: string;
+}
+
+/**
+ * `abcd…(56 chars)`: enough to tell two tokens apart in a log, not enough to use one. Tokens shorter
+ * than 16 characters show none of their characters.
+ */
+export function maskToken(token: string): string {
+  return token.length >= 16 ? `${token.slice(0, 4)}…(${token.length} chars)` : `…(${token.length} chars)`;
+}
+
+/** Builds the printed JSON object. */
+export function tokenOutput(kind: CliProviderKind, token: Token, showToken: boolean, now = Date.now()): TokenOutput {
+  return {
+    provider: kind,
+    tokenType: token.tokenType,
+    expiresAt: new Date(token.expiresAt).toISOString(),
+    expiresIn: Math.max(0, Math.floor((token.expiresAt - now) / 1000)),
+    ...(token.scope === undefined ? {} : { scope: token.scope }),
+    accessToken: showToken ? token.accessToken : maskToken(token.accessToken),
+  };
+}
+
+function parseProvider(value: string): CliProviderKind {
+  const kind = PROVIDER_ALIASES[value.toLowerCase()];
+  // The value is not echoed: a secret pasted in the wrong place must not be printed back.
+  if (kind === undefined) throw new InvalidArgumentError('unknown provider; use ap (alias alternative-payments) or autopay.');
+  return kind;
+}
+
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(seconds > 0) || seconds > 600) throw new InvalidArgumentError('must be a number of seconds, above 0 and at most 600.');
+  return seconds;
+}
+
+/** The environment variables, for `token --help`. */
+function envHelp(): string {
+  const ap = ENV_VARS['alternative-payments'];
+  const ay = ENV_VARS.autopay;
+  const rows = (title: string, entries: Array<[string, string]>) =>
+    [title, ...entries.map(([name, text]) => `  ${name.padEnd(40)}${text}`)].join('\n');
+  return [
+    rows('Environment (Alternative Payments):', [
+      [ap.clientId, 'client id (required)'],
+      [ap.clientSecret, 'client secret, or:'],
+      [ap.clientSecretFile, 'path of a file that holds the secret'],
+      [ap.environment, 'production (default) or demo'],
+      [ap.baseUrl, "overrides the environment's base URL"],
+    ]),
+    rows('Environment (Autopay):', [
+      [ay.clientId, 'client id (required)'],
+      [ay.clientSecret, 'client secret, or:'],
+      [ay.clientSecretFile, 'path of a file that holds the secret'],
+      [ay.audience, 'default https://api.autopay.io'],
+      [ay.tokenUrl, 'default https://api-auth.autopay.io/oauth/token'],
+      [ay.apiBaseUrl, 'default https://api.autopay.io'],
+    ]),
+  ].join('\n\n');
+}
+
+/** Registers `tokenbroker token`. */
+export function tokenCommand(program: Command): void {
+  program
+    .command('token')
+    .summary('fetch one access token and print it as JSON (masked)')
+    .description(
+      'Fetches one OAuth 2.0 client-credentials access token from Alternative Payments or Autopay and prints ' +
+        'it as JSON: { provider, tokenType, expiresAt, expiresIn, scope?, accessToken }. The token is masked ' +
+        'unless --show-token is given.\n\n' +
+        'Configuration comes from TOKENBROKER_* environment variables, or from a JSON file given with --config. ' +
+        'Secrets are read from an environment variable or a file, never from the command line.',
+    )
+    .argument('<provider>', 'ap (alias alternative-payments) or autopay', parseProvider)
+    .option('-c, --config <file>', 'read the configuration from this JSON file instead of TOKENBROKER_* variables')
+    .option('--show-token', 'print the access token in full (it is a credential: mind where the output goes)')
+    .option('--timeout <seconds>', 'time limit of each token request attempt', parseSeconds, 10)
+    .addHelpText(
+      'after',
+      `
+${envHelp()}
+
+Exit codes: 0 ok, 1 other failure, 2 configuration error, 3 invalid credentials,
+4 provider unavailable, rate-limited or issuance budget spent.
+
+Examples:
+  $ tokenbroker token ap
+  $ tokenbroker token autopay --config tokenbroker.json
+  $ curl -H "Authorization: Bearer $(tokenbroker token ap --show-token | jq -r .accessToken)" …`,
+    )
+    .action(async (kind: CliProviderKind, options: TokenCommandOptions, command: Command) => {
+      const context = contextOf(command);
+      const { io } = context;
+      const loaded = await loadProvider(kind, { env: io.env, configPath: options.config });
+      context.secrets.add(loaded.secret);
+      const tokens = createTokenManager({
+        providers: { [kind]: loaded.provider },
+        timeoutMs: Math.round(options.timeout * 1000),
+        // One command, one request: a failure is reported now rather than remembered for later callers.
+        invalidCredentialsCooldownMs: 0,
+        failureCooldownMs: 0,
+      });
+      try {
+        let token: Token;
+        try {
+          token = await tokens.getToken(kind, io.signal === undefined ? undefined : { signal: io.signal });
+        } catch (error) {
+          if (io.signal?.aborted === true && !(error instanceof TokenError)) {
+            throw new InterruptedError('interrupted before a token arrived');
+          }
+          if (error instanceof TokenError && error.code === 'invalid_credentials') {
+            error.message += loaded.source === 'environment'
+              ? ` (check ${ENV_VARS[kind].clientId} and ${ENV_VARS[kind].clientSecret})`
+              : ` (check the client id and secret that ${loaded.source} points to)`;
+          }
+          throw error;
+        }
+        writeLine(io.stdout, JSON.stringify(tokenOutput(kind, token, options.showToken === true), null, 2));
+        context.exitCode = EXIT.ok;
+      } finally {
+        await tokens.close();
+      }
+    });
+}
