@@ -1,0 +1,136 @@
+/**
+ * A fleet of real processes on one Redis (issue 4, acceptance 1–3): the built package in child
+ * processes, the emulator (or a stalling loopback token server) in this one.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alternativePayments, redisStore } from '../../src/index.js';
+import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startLoopbackServer } from '../helpers/loopback-server.js';
+import { runFleet, spawnWorker, type WorkerConfig } from './fleet.js';
+import { skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
+
+const skip = skipWithoutRedis('test/redis/fleet.test.ts');
+const CLIENT = { clientId: 'fleet-client', clientSecret: 'fleet-secret-Zq8+/=' };
+
+let server: RedisServer;
+let emulator: Emulator;
+let prefixes = 0;
+const nextPrefix = () => `fleet-${process.pid}-${++prefixes}:`;
+
+const tokenRequests = () => emulator.stats().providers['alternative-payments'].tokenRequests;
+
+describe.skipIf(skip)('a fleet of processes on one Redis', () => {
+  beforeAll(async () => {
+    server = await startRedisServer();
+    emulator = await startEmulator({ clients: [{ provider: 'alternative-payments', ...CLIENT }] });
+  });
+  afterAll(async () => {
+    await emulator?.close();
+    await server?.close();
+  });
+
+  const base = (): WorkerConfig => ({
+    redisUrl: server.url,
+    provider: { baseUrl: emulator.alternativePaymentsBaseUrl, ...CLIENT },
+    store: { keyPrefix: nextPrefix() },
+  });
+
+  it('8 processes × 1,000 concurrent cold calls → exactly 1 token request; a process started later sends none', async () => {
+    emulator.reset();
+    // The one request stays in flight long enough for every process to be asking at the same time.
+    emulator.configure({ latencyMs: 500 });
+    const config = { ...base(), mode: 'cold' as const, concurrency: 1_000 };
+    try {
+      const { results, exits } = await runFleet(8, config);
+      const tokens = new Set(results.flatMap((result) => result.accessTokens));
+      expect(results.map((result) => result.errorCount)).toEqual(Array(8).fill(0));
+      expect(tokens.size).toBe(1);
+      expect(tokenRequests()).toBe(1);
+      expect(results.reduce((sum, result) => sum + result.stats.requestsSent, 0)).toBe(1);
+      expect(exits).toEqual(Array(8).fill(0));
+      console.info(`[fleet] 8×1000 cold calls: ${tokenRequests()} token request; slowest process ${Math.max(...results.map((r) => r.ms))} ms`);
+
+      const late = spawnWorker({ ...config, concurrency: 10 });
+      const lateResult = await late.result;
+      expect(lateResult.accessTokens).toEqual([...tokens]);
+      expect(lateResult.stats.requestsSent).toBe(0);
+      expect(tokenRequests()).toBe(1);
+      expect(await late.exit).toBe(0);
+    } finally {
+      emulator.configure({ latencyMs: 0 });
+    }
+  });
+
+  it('the lock holder killed with SIGKILL mid-request → another process takes over after the lock TTL, 2 requests in all', async () => {
+    let stalled: (() => void) | undefined;
+    const firstRequestArrived = new Promise<void>((resolve) => (stalled = resolve));
+    const tokenServer = await startLoopbackServer((request, response) => {
+      if (tokenServerRequests() === 1) {
+        stalled?.();
+        return; // never answers: the holder is "mid-request" until it is killed
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ access_token: `taken-over-${Date.now()}`, expires_in: 3600, token_type: 'bearer' }));
+    });
+    const tokenServerRequests = () => tokenServer.requests();
+    // Lock TTL = attempts × timeoutMs + min(maxDelayMs, 5 s) = 1 × 3 000 + 0.
+    const lockTtlMs = 3_000;
+    const config: WorkerConfig = {
+      redisUrl: server.url,
+      provider: { baseUrl: tokenServer.url, ...CLIENT },
+      store: { keyPrefix: nextPrefix() },
+      manager: { timeoutMs: 3_000, retry: { attempts: 1, maxDelayMs: 0 } },
+      mode: 'cold',
+      concurrency: 50,
+    };
+    try {
+      const holder = spawnWorker(config);
+      await firstRequestArrived;
+      const waiter = spawnWorker(config);
+      // Let the second process reach the lock and start waiting, then kill the holder.
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      holder.process.kill('SIGKILL');
+      const killedAt = Date.now();
+      expect(await holder.exit).toBe('SIGKILL');
+      const result = await waiter.result;
+      const afterKill = Date.now() - killedAt;
+      console.info(`[fleet] holder killed: token ${afterKill} ms after the kill (lock TTL ${lockTtlMs} ms), ${tokenServerRequests()} requests`);
+      expect(result.errorCount).toBe(0);
+      expect(result.accessTokens).toHaveLength(1);
+      expect(afterKill).toBeLessThan(lockTtlMs + 3_000);
+      expect(tokenServerRequests()).toBeLessThanOrEqual(2);
+      expect(await waiter.exit).toBe(0);
+    } finally {
+      await tokenServer.close();
+    }
+  });
+
+  it('processes together never exceed the issuance budget, also after every process restarts', async () => {
+    emulator.reset();
+    const before = tokenRequests();
+    const config: WorkerConfig = {
+      ...base(),
+      manager: { guard: { maxTokens: 3, windowMs: 120_000 }, retry: { attempts: 1 } },
+    };
+    // First generation: each process takes a token and then forces 3 refreshes — 16 attempts, budget 3.
+    const first = await runFleet(4, { ...config, mode: 'force', forceCount: 3 });
+    expect(tokenRequests() - before).toBe(3);
+    expect(first.results.reduce((sum, result) => sum + result.stats.guardRefusals, 0)).toBeGreaterThan(0);
+    expect(first.results.every((result) => result.accessTokens.length > 0)).toBe(true);
+
+    // Every process restarts; the shared token is gone too. The budget lives in Redis, so still no request.
+    const keyPrefix = (config.store as { keyPrefix: string }).keyPrefix;
+    const store = redisStore({ url: server.url }, { keyPrefix });
+    await store.delete(alternativePayments({ baseUrl: emulator.alternativePaymentsBaseUrl, ...CLIENT }).cacheKey);
+    await store.close();
+    const second = await runFleet(4, { ...config, mode: 'cold', concurrency: 20 });
+    expect(tokenRequests() - before).toBe(3);
+    for (const result of second.results) {
+      expect(result.accessTokens).toEqual([]);
+      expect(result.errorCount).toBe(20);
+      expect(result.errors[0]).toMatchObject({ name: 'IssuanceLimitError', code: 'issuance_limit' });
+      expect(result.errors[0]!.retryAfterMs).toBeGreaterThan(0);
+    }
+    console.info(`[fleet] budget 3: ${tokenRequests() - before} token requests across 2 generations of 4 processes`);
+  });
+});
