@@ -1,0 +1,37 @@
+/**
+ * Consumer authentication: API keys, of which the broker knows only SHA-256 digests.
+ *
+ * The presented key is hashed once, then compared with every consumer's digest in constant time
+ * (`timingSafeEqual` over equal-length digests), without stopping at a match: how long it takes says
+ * nothing about which consumer matched or how close a guess was. Hashing first also makes every
+ * comparison the same length whatever the key's length.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Consumer } from './config.js';
+
+/** The API key a request presents: `Authorization: Bearer <key>`, else `x-api-key: <key>`. */
+export function presentedKey(authorization: string | undefined, apiKey: string | string[] | undefined): string | undefined {
+  if (authorization !== undefined) {
+    // RFC 7235: the scheme is case-insensitive; one or more spaces before the credentials.
+    const match = /^bearer +(\S+) *$/i.exec(authorization);
+    return match === null ? undefined : match[1];
+  }
+  if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
+  return undefined;
+}
+
+/** Finds the consumer whose key digest matches `key`, comparing against every consumer. */
+export function authenticate(consumers: readonly Consumer[], key: string): Consumer | undefined {
+  const digest = createHash('sha256').update(key, 'utf8').digest();
+  let found: Consumer | undefined;
+  for (const consumer of consumers) {
+    // Evaluated for every consumer; the assignment is the only branch, and it does not end the loop.
+    if (timingSafeEqual(digest, consumer.digest)) found = consumer;
+  }
+  return found;
+}
+
+/** The SHA-256 of a key, hex: what goes in a consumer's `keySha256`. */
+export function keyDigest(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}

@@ -1,0 +1,72 @@
+/**
+ * The broker's error answers: `{ error: { code, message } }` with a stable code. Messages are fixed
+ * text chosen here, never a library message: a consumer learns what happened, not the provider's
+ * wording or anything derived from the broker's credentials.
+ */
+import { TokenError } from '../errors.js';
+
+/** Every code the broker answers with. */
+export type BrokerErrorCode =
+  | 'unauthenticated'
+  | 'provider_not_allowed'
+  | 'unknown_provider'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'bad_request'
+  | 'payload_too_large'
+  | 'upstream_invalid_credentials'
+  | 'upstream_invalid_response'
+  | 'upstream_unavailable'
+  | 'upstream_rate_limited'
+  | 'issuance_limit'
+  | 'timeout'
+  | 'shutting_down'
+  | 'internal_error';
+
+/** One error answer: status, body and the headers it needs. */
+export interface BrokerError {
+  readonly status: number;
+  readonly code: BrokerErrorCode;
+  readonly message: string;
+  /** Seconds, for `Retry-After`. */
+  readonly retryAfterSeconds?: number;
+}
+
+/** The JSON body of an error answer. */
+export function errorBody(error: BrokerError): { error: { code: BrokerErrorCode; message: string } } {
+  return { error: { code: error.code, message: error.message } };
+}
+
+export const UNAUTHENTICATED: BrokerError = {
+  status: 401,
+  code: 'unauthenticated',
+  message: 'An API key is required: Authorization: Bearer <key> or x-api-key: <key>',
+};
+
+/** The answer for a failed token fetch. */
+export function tokenFailure(error: unknown, provider: string): BrokerError {
+  if (!(error instanceof TokenError)) {
+    return { status: 500, code: 'internal_error', message: 'The broker failed unexpectedly; see its log' };
+  }
+  const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  const retryAfterSeconds = typeof retryAfterMs === 'number' && retryAfterMs > 0 ? Math.ceil(retryAfterMs / 1000) : 1;
+  switch (error.code) {
+    case 'invalid_credentials':
+      return { status: 502, code: 'upstream_invalid_credentials', message: `Provider "${provider}" refused the broker's client credentials` };
+    case 'invalid_token_response':
+      return { status: 502, code: 'upstream_invalid_response', message: `Provider "${provider}" did not answer with a usable token` };
+    case 'rate_limited':
+      return { status: 503, code: 'upstream_rate_limited', message: `Provider "${provider}" is rate-limiting token requests`, retryAfterSeconds };
+    case 'issuance_limit':
+      return {
+        status: 503,
+        code: 'issuance_limit',
+        message: `The issuance budget for "${provider}" is spent; no request was sent to the provider`,
+        retryAfterSeconds,
+      };
+    case 'provider_unavailable':
+      return { status: 503, code: 'upstream_unavailable', message: `Provider "${provider}" is unavailable`, retryAfterSeconds };
+    case 'config':
+      return { status: 500, code: 'internal_error', message: 'The broker is misconfigured; see its log' };
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The broker's Prometheus metrics, on a Registry of its own (prom-client).
+ *
+ * Nothing is counted on the hot path through prom-client: request counts live in a plain nested map,
+ * and the token manager's counters are read from `tokens.stats()`, both copied into the metrics when
+ * Prometheus scrapes. Only upstream fetches (rare) observe the latency histogram directly.
+ */
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { TokenManager } from '../manager.js';
+import { onUpstreamFetch } from '../telemetry.js';
+
+const REASONS = ['coldStart', 'expiry', 'refreshAhead', 'invalidated', 'forced'] as const;
+
+/** The broker's metrics. */
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly #requests = new Map<string, Map<number, number>>();
+  readonly #unsubscribe: () => void;
+
+  constructor(tokens: TokenManager) {
+    const registers = [this.registry];
+    const requests = this.#requests;
+    collectDefaultMetrics({ register: this.registry, prefix: 'tokenbroker_' });
+
+    new Counter({
+      name: 'tokenbroker_http_requests_total',
+      help: 'HTTP requests answered by the broker, by route and status',
+      labelNames: ['route', 'status'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [route, byStatus] of requests) {
+          for (const [status, count] of byStatus) this.inc({ route, status: String(status) }, count);
+        }
+      },
+    });
+
+    const fromStats = (name: string, help: string, read: (s: ReturnType<TokenManager['stats']>['byProvider'][string]) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['provider'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [provider, stats] of Object.entries(tokens.stats().byProvider)) this.inc({ provider }, read(stats));
+        },
+      });
+    fromStats('tokenbroker_cache_hits_total', 'Token requests answered from the cache', (s) => s.hits);
+    fromStats('tokenbroker_cache_misses_total', 'Token requests that found no usable cached token', (s) => s.misses);
+    fromStats('tokenbroker_deduplicated_total', 'Token requests that joined an upstream fetch already under way', (s) => s.deduplicated);
+    fromStats('tokenbroker_upstream_requests_total', 'HTTP token requests sent to providers, retries included', (s) => s.requestsSent);
+    fromStats('tokenbroker_upstream_failures_total', 'Upstream token fetches that failed after retries', (s) => s.failures);
+    fromStats('tokenbroker_guard_refusals_total', 'Token fetches refused by the issuance guard (no request sent)', (s) => s.guardRefusals);
+
+    new Counter({
+      name: 'tokenbroker_tokens_issued_total',
+      help: 'New tokens received from providers, by provider and reason',
+      labelNames: ['provider', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [provider, stats] of Object.entries(tokens.stats().byProvider)) {
+          for (const reason of REASONS) this.inc({ provider, reason }, stats.tokensIssued[reason]);
+        }
+      },
+    });
+
+    const latency = new Histogram({
+      name: 'tokenbroker_upstream_token_request_duration_seconds',
+      help: 'Duration of one upstream token fetch (retries and backoff included), by provider and outcome',
+      labelNames: ['provider', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#unsubscribe = onUpstreamFetch(tokens, (fetch) => {
+      latency.observe({ provider: fetch.provider, outcome: fetch.outcome }, fetch.durationMs / 1000);
+    });
+  }
+
+  /** Counts one answered request. `route` is the route pattern (bounded), never the raw URL. */
+  request(route: string, status: number): void {
+    let byStatus = this.#requests.get(route);
+    if (byStatus === undefined) this.#requests.set(route, (byStatus = new Map()));
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+  }
+
+  /** The Prometheus text exposition. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    this.registry.clear();
+  }
+}

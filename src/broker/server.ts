@@ -1,0 +1,306 @@
+/**
+ * The credential broker: an authenticated HTTP API in front of one token manager, on Fastify.
+ *
+ *   GET /v1/tokens/:provider ─ API key ─ known provider ─ allowed for this consumer ─ tokens.getToken
+ *   GET /healthz · /readyz · /metrics
+ *
+ * `createBroker(config)` builds everything without listening, so tests run it in-process; the
+ * `tokenbroker serve` command adds the config file, signals and exit codes.
+ */
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { Redis } from 'ioredis';
+import { createTokenManager, type TokenManager } from '../manager.js';
+import { redisStore } from '../stores/redis.js';
+import type { TokenStore } from '../stores/types.js';
+import type { Token } from '../token.js';
+import { authenticate, presentedKey } from './auth.js';
+import { resolveBrokerConfig, type LoadContext, type ResolvedStore } from './config.js';
+import { errorBody, tokenFailure, UNAUTHENTICATED, type BrokerError } from './errors.js';
+import { BrokerMetrics } from './metrics.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated consumer's name, for the access log. */
+    brokerConsumer: string | undefined;
+    /** The (configured) provider id asked for, for the access log. */
+    brokerProvider: string | undefined;
+  }
+}
+
+/** Anything with `write(text)`: the broker's JSON log lines go there (default: stdout). */
+export interface LogDestination {
+  write(text: string): unknown;
+}
+
+/** Options of {@link createBroker} beyond the config itself. */
+export interface BrokerOptions extends LoadContext {
+  /** Where the JSON log goes (default `process.stdout`). */
+  readonly logDestination?: LogDestination;
+  /** Overrides the config's `listen` (tests: `{ port: 0 }`). */
+  readonly listen?: { readonly host?: string; readonly port?: number };
+}
+
+/** A broker, built but not listening yet. */
+export interface Broker {
+  /** The Fastify instance (for `inject` in tests). */
+  readonly app: FastifyInstance;
+  /** The token manager behind the API. */
+  readonly tokens: TokenManager;
+  /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
+  listen(): Promise<string>;
+  /**
+   * Graceful stop: no new connections, requests under way finish, then the token manager and the
+   * store close. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+const PROVIDER_ROUTE = '/v1/tokens/:provider';
+const READY_TIMEOUT_MS = 1_000;
+
+const tokenResponseSchema = {
+  type: 'object',
+  properties: {
+    access_token: { type: 'string' },
+    token_type: { type: 'string' },
+    expires_at: { type: 'string' },
+    expires_in: { type: 'integer' },
+    scope: { type: 'string' },
+  },
+  required: ['access_token', 'token_type', 'expires_at', 'expires_in'],
+} as const;
+
+/**
+ * Builds a broker from a config object (the parsed config file).
+ * @throws {@link ConfigError} listing every problem of the config, before anything starts.
+ */
+export function createBroker(config: unknown, options: BrokerOptions = {}): Broker {
+  const resolved = resolveBrokerConfig(config, options);
+  const listenAt = { ...resolved.listen, ...options.listen };
+  const { limits } = resolved;
+
+  const app = Fastify({
+    logger: {
+      level: resolved.logLevel,
+      stream: options.logDestination ?? process.stdout,
+      // Nothing here logs headers; this is for whoever adds a hook or a serializer that does.
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'],
+        censor: '[redacted]',
+      },
+    },
+    // The access log below replaces Fastify's two lines per request (which quote the raw URL).
+    disableRequestLogging: true,
+    bodyLimit: limits.bodyLimitBytes,
+    maxParamLength: 64,
+    requestTimeout: limits.requestTimeoutMs,
+    handlerTimeout: limits.requestTimeoutMs,
+    http: { maxHeaderSize: limits.maxHeaderBytes },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.decorateRequest('brokerConsumer', undefined);
+  app.decorateRequest('brokerProvider', undefined);
+
+  const { store, redis } = buildStore(resolved.store, app);
+  const tokens = createTokenManager({
+    ...resolved.tokens,
+    providers: Object.fromEntries(resolved.providers),
+    store,
+    logger: app.log.child({ component: 'tokens' }),
+  });
+  const metrics = new BrokerMetrics(tokens);
+  let closing = false;
+
+  // --- Access log and request metrics: one line per request, route pattern only (never the URL, which could carry anything).
+  app.addHook('onSend', async (_request, reply) => {
+    // Requests that were under way when the close began: their connection closes after the answer.
+    if (closing) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.request(route, reply.statusCode);
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
+        consumer: request.brokerConsumer,
+        provider: request.brokerProvider,
+      },
+      'request',
+    );
+  });
+
+  app.setNotFoundHandler((_request, reply) => send(reply, { status: 404, code: 'not_found', message: 'No such route' }));
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.code === 'FST_ERR_HANDLER_TIMEOUT') {
+      return send(reply, { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 });
+    }
+    const status = error.statusCode ?? 500;
+    if (status === 413) return send(reply, { status, code: 'payload_too_large', message: `Request bodies are limited to ${limits.bodyLimitBytes} bytes` });
+    if (status >= 400 && status < 500) return send(reply, { status, code: 'bad_request', message: 'The request is malformed' });
+    request.log.error({ err: { name: error.name, code: error.code } }, 'request failed');
+    return send(reply, { status: 500, code: 'internal_error', message: 'The broker failed unexpectedly; see its log' });
+  });
+
+  // --- The API
+  app.get<{ Params: { provider: string } }>(
+    PROVIDER_ROUTE,
+    { schema: { response: { 200: tokenResponseSchema } } },
+    async (request, reply) => {
+      const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
+      const consumer = key === undefined ? undefined : authenticate(resolved.consumers, key);
+      if (consumer === undefined) {
+        reply.header('www-authenticate', 'Bearer realm="tokenbroker"');
+        return send(reply, UNAUTHENTICATED);
+      }
+      request.brokerConsumer = consumer.name;
+      const id = request.params.provider;
+      if (!resolved.providers.has(id)) {
+        return send(reply, { status: 404, code: 'unknown_provider', message: 'No provider is configured under that id' });
+      }
+      request.brokerProvider = id;
+      if (!consumer.providers.has(id)) {
+        return send(reply, { status: 403, code: 'provider_not_allowed', message: `Consumer "${consumer.name}" may not get tokens for "${id}"` });
+      }
+      let token: Token;
+      try {
+        token = await tokens.getToken(id);
+      } catch (error) {
+        return send(reply, tokenFailure(error, id));
+      }
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      return tokenBody(token);
+    },
+  );
+  app.route({
+    method: ['POST', 'PUT', 'PATCH', 'DELETE'],
+    url: PROVIDER_ROUTE,
+    handler: (_request, reply) => {
+      reply.header('allow', 'GET, HEAD');
+      return send(reply, { status: 405, code: 'method_not_allowed', message: 'Use GET' });
+    },
+  });
+
+  // --- Operations
+  app.get('/healthz', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    return { status: 'ok' };
+  });
+  app.get('/readyz', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const storeReady = redis === undefined ? true : await ping(redis);
+    const ready = storeReady && !closing;
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'not_ready', checks: { config: 'loaded', store: storeReady ? 'reachable' : 'unreachable', closing } };
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('cache-control', 'no-store').type(metrics.registry.contentType);
+    return metrics.text();
+  });
+
+  let closed: Promise<void> | undefined;
+  return {
+    app,
+    tokens,
+    async listen() {
+      const url = await app.listen({ host: listenAt.host, port: listenAt.port });
+      app.log.info(
+        { url, providers: [...resolved.providers.keys()], consumers: resolved.consumers.length, store: resolved.store.type },
+        'tokenbroker broker listening',
+      );
+      return url;
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        app.log.info('closing: no new connections, finishing requests under way');
+        try {
+          await app.close();
+        } finally {
+          metrics.close();
+          await tokens.close();
+          if (redis !== undefined) await redis.quit().catch(() => redis.disconnect());
+          app.log.info('closed');
+        }
+      })();
+      return closed;
+    },
+  };
+}
+
+/** The success body. `expires_at` is the token's real expiry; the broker fetches a new one before it. */
+function tokenBody(token: Token): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    access_token: token.accessToken,
+    token_type: token.tokenType,
+    expires_at: new Date(token.expiresAt).toISOString(),
+    expires_in: Math.max(0, Math.floor((token.expiresAt - Date.now()) / 1000)),
+  };
+  if (token.scope !== undefined) body.scope = token.scope;
+  return body;
+}
+
+function send(reply: FastifyReply, error: BrokerError): FastifyReply {
+  reply.code(error.status).header('cache-control', 'no-store');
+  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+  return reply.send(errorBody(error));
+}
+
+/**
+ * The store: memory, or Redis through an ioredis client the broker owns (so `/readyz` can PING it).
+ */
+function buildStore(config: ResolvedStore, app: FastifyInstance): { store: TokenStore | undefined; redis: Redis | undefined } {
+  if (config.type === 'memory') return { store: undefined, redis: undefined };
+  const { redis, store } = redisStoreFor(config, app);
+  return { store, redis };
+}
+
+function redisStoreFor(config: Extract<ResolvedStore, { type: 'redis' }>, app: FastifyInstance): { redis: Redis; store: TokenStore } {
+  const redis = new Redis(config.url, {
+    // Bounded like the store's own connections: fail fast, never replay stale lock commands.
+    commandTimeout: READY_TIMEOUT_MS,
+    connectTimeout: 2 * READY_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+  });
+  let warned = false;
+  redis.on('error', (error: Error) => {
+    // ioredis errors can quote the URL; only the name and system code are logged.
+    if (!warned) app.log.warn({ err: { name: error.name, code: (error as { code?: unknown }).code } }, 'redis connection error');
+    warned = true;
+  });
+  redis.on('ready', () => {
+    warned = false;
+  });
+  const store = redisStore(
+    { client: redis },
+    {
+      ...(config.keyPrefix === undefined ? {} : { keyPrefix: config.keyPrefix }),
+      ...(config.encryptionKeys === undefined ? {} : { encryptionKeys: config.encryptionKeys }),
+      logger: app.log.child({ component: 'redis-store' }),
+    },
+  );
+  return { redis, store };
+}
+
+async function ping(redis: Redis): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const answer = await Promise.race([
+      redis.ping(),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS);
+      }),
+    ]);
+    return answer === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
