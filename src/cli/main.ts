@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { emulateCommand } from './commands/emulate.js';
+import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 import type { CliIo } from './context.js';
 import { runProgram, type RegisterCommand } from './program.js';
@@ -14,7 +15,7 @@ export type { CliIo, Output } from './context.js';
 export { EXIT } from './errors.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly RegisterCommand[] = [tokenCommand, emulateCommand];
+export const COMMANDS: readonly RegisterCommand[] = [tokenCommand, emulateCommand, serveCommand];
 
 /**
  * Runs `tokenbroker` in-process: `argv` is the user's arguments (`['token', 'ap']`). Resolves to the
