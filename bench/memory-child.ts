@@ -1,0 +1,108 @@
+/**
+ * 4. Memory, one subject per process (started by main.ts with `--expose-gc --import tsx`): heapUsed
+ * after full GCs, before and after registering and warming N credentials, divided by N. Token answers
+ * come in-process (no sockets, no HTTP buffers in the figure); each credential has its own id and its
+ * own 56-character access token, as on the wire. Prints one JSON line: MemoryResult.
+ */
+import { randomBytes } from 'node:crypto';
+import type { INetworkModule, NetworkResponse } from '@azure/msal-node';
+import { OAuth2Client as BadgatewayClient, OAuth2Fetch } from '@badgateway/oauth2-client';
+import { OAuth2Client as GoogleClient } from 'google-auth-library';
+import { createTokenManager, defineProvider } from '../src/index.js';
+import { CLIENT_SECRET, msalApplication } from './subjects.js';
+
+export interface MemoryResult {
+  readonly name: string;
+  readonly credentials: number;
+  readonly bytesPerCredential: number;
+  readonly heapBefore: number;
+  readonly heapAfter: number;
+}
+
+const subject = process.argv[2] ?? 'floor';
+const N = Number(process.argv[3] ?? 10_000);
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error('run with --expose-gc');
+
+async function settledHeap(): Promise<number> {
+  for (let i = 0; i < 4; i++) {
+    gc!();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+const tokenBody = () => ({ access_token: randomBytes(28).toString('hex'), token_type: 'Bearer', expires_in: 3600 });
+const tokenJson = () => JSON.stringify(tokenBody());
+const ids = Array.from({ length: N }, (_, i) => `client-${String(i).padStart(5, '0')}`);
+
+/** Each setup runs once before the baseline with n = 0 (module-level state, JIT) … */
+const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
+  async floor(list) {
+    const map = new Map<string, { accessToken: string; tokenType: 'Bearer'; expiresAt: number; issuedAt: number }>();
+    for (const id of list) {
+      const body = JSON.parse(tokenJson()) as { access_token: string; expires_in: number };
+      const now = Date.now();
+      map.set(id, { accessToken: body.access_token, tokenType: 'Bearer', expiresAt: now + body.expires_in * 1000, issuedAt: now });
+    }
+    return map;
+  },
+  async tokenbroker(list) {
+    const tokens = createTokenManager(); // memoryStore() by default, max 10 000
+    for (const id of list) {
+      tokens.register(
+        id,
+        defineProvider({
+          kind: 'oauth2',
+          tokenUrl: 'https://auth.example.test/oauth2/token',
+          clientId: id,
+          clientSecret: CLIENT_SECRET,
+          requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
+        }),
+      );
+    }
+    for (let i = 0; i < list.length; i += 100) await Promise.all(list.slice(i, i + 100).map((id) => tokens.getToken(id)));
+    return tokens;
+  },
+  async '@badgateway/oauth2-client'(list) {
+    const inProcessFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
+    const wrappers = list.map((id) => {
+      const client = new BadgatewayClient({ tokenEndpoint: 'https://auth.example.test/oauth2/token', clientId: id, clientSecret: CLIENT_SECRET, fetch: inProcessFetch });
+      return new OAuth2Fetch({ client, getNewToken: () => client.clientCredentials() });
+    });
+    for (let i = 0; i < wrappers.length; i += 100) await Promise.all(wrappers.slice(i, i + 100).map((w) => w.getToken()));
+    return wrappers;
+  },
+  async 'google-auth-library'(list) {
+    // Its cache is the credentials object: set what a refresh would have stored, then read it warm.
+    const clients = list.map((id) => {
+      const client = new GoogleClient({ clientId: id, clientSecret: CLIENT_SECRET });
+      const body = JSON.parse(tokenJson()) as { access_token: string; expires_in: number };
+      client.setCredentials({ access_token: body.access_token, token_type: 'Bearer', refresh_token: `refresh-${id}`, expiry_date: Date.now() + body.expires_in * 1000 });
+      return client;
+    });
+    for (const client of clients) await client.getAccessToken();
+    return clients;
+  },
+  async '@azure/msal-node'(list) {
+    const network: INetworkModule = {
+      sendGetRequestAsync: async <T>() => ({ status: 404, headers: {}, body: {} as T }),
+      sendPostRequestAsync: async <T>(): Promise<NetworkResponse<T>> => ({ status: 200, headers: { 'content-type': 'application/json' }, body: tokenBody() as T }),
+    };
+    const apps = list.map((id) => msalApplication('https://127.0.0.1:9', id, network));
+    const request = { scopes: ['api://bench/.default'] };
+    for (let i = 0; i < apps.length; i += 100) await Promise.all(apps.slice(i, i + 100).map((app) => app.acquireTokenByClientCredential(request)));
+    return apps;
+  },
+};
+
+const setup = setups[subject];
+if (setup === undefined) throw new Error(`unknown subject ${subject}`);
+// Warm the code paths and module state with a few credentials that are then dropped.
+await setup(Array.from({ length: 20 }, (_, i) => `warm-${i}`));
+const heapBefore = await settledHeap();
+const kept = await setup(ids);
+const heapAfter = await settledHeap();
+const result: MemoryResult = { name: subject, credentials: N, bytesPerCredential: (heapAfter - heapBefore) / N, heapBefore, heapAfter };
+void kept;
+process.stdout.write(`${JSON.stringify(result)}\n`);
