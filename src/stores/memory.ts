@@ -38,30 +38,34 @@ class MemoryTokenStore implements LocalTokenStore {
   readonly #cache: LRUCache<string, CacheEntry>;
 
   constructor(max: number) {
-    this.#cache = new LRUCache<string, CacheEntry>({
-      max,
-      ttl: 24 * 60 * 60 * 1000, // replaced per entry by its usable life
-      ttlResolution: 0,
-      // Date.now, not performance.now: the manager decides freshness with Date.now and tests fake it.
-      perf: { now: () => Date.now() },
-    });
+    // No TTL in the LRU: an entry's usable life is its own `usableUntil`, which the manager checks on
+    // every read. An LRU TTL would read the clock a second time on the hot path (about as costly as
+    // the rest of a warm hit) and keep two 8-byte slots per entry; `max` still bounds memory.
+    this.#cache = new LRUCache<string, CacheEntry>({ max });
   }
 
   get size(): number {
     return this.#cache.size;
   }
 
+  /** The entry, marked most recently used. Its expiry (`usableUntil`) is left to the caller to check. */
   peek(key: string): CacheEntry | undefined {
     return this.#cache.get(key);
   }
 
-  put(key: string, entry: CacheEntry, ttlMs: number): void {
-    this.#cache.set(key, entry, { ttl: Math.max(1, ttlMs) });
+  /** `ttlMs` is `entry.usableUntil − now`; the entry carries it, so it is not stored twice. */
+  put(key: string, entry: CacheEntry, _ttlMs: number): void {
+    this.#cache.set(key, entry);
   }
 
   remove(key: string, accessToken?: string): boolean {
     const entry = this.#cache.peek(key);
     if (entry === undefined) return false;
+    if (Date.now() >= entry.usableUntil) {
+      // Past its life: as if it were gone already (it counts as expired, not as dropped).
+      this.#cache.delete(key);
+      return false;
+    }
     if (accessToken !== undefined && entry.token.accessToken !== accessToken) return false;
     return this.#cache.delete(key);
   }
