@@ -89,7 +89,11 @@ export function parseTokenResponse(body: unknown, options: TokenParseOptions): T
 
 function resolveExpiresIn(raw: unknown, options: TokenParseOptions): number {
   if (raw === undefined || raw === null) {
-    if (options.defaultExpiresInSeconds !== undefined) return options.defaultExpiresInSeconds;
+    const fallback = options.defaultExpiresInSeconds;
+    // The default is configuration, not a promise from the provider: the same floor and cap apply.
+    if (fallback !== undefined && Number.isFinite(fallback) && fallback >= 1) {
+      return Math.min(Math.floor(fallback), options.maxLifetimeSeconds);
+    }
     throw new InvalidTokenResponseError('Token response has no expires_in and the provider documents no default');
   }
   const parsed = expiresInSchema.safeParse(raw);
