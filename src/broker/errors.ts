@@ -14,6 +14,7 @@ export type BrokerErrorCode =
   | 'method_not_allowed'
   | 'bad_request'
   | 'payload_too_large'
+  | 'uri_too_long'
   | 'upstream_invalid_credentials'
   | 'upstream_invalid_response'
   | 'upstream_unavailable'

@@ -98,6 +98,13 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     http: { maxHeaderSize: limits.maxHeaderBytes },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Router errors (bad URL encoding, an over-long id): Fastify's own answer quotes the URL.
+    frameworkErrors: (error, _request, reply) => {
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        return send(reply, { status: 414, code: 'uri_too_long', message: 'Provider ids are at most 64 characters' });
+      }
+      return send(reply, { status: 400, code: 'bad_request', message: 'The request URL is malformed' });
+    },
   });
   app.decorateRequest('brokerConsumer', undefined);
   app.decorateRequest('brokerProvider', undefined);
