@@ -17,6 +17,8 @@ export interface MemoryResult {
   readonly bytesPerCredential: number;
   readonly heapBefore: number;
   readonly heapAfter: number;
+  /** tokenbroker only: where the bytes go, per credential. */
+  readonly breakdown?: { providers: number; registrations: number; cachedTokens: number };
 }
 
 const subject = process.argv[2] ?? 'floor';
@@ -96,6 +98,28 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
   },
 };
 
+/** tokenbroker's figure split in three: provider objects, registrations, then the warm cache. */
+async function tokenbrokerBreakdown(list: readonly string[]) {
+  const tokens = createTokenManager();
+  const h0 = await settledHeap();
+  const providers = list.map((id) =>
+    defineProvider({
+      kind: 'oauth2',
+      tokenUrl: 'https://auth.example.test/oauth2/token',
+      clientId: id,
+      clientSecret: CLIENT_SECRET,
+      requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
+    }),
+  );
+  const h1 = await settledHeap();
+  list.forEach((id, i) => tokens.register(id, providers[i]!));
+  const h2 = await settledHeap();
+  for (let i = 0; i < list.length; i += 100) await Promise.all(list.slice(i, i + 100).map((id) => tokens.getToken(id)));
+  const h3 = await settledHeap();
+  void providers;
+  return { providers: (h1 - h0) / list.length, registrations: (h2 - h1) / list.length, cachedTokens: (h3 - h2) / list.length, tokens };
+}
+
 const setup = setups[subject];
 if (setup === undefined) throw new Error(`unknown subject ${subject}`);
 // Warm the code paths and module state with a few credentials that are then dropped.
@@ -103,6 +127,11 @@ await setup(Array.from({ length: 20 }, (_, i) => `warm-${i}`));
 const heapBefore = await settledHeap();
 const kept = await setup(ids);
 const heapAfter = await settledHeap();
-const result: MemoryResult = { name: subject, credentials: N, bytesPerCredential: (heapAfter - heapBefore) / N, heapBefore, heapAfter };
 void kept;
+let breakdown: MemoryResult['breakdown'];
+if (subject === 'tokenbroker') {
+  const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(ids.map((id) => `${id}-b`));
+  breakdown = { providers, registrations, cachedTokens };
+}
+const result: MemoryResult = { name: subject, credentials: N, bytesPerCredential: (heapAfter - heapBefore) / N, heapBefore, heapAfter, breakdown };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -208,6 +208,15 @@ export function resultsMarkdown(results: Results, headingLevel = 2): string {
     ),
   );
   out.push('');
+  const breakdown = results.memory.find((r) => r.name === 'tokenbroker')?.breakdown;
+  if (breakdown !== undefined) {
+    out.push(
+      `tokenbroker's figure, measured again in three steps: provider objects (\`defineProvider\`) ${fmtInt(breakdown.providers)} B, ` +
+        `registrations (\`register\`: registration and counters) ${fmtInt(breakdown.registrations)} B, the warm cache (entry, token, ` +
+        `resolved promise, LRU slot, issuance guard and ledger) ${fmtInt(breakdown.cachedTokens)} B per credential.`,
+    );
+    out.push('');
+  }
 
   const c = results.client;
   out.push(`${h} 5. Client overhead (loopback API call)`, '');
@@ -267,9 +276,9 @@ function escapeXml(text: string): string {
 
 /** Two panels of horizontal bars on log scales: warm-hit ns/op and stampede token requests. */
 export function chartSvg(results: Results): string {
-  const width = 960;
+  const width = 1040;
   const labelWidth = 190;
-  const panelWidth = (width - 2 * labelWidth - 60) / 2;
+  const panelWidth = (width - 2 * labelWidth - 100) / 2;
   const rowHeight = 26;
   const top = 70;
   const warm = results.warm;
