@@ -3,11 +3,17 @@
  * missing the Redis suites are skipped, loudly (`.ci/run` installs it, so CI always runs them).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
-/** Absolute path of redis-server, or undefined when it is not installed. */
+/**
+ * Absolute path of redis-server, or undefined when it is not installed. `TOKENBROKER_TEST_REDIS_SERVER`
+ * names another binary (a path that does not exist shows what happens without one).
+ */
 export const redisServerBinary: string | undefined = (() => {
+  const override = process.env.TOKENBROKER_TEST_REDIS_SERVER;
+  if (override !== undefined) return existsSync(override) ? override : undefined;
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   const path = found.stdout.trim();
   return found.status === 0 && path !== '' ? path : undefined;
