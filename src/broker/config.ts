@@ -60,7 +60,7 @@ const oauth2Schema = z.strictObject({
 });
 
 const providerSchema = z.discriminatedUnion('type', [alternativePaymentsSchema, autopaySchema, oauth2Schema], {
-  error: 'type must be "alternative-payments", "autopay" or "oauth2"',
+  error: 'must be "alternative-payments", "autopay" or "oauth2"',
 });
 
 const storeSchema = z.discriminatedUnion(
@@ -78,7 +78,7 @@ const storeSchema = z.discriminatedUnion(
       encryptionKeysEnv: envName.optional(),
     }),
   ],
-  { error: 'type must be "memory" or "redis"' },
+  { error: 'must be "memory" or "redis"' },
 );
 
 const consumerSchema = z.strictObject({
