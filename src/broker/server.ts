@@ -7,7 +7,7 @@
  * `createBroker(config)` builds everything without listening, so tests run it in-process; the
  * `tokenbroker serve` command adds the config file, signals and exit codes.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Redis } from 'ioredis';
 import { createTokenManager, type TokenManager } from '../manager.js';
 import { redisStore } from '../stores/redis.js';
@@ -90,9 +90,9 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       },
     },
     // The access log below replaces Fastify's two lines per request (which quote the raw URL).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyLimitBytes,
-    maxParamLength: 64,
+    routerOptions: { maxParamLength: 64 },
     requestTimeout: limits.requestTimeoutMs,
     handlerTimeout: limits.requestTimeoutMs,
     http: { maxHeaderSize: limits.maxHeaderBytes },
