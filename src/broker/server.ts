@@ -297,17 +297,21 @@ function redisStoreFor(config: Extract<ResolvedStore, { type: 'redis' }>, app: F
 
 async function ping(redis: Redis): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
+  let onReady: (() => void) | undefined;
   try {
-    const answer = await Promise.race([
-      redis.ping(),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS);
-      }),
-    ]);
-    return answer === 'PONG';
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS);
+    });
+    // Commands are not queued while (re)connecting: wait for the connection, within the same deadline.
+    if (redis.status !== 'ready') {
+      if (redis.status === 'end') return false;
+      await Promise.race([new Promise<void>((resolve) => redis.once('ready', (onReady = resolve))), deadline]);
+    }
+    return (await Promise.race([redis.ping(), deadline])) === 'PONG';
   } catch {
     return false;
   } finally {
     clearTimeout(timer);
+    if (onReady !== undefined) redis.off('ready', onReady);
   }
 }
