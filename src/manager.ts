@@ -214,13 +214,15 @@ export class TokenManager {
   ): Promise<Token> {
     const { key } = registration;
     const lockTtlMs = this.#lockTtlMs();
-    const giveUpAt = Date.now() + 2 * lockTtlMs;
+    // A live holder renews its lock for as long as its fetch may take; waiting longer than that means trouble.
+    const giveUpAt = Date.now() + this.#longestFetchMs() + lockTtlMs;
     try {
       for (;;) {
         const stored = this.#acceptable(await shared.get(key), staleAccessToken);
         if (stored !== undefined) return this.#adopt(registration, stored);
         const owner = await shared.acquireLock(key, lockTtlMs);
         if (owner !== undefined) {
+          const renewal = this.#keepLock(shared, key, owner, lockTtlMs);
           try {
             // The previous holder may have stored its token just before releasing the lock.
             const justStored = this.#acceptable(await shared.get(key), staleAccessToken);
@@ -229,6 +231,7 @@ export class TokenManager {
             if (token.accessToken !== staleAccessToken) await this.#share(shared, key, token);
             return token;
           } finally {
+            clearInterval(renewal);
             await shared.releaseLock(key, owner).catch((error: unknown) => this.#sharedFailed(error));
           }
         }
@@ -267,10 +270,27 @@ export class TokenManager {
     await shared.set(key, token, ttlMs).catch((error: unknown) => this.#sharedFailed(error));
   }
 
-  /** Long enough for every attempt of a fetch and the waits between them. */
+  /**
+   * The lock lives for one attempt plus a margin and is renewed every third of that while its holder
+   * is alive, so retries and a long `Retry-After` never outlive it, yet a holder that dies is replaced
+   * within one attempt's time.
+   */
   #lockTtlMs(): number {
-    const { attempts, maxDelayMs } = this.#options.retry;
-    return attempts * this.#options.timeoutMs + Math.min(maxDelayMs, 5_000);
+    return this.#options.timeoutMs + 5_000;
+  }
+
+  /** Every attempt timing out, with the longest wait allowed between attempts. */
+  #longestFetchMs(): number {
+    const { attempts, maxDelayMs, maxRetryAfterMs } = this.#options.retry;
+    return attempts * this.#options.timeoutMs + (attempts - 1) * Math.max(maxDelayMs, maxRetryAfterMs);
+  }
+
+  #keepLock(shared: SharedTokenStore, key: string, owner: string, ttlMs: number): NodeJS.Timeout {
+    const renewal = setInterval(() => {
+      shared.extendLock(key, owner, ttlMs).catch((error: unknown) => this.#sharedFailed(error));
+    }, Math.max(100, Math.floor(ttlMs / 3)));
+    renewal.unref(); // a renewal must never keep the process alive
+    return renewal;
   }
 
   #sharedFailed(error: unknown): void {
@@ -319,6 +339,8 @@ export class TokenManager {
       throw this.#failed(registration, error);
     }
     const { token, quota } = received;
+    // Counted from the issue, as the provider counts it, not from the reservation before the retries.
+    await Promise.resolve(ledger.confirm?.(registration.key, decision.reservation, Date.now())).catch(() => {});
     this.#guard.observe(registration.key, token, quota);
     this.#remember(registration, token);
     registration.stats.tokensIssued[reason]++;

@@ -14,7 +14,7 @@ import type { Logger } from '../options.js';
 import type { Token } from '../token.js';
 import { durationMs, parseOptions } from '../validate.js';
 import { fingerprint, TokenCodec, UnreadableValueError } from './redis/codec.js';
-import { COMPARE_AND_DELETE_TOKEN, RELEASE_LOCK, RESERVE, SET_AND_PUBLISH } from './redis/scripts.js';
+import { COMPARE_AND_DELETE_TOKEN, EXTEND_LOCK, RELEASE_LOCK, RESERVE, SET_AND_PUBLISH } from './redis/scripts.js';
 import { Wakeup, withDeadline } from './redis/wait.js';
 import type { IssuanceLedger, LedgerDecision, SharedTokenStore } from './types.js';
 
@@ -230,6 +230,13 @@ class RedisTokenStore implements SharedTokenStore {
 
   async releaseLock(key: string, owner: string): Promise<void> {
     await this.#run('unlock', (client) => client.eval(RELEASE_LOCK, 1, this.#names(key).lock, owner));
+  }
+
+  async extendLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.#run('extend lock', (client) =>
+      client.eval(EXTEND_LOCK, 1, this.#names(key).lock, owner, Math.max(1, Math.ceil(ttlMs))),
+    );
+    return reply === 1;
   }
 
   /**

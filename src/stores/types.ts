@@ -28,6 +28,12 @@ export interface IssuanceLedger {
   reserve(key: string, now: number, limit: number, windowMs: number): LedgerDecision | Promise<LedgerDecision>;
   /** Takes back a reservation whose request issued no token. */
   release(key: string, reservation: string): void | Promise<void>;
+  /**
+   * Moves a reservation to `now`, when its token was actually issued. Retries can put seconds between
+   * the reservation and the issue, and a provider counts issues: without this, the provider could see
+   * one token more than the budget in its own window. Optional; a ledger without it counts reservations.
+   */
+  confirm?(key: string, reservation: string, now: number): void | Promise<void>;
 }
 
 /** A store that only this process sees: the manager's hot cache. */
@@ -67,6 +73,8 @@ export interface SharedTokenStore {
   acquireLock(key: string, ttlMs: number): Promise<string | undefined>;
   /** Releases the lock if `owner` still holds it. */
   releaseLock(key: string, owner: string): Promise<void>;
+  /** Extends the lock to `ttlMs` from now if `owner` still holds it; false when it no longer does. */
+  extendLock(key: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Resolves with the token once another process stores one for `key`, or undefined after `timeoutMs`. */
   waitForToken(key: string, timeoutMs: number, signal: AbortSignal): Promise<Token | undefined>;
   /** Closes connections the store opened itself. */

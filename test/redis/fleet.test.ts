@@ -73,8 +73,8 @@ describe.skipIf(skip)('a fleet of processes on one Redis', () => {
       response.end(JSON.stringify({ access_token: `taken-over-${Date.now()}`, expires_in: 3600, token_type: 'bearer' }));
     });
     const tokenServerRequests = () => tokenServer.requests();
-    // Lock TTL = attempts × timeoutMs + min(maxDelayMs, 5 s) = 1 × 3 000 + 0.
-    const lockTtlMs = 3_000;
+    // Lock TTL = timeoutMs + 5 s = 8 000; a live holder renews it, a dead one stops renewing.
+    const lockTtlMs = 8_000;
     const config: WorkerConfig = {
       redisUrl: server.url,
       provider: { baseUrl: tokenServer.url, ...CLIENT },
@@ -100,6 +100,43 @@ describe.skipIf(skip)('a fleet of processes on one Redis', () => {
       expect(afterKill).toBeLessThan(lockTtlMs + 3_000);
       expect(tokenServerRequests()).toBeLessThanOrEqual(2);
       expect(await waiter.exit).toBe(0);
+    } finally {
+      await tokenServer.close();
+    }
+  });
+
+  it('a live holder renews its lock: a fetch that outlasts the lock TTL (429 + Retry-After) is not duplicated', async () => {
+    let answered = 0;
+    const tokenServer = await startLoopbackServer((_request, response) => {
+      answered += 1;
+      if (answered <= 2) {
+        response.writeHead(429, { 'retry-after': '4', 'content-type': 'application/json' }).end('{"error":"slow_down"}');
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ access_token: `renewed-${Date.now()}`, expires_in: 3600, token_type: 'bearer' }));
+    });
+    // Lock TTL = timeoutMs + 5 s = 6 s; the holder's fetch takes about 8 s (two 4 s Retry-After waits).
+    const config: WorkerConfig = {
+      redisUrl: server.url,
+      provider: { baseUrl: tokenServer.url, ...CLIENT },
+      store: { keyPrefix: nextPrefix() },
+      manager: { timeoutMs: 1_000, retry: { attempts: 3 } },
+      mode: 'cold',
+      concurrency: 20,
+    };
+    try {
+      const holder = spawnWorker(config);
+      while (answered === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      const waiter = spawnWorker(config);
+      const [held, waited] = await Promise.all([holder.result, waiter.result]);
+      console.info(`[fleet] renewal: ${answered} token-server requests, holder ${held.ms} ms`);
+      expect(held.ms).toBeGreaterThan(6_000); // the fetch really did outlast one lock TTL
+      expect(held.errorCount + waited.errorCount).toBe(0);
+      expect(new Set([...held.accessTokens, ...waited.accessTokens]).size).toBe(1);
+      expect(answered).toBe(3); // the holder's three attempts; the waiter never fetched
+      expect(waited.stats.requestsSent).toBe(0);
+      expect([await holder.exit, await waiter.exit]).toEqual([0, 0]);
     } finally {
       await tokenServer.close();
     }

@@ -32,6 +32,14 @@ end
 return 0
 `;
 
+/** KEYS[1] lock, ARGV[1] owner, ARGV[2] ttl ms: extends the lock only if this owner still holds it. */
+export const EXTEND_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`;
+
 /**
  * KEYS[1] ledger (sorted set: member = reservation, score = time), ARGV now, windowMs, limit, member.
  * Forgets entries at or before now − window; refuses at `limit`, saying when the oldest leaves;
