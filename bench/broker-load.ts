@@ -1,0 +1,157 @@
+/**
+ * `npm run load:broker`: autocannon against the credential broker and against a bare Fastify server
+ * that returns constant JSON on the same route, in the same run, on the same machine. Reports requests
+ * per second and p99 for both, the ratio (target ≥ 70 %), and the upstream token requests the emulator
+ * counted after the first (target 0). Writes bench/results/broker-latest.md.
+ *
+ * Each server runs in a child process of its own (this script, with `child <kind>`), so autocannon and
+ * the emulator do not share its event loop. The broker runs as configured in production: API-key
+ * authentication, allow-lists, the access log (one JSON line per request, to /dev/null through pino's
+ * asynchronous destination) and request counting for /metrics.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = fileURLToPath(import.meta.url);
+const DURATION_S = Number(process.env.LOAD_DURATION_S ?? 10);
+const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 50);
+const KEY = 'tbk_load_test_consumer_key_5f1e2d3c4b5a69788796a5b4';
+const TOKEN = 'f'.repeat(56);
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+type Autocannon = (options: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<AutocannonResult>;
+
+if (process.argv[2] === 'child') await child(process.argv[3] as 'broker' | 'bare');
+else await main();
+
+// ---------------------------------------------------------------------------------------------------
+// The servers
+
+async function child(kind: 'broker' | 'bare'): Promise<void> {
+  let url: string;
+  let close: () => Promise<void>;
+  if (kind === 'bare') {
+    const { default: Fastify } = await import('fastify');
+    const app = Fastify();
+    const body = { access_token: TOKEN, token_type: 'Bearer', expires_at: new Date(Date.now() + 3_600_000).toISOString(), expires_in: 3600 };
+    app.get('/v1/tokens/:provider', async (_request, reply) => {
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      return body;
+    });
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    close = () => app.close();
+  } else {
+    const { createBroker, keyDigest } = await import('../src/broker/index.js');
+    const { default: pino } = await import('pino');
+    const base = process.env.EMULATOR_AP_BASE_URL!;
+    // A realistic consumer list: the key is checked against every consumer's digest on each request.
+    const consumers = Array.from({ length: 20 }, (_, i) => ({ name: `service-${i}`, keySha256: keyDigest(`${KEY}-${i}`), providers: ['ap'] }));
+    consumers.push({ name: 'load', keySha256: keyDigest(KEY), providers: ['ap'] });
+    const broker = createBroker(
+      {
+        listen: { host: '127.0.0.1', port: 0 },
+        providers: { ap: { type: 'alternative-payments', clientId: 'ap-sample-client', clientSecretEnv: 'AP_SECRET', baseUrl: base } },
+        consumers,
+      },
+      { env: process.env, logDestination: pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 }) },
+    );
+    url = await broker.listen();
+    close = () => broker.close();
+  }
+  process.send?.({ url });
+  process.once('message', () => {
+    void close().then(() => process.exit(0));
+  });
+}
+
+async function startChild(kind: 'broker' | 'bare', env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
+  const proc = fork(SCRIPT, ['child', kind], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.once('message', (message: { url: string }) => resolve(message.url));
+    proc.once('exit', (code) => reject(new Error(`${kind} server exited with ${String(code)}`)));
+  });
+  return { url, process: proc };
+}
+
+async function stopChild(proc: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  proc.send('stop');
+  await exited;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The measurement
+
+async function main(): Promise<void> {
+  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+  const { startEmulator, SAMPLE_CLIENTS } = await import('../src/emulator/index.js');
+  const emulator = await startEmulator({ ban: false });
+  const [apClient] = SAMPLE_CLIENTS;
+
+  const measure = async (kind: 'broker' | 'bare') => {
+    const server = await startChild(kind, { EMULATOR_AP_BASE_URL: emulator.alternativePaymentsBaseUrl, AP_SECRET: apClient.clientSecret });
+    const url = `${server.url}/v1/tokens/ap`;
+    const headers = { authorization: `Bearer ${KEY}` };
+    try {
+      const first = await fetch(url, { headers });
+      if (first.status !== 200) throw new Error(`${kind}: first request answered ${first.status}`);
+      await first.arrayBuffer();
+      const afterFirst = emulator.stats().providers['alternative-payments'].tokenRequests;
+      console.log(`${kind}: warming up (2 s), then ${DURATION_S} s with ${CONNECTIONS} connections…`);
+      await autocannon({ url, connections: CONNECTIONS, duration: 2, headers });
+      const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, headers });
+      const upstreamAfterFirst = emulator.stats().providers['alternative-payments'].tokenRequests - afterFirst;
+      console.log(`${kind}: ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
+      return { result, upstreamAfterFirst };
+    } finally {
+      await stopChild(server.process);
+    }
+  };
+
+  const bare = await measure('bare');
+  const broker = await measure('broker');
+  await emulator.close();
+
+  const ratio = broker.result.requests.average / bare.result.requests.average;
+  const upstreamTotal = emulator.stats().providers['alternative-payments'].tokenRequests;
+  const pass = ratio >= 0.7 && broker.upstreamAfterFirst === 0 && broker.result.non2xx === 0 && broker.result.errors === 0;
+  const row = (name: string, r: AutocannonResult) =>
+    `| ${name} | ${Math.round(r.requests.average).toLocaleString('en-US')} | ${r.latency.p50} | ${r.latency.p99} | ${r.requests.total.toLocaleString('en-US')} | ${r.non2xx} | ${r.errors + r.timeouts} |`;
+  const report = [
+    '# Broker load test',
+    '',
+    `Run by \`npm run load:broker\` on ${new Date().toISOString()}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}.`,
+    `autocannon 9, ${CONNECTIONS} connections, ${DURATION_S} s per target after a 2 s warm-up, \`GET /v1/tokens/ap\`; each server in its own child process, autocannon in the parent.`,
+    '',
+    '| target | requests/s | p50 (ms) | p99 (ms) | requests | non-2xx | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    row('bare Fastify, constant JSON', bare.result),
+    row('tokenbroker broker', broker.result),
+    '',
+    `**Broker / bare: ${(ratio * 100).toFixed(1)} %** (target ≥ 70 %).`,
+    '',
+    `Upstream token requests counted by the emulator after the first: **${broker.upstreamAfterFirst}** (target 0); ${upstreamTotal} in the whole run.`,
+    '',
+    'The broker did everything it does in production on each request: API-key check (SHA-256, then a constant-time',
+    'comparison against each of 21 consumers), allow-list, cached token from the memory store, response schema',
+    'serialisation, `Cache-Control: no-store`, request counting for /metrics and one JSON access-log line (pino,',
+    'asynchronous, to /dev/null). The bare server answers the same route with a constant object and no logger.',
+    '',
+    `Result: ${pass ? 'PASS' : 'FAIL'}.`,
+    '',
+  ].join('\n');
+  mkdirSync(new URL('results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('results/broker-latest.md', import.meta.url), report);
+  console.log(`\nbroker/bare ${(ratio * 100).toFixed(1)} %, upstream after first ${broker.upstreamAfterFirst} → ${pass ? 'PASS' : 'FAIL'}`);
+  console.log('written to bench/results/broker-latest.md');
+  process.exitCode = pass ? 0 : 1;
+}
