@@ -100,6 +100,11 @@ export class MemoryLedger implements IssuanceLedger {
     return { allowed: true, reservation };
   }
 
+  confirm(key: string, reservation: string, now: number): void {
+    const entry = this.#entries.get(key)?.find((candidate) => candidate.id === reservation);
+    if (entry !== undefined) entry.at = Math.max(entry.at, now);
+  }
+
   release(key: string, reservation: string): void {
     const entries = this.#entries.get(key);
     if (entries === undefined) return;
