@@ -44,6 +44,8 @@ interface Registration {
   readonly provider: Provider;
   readonly key: string;
   readonly stats: ProviderStats;
+  /** The cache entry last seen for this credential; trusted only while `entry.live`. */
+  entry: CacheEntry | undefined;
   /** The reason the next fetch will carry, when something other than expiry caused it. */
   nextReason: IssueReason | undefined;
   /** The token an invalidation dropped: never accepted back from a shared store. */
@@ -118,15 +120,13 @@ export class TokenManager {
    * @throws {@link ConfigError} for an unknown id; the provider's {@link TokenError}s otherwise.
    */
   getToken(id: string, options?: GetTokenOptions): Promise<Token> {
-    // The hot path: two map lookups and a clock read, returning a promise made when the token arrived.
+    // The hot path: one map lookup and a clock read, returning a promise made when the token arrived.
     if (options === undefined) {
       const registration = this.#registrations.get(id);
-      if (registration !== undefined) {
-        const entry = this.#local.peek(registration.key);
-        if (entry !== undefined && Date.now() < entry.refreshAt) {
-          registration.stats.hits++;
-          return entry.promise;
-        }
+      const entry = registration?.entry;
+      if (entry !== undefined && entry.live && Date.now() < entry.refreshAt) {
+        registration!.stats.hits++;
+        return entry.promise;
       }
     }
     return this.#getTokenSlowly(id, options);
@@ -142,6 +142,7 @@ export class TokenManager {
     this.#assertOpen();
     options?.signal?.throwIfAborted();
     const entry = this.#local.peek(registration.key);
+    if (entry !== undefined) this.#hold(registration, entry); // another id for the same credential may have cached it
     if (options?.forceRefresh === true) {
       return this.#waitFor(this.#fetch(registration, 'forced', entry?.token.accessToken), options.signal);
     }
@@ -421,8 +422,11 @@ export class TokenManager {
       promise: Promise.resolve(token),
       usableUntil: times.usableUntil,
       refreshAt: times.refreshAt,
+      live: true,
+      holder: registration,
     };
     this.#local.put(registration.key, entry, times.usableUntil - Date.now());
+    registration.entry = entry;
     registration.hadToken = true;
     registration.nextReason = undefined;
     registration.staleAccessToken = undefined;
@@ -452,6 +456,12 @@ export class TokenManager {
       this.#local.put(registration.key, moved, moved.usableUntil - Date.now());
     }
     this.#log('warn', { steppedBackMs: -jump }, 'the system clock stepped back; cached token deadlines moved back with it');
+  }
+
+  /** The registration's direct reference to its entry, which the store clears when it drops the entry. */
+  #hold(registration: Registration, entry: CacheEntry): void {
+    registration.entry = entry;
+    entry.holder = registration;
   }
 
   #waitFor(promise: Promise<Token>, signal: AbortSignal | undefined): Promise<Token> {
@@ -497,6 +507,7 @@ export class TokenManager {
       provider,
       key: provider.cacheKey,
       stats: previous?.stats ?? emptyStats(),
+      entry: undefined,
       nextReason: undefined,
       staleAccessToken: undefined,
       hadToken: false,

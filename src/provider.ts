@@ -73,7 +73,7 @@ export interface ProviderDefinition {
 
 /**
  * Builds a {@link Provider} from a definition: computes the cache key (the secret hashed, never kept)
- * and hides everything but the public fields from `util.inspect` and `JSON.stringify`.
+ * and shows only the public fields to `util.inspect` and `JSON.stringify`.
  *
  * @example
  * ```ts
@@ -87,17 +87,41 @@ export interface ProviderDefinition {
  * ```
  */
 export function defineProvider(definition: ProviderDefinition): Provider {
-  const { kind, tokenUrl, clientId, clientSecret, variant, apiBaseUrl, defaultExpiresInSeconds } = definition;
-  const requestToken = definition.requestToken;
-  const cacheKey = credentialKey({ kind, tokenUrl, clientId, clientSecret, variant });
-  const provider: Provider = {
-    kind,
-    cacheKey,
-    apiBaseUrl,
-    defaultExpiresInSeconds,
-    requestToken: (context) => requestToken(context),
-  };
-  return withSafeDisplay(provider);
+  return new DefinedProvider(definition);
+}
+
+/**
+ * A provider as `defineProvider` makes it. A class, so the display methods live once on the prototype
+ * rather than as closures on every instance: a broker may hold tens of thousands of providers.
+ */
+class DefinedProvider implements Provider {
+  readonly kind: string;
+  readonly cacheKey: string;
+  readonly apiBaseUrl: string | undefined;
+  readonly defaultExpiresInSeconds: number | undefined;
+  // Private: the definition's function is the closure that holds the secret.
+  readonly #requestToken: (context: TokenRequestContext) => Promise<TokenResponse>;
+
+  constructor(definition: ProviderDefinition) {
+    this.kind = definition.kind;
+    this.cacheKey = credentialKey(definition);
+    this.apiBaseUrl = definition.apiBaseUrl;
+    this.defaultExpiresInSeconds = definition.defaultExpiresInSeconds;
+    this.#requestToken = definition.requestToken;
+    Object.freeze(this);
+  }
+
+  requestToken(context: TokenRequestContext): Promise<TokenResponse> {
+    return this.#requestToken(context);
+  }
+
+  toJSON(): unknown {
+    return { kind: this.kind, cacheKey: this.cacheKey, apiBaseUrl: this.apiBaseUrl };
+  }
+
+  [inspect.custom](): string {
+    return `Provider ${inspect(this.toJSON())}`;
+  }
 }
 
 /** The cache key of a credential: readable where it may be, hashed where it must be. */
@@ -109,20 +133,13 @@ export function credentialKey(parts: {
   variant?: string | undefined;
 }): string {
   // 12 bytes of SHA-256 tell rotated secrets apart without letting the key stand in for the secret.
-  const secretHash = createHash('sha256').update(parts.clientSecret).digest('base64url').slice(0, 16);
+  // Bytes are cut before encoding and the parts joined with join(): the key is one flat string,
+  // not slices or a rope that keep larger strings alive (it is stored once per credential).
+  const secretHash = createHash('sha256').update(parts.clientSecret).digest().subarray(0, 12).toString('base64url');
   const id = createHash('sha256')
     .update(JSON.stringify([parts.kind, parts.tokenUrl, parts.clientId, parts.variant ?? '']))
-    .digest('base64url')
-    .slice(0, 22);
-  return `${parts.kind}:${id}:${secretHash}`;
-}
-
-/** Makes `util.inspect` and `JSON.stringify` show only the public fields of a provider. */
-export function withSafeDisplay<T extends Provider>(provider: T): T {
-  const publicView = () => ({ kind: provider.kind, cacheKey: provider.cacheKey, apiBaseUrl: provider.apiBaseUrl });
-  Object.defineProperties(provider, {
-    toJSON: { value: publicView, enumerable: false },
-    [inspect.custom]: { value: () => `Provider ${inspect(publicView())}`, enumerable: false },
-  });
-  return Object.freeze(provider);
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url');
+  return [parts.kind, id, secretHash].join(':');
 }

@@ -38,10 +38,21 @@ class MemoryTokenStore implements LocalTokenStore {
   readonly #cache: LRUCache<string, CacheEntry>;
 
   constructor(max: number) {
-    // No TTL in the LRU: an entry's usable life is its own `usableUntil`, which the manager checks on
-    // every read. An LRU TTL would read the clock a second time on the hot path (about as costly as
-    // the rest of a warm hit) and keep two 8-byte slots per entry; `max` still bounds memory.
-    this.#cache = new LRUCache<string, CacheEntry>({ max });
+    // Each entry lives in the LRU for its usable life, so expired tokens leave memory. The manager still
+    // checks `usableUntil` itself on every read; the LRU's clock, read at most once per second
+    // (`ttlResolution`) rather than per hit, only decides when an entry is dropped.
+    this.#cache = new LRUCache<string, CacheEntry>({
+      max,
+      ttl: 24 * 60 * 60 * 1000, // replaced per entry by its usable life
+      ttlResolution: 1000,
+      // Date.now, not performance.now: the same clock as `usableUntil`, and tests fake it.
+      perf: { now: () => Date.now() },
+      // Whatever the reason an entry leaves (evicted, removed, replaced, expired), references to it die.
+      dispose: (entry) => {
+        entry.live = false;
+        if (entry.holder?.entry === entry) entry.holder.entry = undefined; // so eviction really frees it
+      },
+    });
   }
 
   get size(): number {
@@ -53,9 +64,9 @@ class MemoryTokenStore implements LocalTokenStore {
     return this.#cache.get(key);
   }
 
-  /** `ttlMs` is `entry.usableUntil − now`; the entry carries it, so it is not stored twice. */
-  put(key: string, entry: CacheEntry, _ttlMs: number): void {
-    this.#cache.set(key, entry);
+  /** Caches `entry` for `ttlMs`, its remaining usable life. */
+  put(key: string, entry: CacheEntry, ttlMs: number): void {
+    this.#cache.set(key, entry, { ttl: Math.max(1, Math.ceil(ttlMs)) });
   }
 
   remove(key: string, accessToken?: string): boolean {

@@ -97,4 +97,11 @@ export interface CacheEntry {
   readonly usableUntil: number;
   /** From then on, one caller refreshes in the background. Moved later after a failed refresh. */
   refreshAt: number;
+  /**
+   * True until the store drops the entry (eviction, removal, replacement). The manager keeps a direct
+   * reference to its current entry and trusts it only while this holds, so a warm hit needs no lookup.
+   */
+  live: boolean;
+  /** Who holds a direct reference to this entry; the store clears it when it drops the entry. */
+  holder?: { entry: CacheEntry | undefined } | undefined;
 }

@@ -11,7 +11,7 @@ storeConformance('memoryStore', async () => {
   return {
     async put(key, token, ttlMs) {
       const usableUntil = Date.now() + ttlMs;
-      store.put(key, { token, promise: Promise.resolve(token), usableUntil, refreshAt: usableUntil }, ttlMs);
+      store.put(key, { token, promise: Promise.resolve(token), usableUntil, refreshAt: usableUntil, live: true, holder: undefined }, ttlMs);
     },
     async read(key) {
       const entry = store.peek(key);
