@@ -26,7 +26,8 @@ export function createAuthorizedFetch(
 ): typeof globalThis.fetch {
   const allowedOrigin = apiBaseUrl === undefined ? undefined : new URL(apiBaseUrl).origin;
   return async function authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const request = new Request(input, init);
+    // ky hands over a Request of its own and an options object that is usually empty: reuse the Request.
+    const request = input instanceof Request && (init === undefined || isEmpty(init)) ? input : new Request(input, init);
     if (allowedOrigin !== undefined && new URL(request.url).origin !== allowedOrigin) {
       throw new ConfigError(
         [{ path: 'url', message: `tokens of "${id}" are sent only to ${allowedOrigin}, not ${new URL(request.url).origin}` }],
@@ -47,6 +48,11 @@ export function createAuthorizedFetch(
     await response.body?.cancel().catch(() => {});
     return baseFetch(withToken(spare, fresh));
   };
+}
+
+function isEmpty(init: RequestInit): boolean {
+  for (const _ in init) return false;
+  return true;
 }
 
 function withToken(request: Request, token: Token): Request {

@@ -121,7 +121,8 @@ export class TokenManager {
    */
   getToken(id: string, options?: GetTokenOptions): Promise<Token> {
     // The hot path: one map lookup and a clock read, returning a promise made when the token arrived.
-    if (options === undefined) {
+    // A signal that has not fired changes nothing for a cached token, so it takes the hot path too.
+    if (options === undefined || (options.forceRefresh !== true && options.signal?.aborted !== true)) {
       const registration = this.#registrations.get(id);
       const entry = registration?.entry;
       if (entry !== undefined && entry.live && Date.now() < entry.refreshAt) {

@@ -409,6 +409,11 @@ class RedisLedger implements IssuanceLedger {
     await this.#run('ledger release', (client) => client.zrem(this.#keyOf(key), reservation));
   }
 
+  async confirm(key: string, reservation: string, now: number): Promise<void> {
+    // XX: only a reservation still there (not released, not aged out); GT: a time only ever moves forward.
+    await this.#run('ledger confirm', (client) => client.zadd(this.#keyOf(key), 'XX', 'GT', Math.floor(now), reservation));
+  }
+
   [inspect.custom](): string {
     return 'RedisLedger';
   }

@@ -110,6 +110,17 @@ export function storeConformance(name: string, makeSubject: () => Promise<StoreS
       expect((await ledger.reserve('cred', now, 1, 60_000)).allowed).toBe(true);
     });
 
+    it('ledger: a confirmed reservation counts from its confirmation time', async () => {
+      const { ledger } = await open();
+      const now = Date.now();
+      const first = await ledger.reserve('cred', now, 1, 10_000);
+      if (!first.allowed) throw new Error('expected room');
+      await ledger.confirm?.('cred', first.reservation, now + 5_000); // the token arrived 5 s after the reservation
+      const refused = await ledger.reserve('cred', now + 12_000, 1, 10_000);
+      expect(refused).toEqual({ allowed: false, retryAfterMs: 3_000 });
+      expect((await ledger.reserve('cred', now + 15_001, 1, 10_000)).allowed).toBe(true);
+    });
+
     it('ledger: entries older than the window no longer count', async () => {
       const { ledger } = await open();
       const now = Date.now();
