@@ -6,7 +6,7 @@
  * nothing about which consumer matched or how close a guess was. Hashing first also makes every
  * comparison the same length whatever the key's length.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { Consumer } from './config.js';
 
 /** The API key a request presents: `Authorization: Bearer <key>`, else `x-api-key: <key>`. */
@@ -22,7 +22,7 @@ export function presentedKey(authorization: string | undefined, apiKey: string |
 
 /** Finds the consumer whose key digest matches `key`, comparing against every consumer. */
 export function authenticate(consumers: readonly Consumer[], key: string): Consumer | undefined {
-  const digest = createHash('sha256').update(key, 'utf8').digest();
+  const digest = hash('sha256', key, 'buffer');
   let found: Consumer | undefined;
   for (const consumer of consumers) {
     // Evaluated for every consumer; the assignment is the only branch, and it does not end the loop.

@@ -24,6 +24,8 @@ declare module 'fastify' {
     brokerConsumer: string | undefined;
     /** The (configured) provider id asked for, for the access log. */
     brokerProvider: string | undefined;
+    /** The route pattern, set by the handler (cheaper than `routeOptions`, which builds an object per call). */
+    brokerRoute: string | undefined;
   }
 }
 
@@ -34,7 +36,7 @@ export interface LogDestination {
 
 /** Options of {@link createBroker} beyond the config itself. */
 export interface BrokerOptions extends LoadContext {
-  /** Where the JSON log goes (default `process.stdout`). */
+  /** Where the JSON log goes (default: stdout, through pino's own writer). */
   readonly logDestination?: LogDestination;
   /** Overrides the config's `listen` (tests: `{ port: 0 }`). */
   readonly listen?: { readonly host?: string; readonly port?: number };
@@ -82,7 +84,8 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
   const app = Fastify({
     logger: {
       level: resolved.logLevel,
-      stream: options.logDestination ?? process.stdout,
+      // Without a destination: pino's own stdout writer (sonic-boom), much cheaper than process.stdout.write.
+      ...(options.logDestination === undefined ? {} : { stream: options.logDestination }),
       // Nothing here logs headers; this is for whoever adds a hook or a serializer that does.
       redact: {
         paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'],
@@ -93,8 +96,9 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyLimitBytes,
     routerOptions: { maxParamLength: 64 },
+    // Socket level: the whole request must arrive within this (slow-loris protection). The wait for a
+    // token is bounded separately, on the slow path only (see `withDeadline`).
     requestTimeout: limits.requestTimeoutMs,
-    handlerTimeout: limits.requestTimeoutMs,
     http: { maxHeaderSize: limits.maxHeaderBytes },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -108,6 +112,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
   });
   app.decorateRequest('brokerConsumer', undefined);
   app.decorateRequest('brokerProvider', undefined);
+  app.decorateRequest('brokerRoute', undefined);
 
   const { store, redis } = buildStore(resolved.store, app);
   const tokens = createTokenManager({
@@ -117,15 +122,16 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     logger: app.log.child({ component: 'tokens' }),
   });
   const metrics = new BrokerMetrics(tokens);
+  /** Per provider id, the last token promise that resolved: the manager returns it again on warm hits. */
+  const settled = new Map<string, Promise<Token>>();
+  /** Per provider id, the last token answered and its `expires_at` text (computed once per token). */
+  const expiresAtText = new Map<string, { token: Token; text: string }>();
   let closing = false;
 
   // --- Access log and request metrics: one line per request, route pattern only (never the URL, which could carry anything).
-  app.addHook('onSend', async (_request, reply) => {
-    // Requests that were under way when the close began: their connection closes after the answer.
-    if (closing) reply.header('connection', 'close');
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+  // Callback-style (not async): no promise per request on the hot path.
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.brokerRoute ?? request.routeOptions.url ?? 'unmatched';
     metrics.request(route, reply.statusCode);
     request.log.info(
       {
@@ -138,13 +144,11 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       },
       'request',
     );
+    done();
   });
 
   app.setNotFoundHandler((_request, reply) => send(reply, { status: 404, code: 'not_found', message: 'No such route' }));
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error.code === 'FST_ERR_HANDLER_TIMEOUT') {
-      return send(reply, { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 });
-    }
     const status = error.statusCode ?? 500;
     if (status === 413) return send(reply, { status, code: 'payload_too_large', message: `Request bodies are limited to ${limits.bodyLimitBytes} bytes` });
     if (status >= 400 && status < 500) return send(reply, { status, code: 'bad_request', message: 'The request is malformed' });
@@ -157,6 +161,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     PROVIDER_ROUTE,
     { schema: { response: { 200: tokenResponseSchema } } },
     async (request, reply) => {
+      request.brokerRoute = PROVIDER_ROUTE;
       const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
       const consumer = key === undefined ? undefined : authenticate(resolved.consumers, key);
       if (consumer === undefined) {
@@ -174,12 +179,21 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       }
       let token: Token;
       try {
-        token = await tokens.getToken(id);
+        const pending = tokens.getToken(id);
+        // A warm hit hands back the same settled promise every time: awaited as is, with no timer.
+        // Anything else (a fetch under way) is awaited within the request timeout.
+        token = await (settled.get(id) === pending ? pending : withDeadline(pending, limits.requestTimeoutMs));
+        settled.set(id, pending);
       } catch (error) {
+        if (error === TIMED_OUT) {
+          return send(reply, { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 });
+        }
         return send(reply, tokenFailure(error, id));
       }
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      return tokenBody(token);
+      // A request that was under way when the close began: its connection closes after this answer.
+      if (closing) reply.header('connection', 'close');
+      return tokenBody(token, id, expiresAtText);
     },
   );
   app.route({
@@ -238,12 +252,25 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
   };
 }
 
+const TIMED_OUT = new Error('timed out');
+
+/** `promise`, or a rejection with TIMED_OUT after `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(TIMED_OUT), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** The success body. `expires_at` is the token's real expiry; the broker fetches a new one before it. */
-function tokenBody(token: Token): Record<string, unknown> {
+function tokenBody(token: Token, id: string, expiresAtText: Map<string, { token: Token; text: string }>): Record<string, unknown> {
+  let cached = expiresAtText.get(id);
+  if (cached?.token !== token) expiresAtText.set(id, (cached = { token, text: new Date(token.expiresAt).toISOString() }));
   const body: Record<string, unknown> = {
     access_token: token.accessToken,
     token_type: token.tokenType,
-    expires_at: new Date(token.expiresAt).toISOString(),
+    expires_at: cached.text,
     expires_in: Math.max(0, Math.floor((token.expiresAt - Date.now()) / 1000)),
   };
   if (token.scope !== undefined) body.scope = token.scope;

@@ -38,7 +38,8 @@ export function serveCommand(program: Command): void {
         context.exitCode = EXIT.ok;
         return;
       }
-      const broker = createBroker(raw, { ...load, logDestination: io.stdout });
+      // The real stdout gets pino's own writer (sonic-boom); a test's collector gets the lines directly.
+      const broker = createBroker(raw, { ...load, ...(io.stdout === process.stdout ? {} : { logDestination: io.stdout }) });
       try {
         await broker.listen();
         await stopRequested(io.signal);
