@@ -103,5 +103,10 @@ export interface CacheEntry {
    */
   live: boolean;
   /** Who holds a direct reference to this entry; the store clears it when it drops the entry. */
-  holder?: { entry: CacheEntry | undefined } | undefined;
+  holder?:
+    | {
+        /** The holder's current entry; set to undefined when this one is dropped. */
+        entry: CacheEntry | undefined;
+      }
+    | undefined;
 }
