@@ -21,7 +21,6 @@ export type BrokerErrorCode =
   | 'upstream_rate_limited'
   | 'issuance_limit'
   | 'timeout'
-  | 'shutting_down'
   | 'internal_error';
 
 /** One error answer: status, body and the headers it needs. */
