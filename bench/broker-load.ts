@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     row('bare Fastify, constant JSON', bare.result),
     row('tokenbroker broker', broker.result),
     '',
-    `**Broker / bare: ${(ratio * 100).toFixed(1)} %** (target ≥ 70 %). Per round: ${ratios.map((r) => `${(r * 100).toFixed(0)} %`).join(', ')} (median ${(medianRatio * 100).toFixed(1)} %).`,
+    `**Broker / bare: ${(ratio * 100).toFixed(1)} %** (target ≥ 70 %). Per round, sorted: ${ratios.map((r) => `${(r * 100).toFixed(0)} %`).join(', ')} (median ${(medianRatio * 100).toFixed(1)} %).`,
     '',
     `Upstream token requests counted by the emulator after the first: **${broker.upstreamAfterFirst}** (target 0); ${upstreamTotal} in the whole run.`,
     '',
