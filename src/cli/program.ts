@@ -27,7 +27,8 @@ export function buildProgram(commands: readonly RegisterCommand[], context: CliC
   const program = new Command('tokenbroker')
     .description(
       'OAuth 2.0 client-credentials tokens for payment APIs (Alternative Payments, Autopay): fetch one from the ' +
-        'command line, or run an offline emulator of both providers for tests and demos.',
+        'command line, serve them to your services as a credential broker, or run an offline emulator of both ' +
+        'providers for tests and demos.',
     )
     .version(VERSION, '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show help for a command')
