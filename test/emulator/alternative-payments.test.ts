@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CLIENTS, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { apToken, autopayToken, basic, FakeClock, listCustomers, requestApToken } from './helpers.js';
+import { apToken, autopayToken, basic, FakeClock, listCustomers, requestApToken, startQuietEmulator } from './helpers.js';
 
 const CLIENT_ID = 'ap-test-client';
 // Every character a form-urlencoding client would mangle, and a ':' that must not split the secret.
@@ -13,15 +13,10 @@ describe('Alternative Payments token endpoint', () => {
   let emulator: Emulator;
 
   beforeAll(async () => {
-    emulator = await startEmulator({
-      now: clock.now,
-      clients: [
-        { provider: 'alternative-payments', clientId: CLIENT_ID, clientSecret: SECRET },
-        { provider: 'autopay', clientId: AUTOPAY_ID, clientSecret: AUTOPAY_SECRET },
-      ],
-      alternativePaymentsRateLimitPerSecond: 0,
-      ban: false,
-    });
+    emulator = await startQuietEmulator(clock, [
+      { provider: 'alternative-payments', clientId: CLIENT_ID, clientSecret: SECRET },
+      { provider: 'autopay', clientId: AUTOPAY_ID, clientSecret: AUTOPAY_SECRET },
+    ]);
   });
   afterAll(() => emulator.close());
 
@@ -122,15 +117,10 @@ describe('Alternative Payments API: GET /customers', () => {
   let token: string;
 
   beforeAll(async () => {
-    emulator = await startEmulator({
-      now: clock.now,
-      clients: [
-        { provider: 'alternative-payments', clientId: CLIENT_ID, clientSecret: SECRET },
-        { provider: 'autopay', clientId: AUTOPAY_ID, clientSecret: AUTOPAY_SECRET },
-      ],
-      alternativePaymentsRateLimitPerSecond: 0,
-      ban: false,
-    });
+    emulator = await startQuietEmulator(clock, [
+      { provider: 'alternative-payments', clientId: CLIENT_ID, clientSecret: SECRET },
+      { provider: 'autopay', clientId: AUTOPAY_ID, clientSecret: AUTOPAY_SECRET },
+    ]);
     token = await apToken(emulator, CLIENT_ID, SECRET);
   });
   afterAll(() => emulator.close());

@@ -8,6 +8,7 @@ import {
   FakeClock,
   joinCustomerClub,
   requestAutopayToken,
+  startQuietEmulator,
 } from './helpers.js';
 
 const CLIENT_ID = 'autopay-test-client';
@@ -22,15 +23,11 @@ describe('Autopay token endpoint', () => {
   let emulator: Emulator;
 
   beforeAll(async () => {
-    emulator = await startEmulator({
-      now: clock.now,
-      clients: [
-        { provider: 'autopay', clientId: CLIENT_ID, clientSecret: SECRET },
-        { provider: 'autopay', clientId: ZONE_CLIENT_ID, clientSecret: ZONE_SECRET, scope: 'zone_status', audience: 'https://zones.example' },
-        { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
-      ],
-      ban: false,
-    });
+    emulator = await startQuietEmulator(clock, [
+      { provider: 'autopay', clientId: CLIENT_ID, clientSecret: SECRET },
+      { provider: 'autopay', clientId: ZONE_CLIENT_ID, clientSecret: ZONE_SECRET, scope: 'zone_status', audience: 'https://zones.example' },
+      { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
+    ], { alternativePaymentsRateLimitPerSecond: 5 });
   });
   afterAll(() => emulator.close());
 
@@ -139,15 +136,11 @@ describe('Autopay API: POST /customer_club/v2/join', () => {
   let token: string;
 
   beforeAll(async () => {
-    emulator = await startEmulator({
-      now: clock.now,
-      clients: [
-        { provider: 'autopay', clientId: CLIENT_ID, clientSecret: SECRET },
-        { provider: 'autopay', clientId: ZONE_CLIENT_ID, clientSecret: ZONE_SECRET, scope: 'zone_status' },
-        { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
-      ],
-      ban: false,
-    });
+    emulator = await startQuietEmulator(clock, [
+      { provider: 'autopay', clientId: CLIENT_ID, clientSecret: SECRET },
+      { provider: 'autopay', clientId: ZONE_CLIENT_ID, clientSecret: ZONE_SECRET, scope: 'zone_status' },
+      { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
+    ], { alternativePaymentsRateLimitPerSecond: 5 });
     token = await autopayToken(emulator, CLIENT_ID, SECRET);
   });
   afterAll(() => emulator.close());

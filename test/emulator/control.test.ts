@@ -10,6 +10,7 @@ import {
   listCustomers,
   requestApToken,
   requestAutopayToken,
+  startQuietEmulator,
 } from './helpers.js';
 
 const AP_ID = 'ap-control';
@@ -28,15 +29,10 @@ describe('counters', () => {
   let emulator: Emulator;
 
   beforeAll(async () => {
-    emulator = await startEmulator({
-      now: clock.now,
-      clients: [
-        { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
-        { provider: 'autopay', clientId: AUTOPAY_ID, clientSecret: AUTOPAY_SECRET },
-      ],
-      alternativePaymentsRateLimitPerSecond: 0,
-      ban: false,
-    });
+    emulator = await startQuietEmulator(clock, [
+      { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
+      { provider: 'autopay', clientId: AUTOPAY_ID, clientSecret: AUTOPAY_SECRET },
+    ]);
   });
   beforeEach(() => emulator.reset());
   afterAll(() => emulator.close());
@@ -124,16 +120,11 @@ describe('revocation', () => {
   let emulator: Emulator;
 
   beforeAll(async () => {
-    emulator = await startEmulator({
-      now: clock.now,
-      clients: [
-        { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
-        { provider: 'alternative-payments', clientId: 'ap-bystander', clientSecret: 'bystander-secret' },
-        { provider: 'autopay', clientId: AUTOPAY_ID, clientSecret: AUTOPAY_SECRET },
-      ],
-      alternativePaymentsRateLimitPerSecond: 0,
-      ban: false,
-    });
+    emulator = await startQuietEmulator(clock, [
+      { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
+      { provider: 'alternative-payments', clientId: 'ap-bystander', clientSecret: 'bystander-secret' },
+      { provider: 'autopay', clientId: AUTOPAY_ID, clientSecret: AUTOPAY_SECRET },
+    ]);
   });
   afterAll(() => emulator.close());
 

@@ -1,4 +1,4 @@
-import type { Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator, type EmulatorClient, type EmulatorOptions } from '../../src/emulator/index.js';
 
 /** A clock the test moves by hand, so nothing races the real one. */
 export class FakeClock {
@@ -85,4 +85,13 @@ export function joinCustomerClub(
 /** Decodes one base64url JWT segment as JSON. */
 export function decodeJwtPart(part: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/**
+ * An emulator on the test's clock with the given clients, the Alternative Payments per-second limit and
+ * the ban turned off: most wire tests are about one answer at a time, and the suites that test those
+ * knobs turn them on (`extra`).
+ */
+export function startQuietEmulator(clock: FakeClock, clients: EmulatorClient[], extra: Partial<EmulatorOptions> = {}): Promise<Emulator> {
+  return startEmulator({ now: clock.now, clients, alternativePaymentsRateLimitPerSecond: 0, ban: false, ...extra });
 }

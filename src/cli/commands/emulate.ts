@@ -6,6 +6,7 @@ import { SAMPLE_CLIENTS, startEmulator, type Emulator, type EmulatorOptions } fr
 import { ENV_VARS } from '../config.js';
 import { contextOf, type Output, writeLine } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
+import { stopRequested } from '../stop-requested.js';
 
 interface EmulateOptions {
   port: number;
@@ -101,22 +102,6 @@ export function printBanner(out: Output, emulator: Emulator): void {
     'Press Ctrl-C to stop.',
   ];
   for (const line of lines) writeLine(out, line);
-}
-
-/** Resolves when `signal` aborts, or, without one, on the process's first SIGINT or SIGTERM. */
-function stopRequested(signal: AbortSignal | undefined): Promise<void> {
-  if (signal !== undefined) {
-    return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-  }
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
 }
 
 /** Registers `tokenbroker emulate`. */

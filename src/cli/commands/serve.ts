@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { configFileContext, createBroker, readBrokerConfigFile, resolveBrokerConfig } from '../../broker/index.js';
 import { contextOf } from '../context.js';
 import { EXIT } from '../errors.js';
+import { stopRequested } from '../stop-requested.js';
 
 interface ServeOptions {
   config: string;
@@ -48,20 +49,4 @@ export function serveCommand(program: Command): void {
       }
       context.exitCode = EXIT.ok;
     });
-}
-
-/** Resolves when `signal` aborts, or, without one, on the process's first SIGINT or SIGTERM. */
-function stopRequested(signal: AbortSignal | undefined): Promise<void> {
-  if (signal !== undefined) {
-    return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-  }
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
 }
