@@ -162,8 +162,10 @@ export class TokenManager {
   #refreshInBackground(registration: Registration, entry: CacheEntry, now: number): void {
     if (this.#inflight.has(registration.key)) return;
     // Push the refresh point on first, so that if this refresh fails the following calls do not each
-    // start another one; the next try comes after a pause that shrinks as expiry nears.
-    entry.refreshAt = now + Math.max(1000, Math.min(60_000, (entry.usableUntil - now) / 4));
+    // start another one; the next try comes after a pause that shrinks as expiry nears. Never past the
+    // usable end: the hot path trusts `refreshAt` alone.
+    const pause = Math.max(1000, Math.min(60_000, (entry.usableUntil - now) / 4));
+    entry.refreshAt = Math.min(entry.usableUntil, now + pause);
     this.#fetch(registration, 'refreshAhead', entry.token.accessToken).catch((error: unknown) => {
       this.#log('warn', { provider: registration.id, error: describe(error) }, 'background refresh failed; the current token stays in service until it expires');
     });

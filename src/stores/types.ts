@@ -95,7 +95,10 @@ export interface CacheEntry {
   readonly promise: Promise<Token>;
   /** Served only while `Date.now() < usableUntil`. */
   readonly usableUntil: number;
-  /** From then on, one caller refreshes in the background. Moved later after a failed refresh. */
+  /**
+   * From then on, one caller refreshes in the background. Moved later after a failed refresh, but never
+   * past `usableUntil`: the warm-hit path checks only this.
+   */
   refreshAt: number;
   /**
    * True until the store drops the entry (eviction, removal, replacement). The manager keeps a direct

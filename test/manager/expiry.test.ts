@@ -106,4 +106,19 @@ describe('expiry and refresh-ahead (fake clock)', () => {
     await tokens.getToken('p');
     expect(fake.calls()).toBe(1);
   });
+
+  it('a failed background refresh close to the end never stretches service past expiry minus skew', async () => {
+    const fake = fakeProvider({ fallback: () => tokenBody(3600) });
+    // Refresh-ahead starts 400 ms before the usable life ends, so the retry pause (≥ 1 s) overshoots it.
+    tokens = createTokenManager({ providers: { p: fake.provider }, retry: { attempts: 1 }, skewMs: 30_000, refreshAhead: { ratio: 0, minMs: 30_400 } });
+    const first = await tokens.getToken('p');
+    fake.queue(new ProviderUnavailableError('down'), new ProviderUnavailableError('down'));
+    await vi.advanceTimersByTimeAsync(HOUR - 30_400);
+    expect((await tokens.getToken('p')).accessToken).toBe(first.accessToken); // starts the background refresh
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.calls()).toBe(2);
+    await vi.advanceTimersByTimeAsync(500); // now 100 ms past expiry minus skew
+    const after = await tokens.getToken('p').catch((e: unknown) => e);
+    expect(after).not.toMatchObject({ accessToken: first.accessToken });
+  });
 });
