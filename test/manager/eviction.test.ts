@@ -43,4 +43,21 @@ describe('bounded memory store', () => {
     expect(tokens.unregister('tenant-0')).toBe(true);
     await expect(tokens.getToken('tenant-0')).rejects.toThrow(/no provider is registered/);
   });
+
+  it('after close(), even a warm token is refused (the warm path trusts only live entries)', async () => {
+    const local = createTokenManager({ providers: { a: fakeProvider().provider } });
+    await local.getToken('a');
+    await local.close();
+    await expect(local.getToken('a')).rejects.toThrow(/closed/);
+  });
+
+  it('after invalidate(), the warm path does not serve the dropped token', async () => {
+    const fake = fakeProvider();
+    tokens = createTokenManager({ providers: { a: fake.provider } });
+    const first = await tokens.getToken('a');
+    expect(tokens.invalidate('a', first.accessToken)).toBe(true);
+    expect((await tokens.getToken('a')).accessToken).not.toBe(first.accessToken);
+    expect(fake.calls()).toBe(2);
+  });
 });
+
