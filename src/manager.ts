@@ -25,7 +25,7 @@ import { attemptSignal, withRetries } from './http.js';
 import { providerShape, resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
 import type { Provider, QuotaHint } from './provider.js';
 import { scrub } from './redact.js';
-import { addStats, copyStats, emptyStats, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
+import { addStats, emptyStats, snapshotStats, type Counters, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
 import { memoryStore } from './stores/memory.js';
 import type { CacheEntry, IssuanceLedger, LocalTokenStore, SharedTokenStore } from './stores/types.js';
 import { observeManager, traceTokenFetch } from './telemetry.js';
@@ -43,7 +43,7 @@ interface Registration {
   readonly id: string;
   readonly provider: Provider;
   readonly key: string;
-  readonly stats: ProviderStats;
+  readonly stats: Counters;
   /** The cache entry last seen for this credential; trusted only while `entry.live`. */
   entry: CacheEntry | undefined;
   /** The reason the next fetch will carry, when something other than expiry caused it. */
@@ -348,7 +348,6 @@ export class TokenManager {
     this.#guard.observe(registration.key, token, quota);
     this.#remember(registration, token);
     registration.stats.tokensIssued[reason]++;
-    registration.stats.tokensIssued.total++;
     this.#log('info', { provider: registration.id, reason, expiresAt: token.expiresAt }, 'new token issued');
     return token;
   }
@@ -537,13 +536,14 @@ export class TokenManager {
 
   /** Counters: hits, misses, requests sent, deduplicated callers, failures, tokens issued by reason… */
   stats(): ManagerStats {
-    const total = copyStats(this.#unregisteredStats);
+    const total = emptyStats();
+    addStats(total, this.#unregisteredStats);
     const byProvider: Record<string, ProviderStats> = {};
     for (const [id, registration] of this.#registrations) {
-      byProvider[id] = copyStats(registration.stats);
+      byProvider[id] = snapshotStats(registration.stats);
       addStats(total, registration.stats);
     }
-    return { ...total, byProvider };
+    return { ...snapshotStats(total), byProvider };
   }
 
   /**

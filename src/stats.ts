@@ -2,8 +2,11 @@
  * Counters of what the manager did, per provider id and in total.
  */
 
+/** Every reason a new token is asked for, in the order reports list them. */
+export const ISSUE_REASONS = ['coldStart', 'expiry', 'refreshAhead', 'invalidated', 'forced'] as const;
+
 /** Why a new token was asked for. */
-export type IssueReason = 'coldStart' | 'expiry' | 'refreshAhead' | 'invalidated' | 'forced';
+export type IssueReason = (typeof ISSUE_REASONS)[number];
 
 /** Counters of one provider id (or the total over all ids). */
 export interface ProviderStats {
@@ -34,8 +37,11 @@ export interface ManagerStats extends ProviderStats {
   readonly byProvider: Record<string, ProviderStats>;
 }
 
+/** The live counters the manager increments: `tokensIssued` by reason only (the total is derived). */
+export type Counters = Omit<ProviderStats, 'tokensIssued'> & { tokensIssued: Record<IssueReason, number> };
+
 /** A fresh set of zeroed counters. */
-export function emptyStats(): ProviderStats {
+export function emptyStats(): Counters {
   return {
     hits: 0,
     misses: 0,
@@ -44,12 +50,12 @@ export function emptyStats(): ProviderStats {
     failures: 0,
     guardRefusals: 0,
     cooledDown: 0,
-    tokensIssued: { total: 0, coldStart: 0, expiry: 0, refreshAhead: 0, invalidated: 0, forced: 0 },
+    tokensIssued: { coldStart: 0, expiry: 0, refreshAhead: 0, invalidated: 0, forced: 0 },
   };
 }
 
 /** Adds `from` into `into`. */
-export function addStats(into: ProviderStats, from: ProviderStats): void {
+export function addStats(into: Counters, from: Counters): void {
   into.hits += from.hits;
   into.misses += from.misses;
   into.deduplicated += from.deduplicated;
@@ -57,12 +63,12 @@ export function addStats(into: ProviderStats, from: ProviderStats): void {
   into.failures += from.failures;
   into.guardRefusals += from.guardRefusals;
   into.cooledDown += from.cooledDown;
-  for (const reason of Object.keys(into.tokensIssued) as Array<keyof ProviderStats['tokensIssued']>) {
-    into.tokensIssued[reason] += from.tokensIssued[reason];
-  }
+  for (const reason of ISSUE_REASONS) into.tokensIssued[reason] += from.tokensIssued[reason];
 }
 
-/** A deep copy, so callers cannot change the live counters. */
-export function copyStats(stats: ProviderStats): ProviderStats {
-  return { ...stats, tokensIssued: { ...stats.tokensIssued } };
+/** A copy for callers, with the total of new tokens; they cannot change the live counters. */
+export function snapshotStats(counters: Counters): ProviderStats {
+  let total = 0;
+  for (const reason of ISSUE_REASONS) total += counters.tokensIssued[reason];
+  return { ...counters, tokensIssued: { ...counters.tokensIssued, total } };
 }

@@ -24,7 +24,7 @@ import {
   type Observable,
 } from '@opentelemetry/api';
 import { TokenError, type TokenErrorCode } from './errors.js';
-import { addStats, emptyStats, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
+import { addStats, emptyStats, ISSUE_REASONS, type Counters, type IssueReason, type ManagerStats } from './stats.js';
 
 /** The name of tokenbroker's tracer and meter. */
 export const INSTRUMENTATION_NAME = 'tokenbroker';
@@ -86,7 +86,7 @@ export async function traceTokenFetch<T>(
   provider: string,
   kind: string,
   reason: IssueReason,
-  stats: ProviderStats,
+  stats: Pick<Counters, 'requestsSent'>,
   fetch: () => Promise<T>,
 ): Promise<T> {
   const { latency } = currentInstruments();
@@ -176,7 +176,7 @@ function currentInstruments(): Instruments {
       result.observe(requests, s.requestsSent, attributes);
       result.observe(failures, s.failures, attributes);
       result.observe(refusals, s.guardRefusals, attributes);
-      for (const reason of ['coldStart', 'expiry', 'refreshAhead', 'invalidated', 'forced'] as const) {
+      for (const reason of ISSUE_REASONS) {
         result.observe(issued, s.tokensIssued[reason], { ...attributes, [ATTRIBUTES.reason]: reason });
       }
     }
@@ -192,8 +192,8 @@ function currentInstruments(): Instruments {
 }
 
 /** Counters summed per provider id over every live manager (collection time only). */
-function statsByProvider(): Map<string, ProviderStats> {
-  const byProvider = new Map<string, ProviderStats>();
+function statsByProvider(): Map<string, Counters> {
+  const byProvider = new Map<string, Counters>();
   for (const ref of sources) {
     const source = ref.deref();
     if (source === undefined) {

@@ -7,9 +7,9 @@
  */
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { TokenManager } from '../manager.js';
+import { ISSUE_REASONS } from '../stats.js';
 import { onUpstreamFetch } from '../telemetry.js';
 
-const REASONS = ['coldStart', 'expiry', 'refreshAhead', 'invalidated', 'forced'] as const;
 
 /** The broker's metrics. */
 export class BrokerMetrics {
@@ -61,7 +61,7 @@ export class BrokerMetrics {
       collect() {
         this.reset();
         for (const [provider, stats] of Object.entries(tokens.stats().byProvider)) {
-          for (const reason of REASONS) this.inc({ provider, reason }, stats.tokensIssued[reason]);
+          for (const reason of ISSUE_REASONS) this.inc({ provider, reason }, stats.tokensIssued[reason]);
         }
       },
     });
