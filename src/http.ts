@@ -140,12 +140,24 @@ export async function postTokenRequest(request: TokenHttpRequest): Promise<Token
   } catch (error) {
     throw transportError(error, request.signal, request.scrub);
   }
+  return readTokenAnswer(response, request.signal, request.scrub);
+}
+
+/**
+ * Reads a token endpoint's answer: the body as text, at most {@link MAX_TOKEN_RESPONSE_BYTES}, and
+ * parsed as JSON when it is JSON. A body that breaks off becomes a {@link ProviderUnavailableError}.
+ */
+export async function readTokenAnswer(
+  response: Response,
+  signal: AbortSignal,
+  scrub: (text: string) => string,
+): Promise<TokenHttpResponse> {
   let text: string;
   try {
     text = await readBoundedText(response, MAX_TOKEN_RESPONSE_BYTES);
   } catch (error) {
     if (error instanceof InvalidTokenResponseError) throw error;
-    throw transportError(error, request.signal, request.scrub);
+    throw transportError(error, signal, scrub);
   }
   return { status: response.status, headers: response.headers, text, json: parseJson(text) };
 }

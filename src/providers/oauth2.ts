@@ -29,10 +29,9 @@ import {
 } from '../errors.js';
 import {
   commonFailure,
-  MAX_TOKEN_RESPONSE_BYTES,
   oauthErrorCode,
   parseQuota,
-  readBoundedText,
+  readTokenAnswer,
   transportError,
   urlIssue,
   type TokenHttpResponse,
@@ -303,15 +302,8 @@ function boundFetch(
       } catch (error) {
         throw transportError(error, combined, scrub);
       }
-      let text: string;
-      try {
-        text = await readBoundedText(response, MAX_TOKEN_RESPONSE_BYTES);
-      } catch (error) {
-        if (error instanceof TokenError) throw error;
-        throw transportError(error, combined, scrub);
-      }
-      const { status, headers } = response;
-      lastAnswer = { status, headers, text, json: parseJson(text) };
+      lastAnswer = await readTokenAnswer(response, combined, scrub);
+      const { status, headers, text } = lastAnswer;
       if ((status >= 300 && status < 400) || status === 408 || status === 429 || status >= 500) {
         throw commonFailure(lastAnswer, scrub, Date.now());
       }
@@ -323,14 +315,6 @@ function boundFetch(
     }
   };
   return { fetch: send, failure: () => failure, lastAnswer: () => lastAnswer };
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Maps what openid-client threw to one of our errors, keeping nothing of it but scrubbed text. */
