@@ -162,9 +162,12 @@ export async function readTokenAnswer(
   return { status: response.status, headers: response.headers, text, json: parseJson(text) };
 }
 
-/** Turns a failed fetch into a typed error without keeping the library error (it holds the request). */
-export function transportError(error: unknown, signal: AbortSignal, scrub: (text: string) => string): TokenError {
-  if (signal.aborted) {
+/**
+ * Turns a failed request (a fetch, or a custom provider's own code) into a typed error without keeping
+ * the library error (it holds the request). With an aborted `signal`, it says timed out or aborted.
+ */
+export function transportError(error: unknown, signal: AbortSignal | undefined, scrub: (text: string) => string): TokenError {
+  if (signal?.aborted === true) {
     const reason: unknown = signal.reason;
     const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
     return new ProviderUnavailableError(

@@ -17,11 +17,10 @@ import {
   IssuanceLimitError,
   ProviderUnavailableError,
   RateLimitedError,
-  safeCause,
   TokenError,
 } from './errors.js';
 import { IssuanceGuard } from './guard.js';
-import { attemptSignal, withRetries } from './http.js';
+import { attemptSignal, transportError, withRetries } from './http.js';
 import { providerShape, resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
 import type { Provider, QuotaHint } from './provider.js';
 import { scrub } from './redact.js';
@@ -609,15 +608,7 @@ export class TokenManager {
 
 /** Any thrown value as a TokenError; foreign errors are reduced to a scrubbed cause. */
 function asTokenError(error: unknown, signal: AbortSignal | undefined): TokenError {
-  if (error instanceof TokenError) return error;
-  if (signal?.aborted === true) {
-    const reason: unknown = signal.reason;
-    const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
-    return new ProviderUnavailableError(timedOut ? `Token request timed out (${reason.message})` : 'Token request was aborted', {
-      cause: safeCause(reason, (text) => scrub(text)),
-    });
-  }
-  return new ProviderUnavailableError('Token request failed', { cause: safeCause(error, (text) => scrub(text)) });
+  return error instanceof TokenError ? error : transportError(error, signal, (text) => scrub(text));
 }
 
 /** `promise`, or a rejection with the signal's reason as soon as it aborts. */
