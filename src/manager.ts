@@ -450,11 +450,13 @@ export class TokenManager {
     const jump = offset - this.#clockOffset;
     this.#clockOffset = offset;
     if (jump > -CLOCK_JUMP_TOLERANCE_MS) return;
-    for (const registration of this.#registrations.values()) {
-      const entry = this.#local.peek(registration.key);
+    // Once per credential: several ids may share one (and so one entry).
+    const keys = new Set(Array.from(this.#registrations.values(), (registration) => registration.key));
+    for (const key of keys) {
+      const entry = this.#local.peek(key);
       if (entry === undefined) continue;
       const moved: CacheEntry = { ...entry, usableUntil: entry.usableUntil + jump, refreshAt: entry.refreshAt + jump };
-      this.#local.put(registration.key, moved, moved.usableUntil - Date.now());
+      this.#local.put(key, moved, moved.usableUntil - Date.now());
     }
     this.#log('warn', { steppedBackMs: -jump }, 'the system clock stepped back; cached token deadlines moved back with it');
   }

@@ -375,6 +375,20 @@ describe('the clock jumping (fake timers)', () => {
     expect(fake.calls()).toBe(2);
   });
 
+  it('backward, with one credential under two ids: its deadlines move back once, not once per id', async () => {
+    const fake = fakeProvider({ fallback: () => tokenBody(3600) });
+    tokens = createTokenManager({ providers: { a: fake.provider, b: fake.provider }, refreshAhead: false });
+    const first = await tokens.getToken('a');
+    expect((await tokens.getToken('b')).accessToken).toBe(first.accessToken);
+    vi.setSystemTime(Date.now() - 10 * 60_000); // back 10 minutes
+    await vi.advanceTimersByTimeAsync(5_000); // the clock check runs
+    // 55 minutes of real time later the token has 4.5 usable minutes left; shifted back twice (20 minutes
+    // instead of 10) it would look expired and be fetched again.
+    await vi.advanceTimersByTimeAsync(55 * 60_000);
+    expect((await tokens.getToken('a')).accessToken).toBe(first.accessToken);
+    expect(fake.calls()).toBe(1);
+  });
+
   it('backward while a refresh is due: a single request, the guard is not confused', async () => {
     const fake = fakeProvider({ fallback: () => tokenBody(600) });
     tokens = createTokenManager({ providers: { p: fake.provider } });
