@@ -4,7 +4,6 @@
  * or Base64 forms. Access tokens appear only in a Token's accessToken.
  */
 import nock from 'nock';
-import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   alternativePayments,
@@ -14,28 +13,11 @@ import {
   oauth2,
   type Logger,
 } from '../src/index.js';
+import { everythingAbout } from './helpers/leak-scan.js';
 
 const SECRET = 'tb-Secret+/=%:Zq9!x-7f3a';
 const TOKEN = 'tb-AccessToken-9c1e44d2b7';
 const FORMS = [SECRET, encodeURIComponent(SECRET), Buffer.from(SECRET).toString('base64'), Buffer.from(`client:${SECRET}`).toString('base64')];
-
-function everythingAbout(value: unknown): string {
-  const parts: string[] = [inspect(value, { depth: Infinity, showHidden: true }), safeJson(value)];
-  let current: unknown = value;
-  for (let depth = 0; current instanceof Error && depth < 10; depth++) {
-    parts.push(current.message, current.stack ?? '', inspect(current, { depth: Infinity, showHidden: true }));
-    current = current.cause;
-  }
-  return parts.join('\n');
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? '';
-  } catch {
-    return '';
-  }
-}
 
 function expectClean(text: string, also: string[] = []): void {
   for (const form of [...FORMS, ...also]) expect(text, `leaked ${form}`).not.toContain(form);

@@ -1,7 +1,7 @@
 import nock from 'nock';
-import { inspect } from 'node:util';
 import { afterEach, beforeEach, expect } from 'vitest';
 import type { TokenRequestContext } from '../../src/provider.js';
+import { everythingAbout } from '../helpers/leak-scan.js';
 
 /** What the manager would pass: a live signal and the default per-attempt timeout. */
 export function context(): TokenRequestContext {
@@ -80,16 +80,9 @@ export function secretForms(secret: string, clientId = ''): string[] {
   return forms;
 }
 
-/** Every text an error can be seen through. */
+/** Every text an error can be seen through (see test/helpers/leak-scan.ts). */
 export function errorViews(error: unknown): string[] {
-  const e = error as Error;
-  return [
-    String(e.message),
-    String(e.stack),
-    inspect(error, { depth: Infinity, showHidden: true }),
-    JSON.stringify(error),
-    inspect((error as { cause?: unknown }).cause, { depth: Infinity, showHidden: true }),
-  ];
+  return [everythingAbout(error)];
 }
 
 /** Asserts that none of `views` holds any of `forms`. */

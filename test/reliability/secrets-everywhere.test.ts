@@ -7,7 +7,6 @@
  * stats() and its HTTP /_emulator/stats, and everything written to stdout, stderr or the console.
  */
 import type { ServerResponse } from 'node:http';
-import { inspect } from 'node:util';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -24,6 +23,7 @@ import {
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { formUrlEncode } from '../../src/providers/shared.js';
 import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
+import { everythingAbout } from '../helpers/leak-scan.js';
 
 const SECRET = 'S3cr3t+/=%:&?#Zq-everywhere-7c1d';
 const EMULATOR_SECRET = 'Emu+Secret/=%:-a91f-everywhere';
@@ -38,24 +38,6 @@ const forms = (secret: string) => [
   Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${formUrlEncode(secret)}`).toString('base64'),
 ];
 const FORMS = [...forms(SECRET), ...forms(EMULATOR_SECRET)];
-
-function everythingAbout(value: unknown): string {
-  const parts: string[] = [inspect(value, { depth: Infinity, showHidden: true, getters: true }), safeJson(value), String(value)];
-  let current: unknown = value;
-  for (let depth = 0; current instanceof Error && depth < 10; depth++) {
-    parts.push(current.message, current.stack ?? '', inspect(current, { depth: Infinity, showHidden: true }), safeJson(current));
-    current = current.cause;
-  }
-  return parts.join('\n');
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? '';
-  } catch {
-    return '';
-  }
-}
 
 function leaks(text: string): string[] {
   return FORMS.filter((form) => text.includes(form));
