@@ -6,33 +6,25 @@
  * Every problem in the file becomes one issue of one ConfigError, each naming the field (never its
  * value: a value may be a secret typed in the wrong place). Secrets are never accepted inline.
  */
-import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { ENV_NAME, hasInlineSecret, INLINE_SECRET_MESSAGE, inlineSecrets, readJsonFile, readSecretSource, secretSourceFields } from '../config-file.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { TokenManagerOptions } from '../options.js';
 import type { Provider } from '../provider.js';
 import { alternativePayments, autopay, oauth2 } from '../providers/index.js';
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Provider ids appear in URLs (`/v1/tokens/:provider`) and metric labels. */
 const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const envName = z.string().regex(ENV_NAME, 'must be an environment variable name');
-const filePath = z.string().min(1);
 const optionalString = z.string().min(1).optional();
 
-const secretSource = {
-  /** Name of the environment variable that holds the client secret. */
-  clientSecretEnv: envName.optional(),
-  /** Path of a file that holds the client secret (relative to the config file). */
-  clientSecretFile: filePath.optional(),
-};
 
 const alternativePaymentsSchema = z.strictObject({
   type: z.literal('alternative-payments'),
   clientId: z.string().min(1),
-  ...secretSource,
+  ...secretSourceFields,
   environment: z.enum(['production', 'demo']).optional(),
   baseUrl: optionalString,
 });
@@ -40,7 +32,7 @@ const alternativePaymentsSchema = z.strictObject({
 const autopaySchema = z.strictObject({
   type: z.literal('autopay'),
   clientId: z.string().min(1),
-  ...secretSource,
+  ...secretSourceFields,
   audience: optionalString,
   tokenUrl: optionalString,
   apiBaseUrl: optionalString,
@@ -49,7 +41,7 @@ const autopaySchema = z.strictObject({
 const oauth2Schema = z.strictObject({
   type: z.literal('oauth2'),
   clientId: z.string().min(1),
-  ...secretSource,
+  ...secretSourceFields,
   tokenUrl: optionalString,
   issuer: optionalString,
   scope: optionalString,
@@ -193,25 +185,11 @@ export interface LoadContext {
 export const DEFAULT_LIMITS = Object.freeze({ bodyLimitBytes: 1024, maxHeaderBytes: 16_384, requestTimeoutMs: 10_000 });
 
 // Fields that would hold a secret inline: refused by name, before the schema, with a hint.
-const INLINE_SECRET_FIELDS = ['clientSecret', 'client_secret', 'secret', 'password'];
 const INLINE_KEY_FIELDS = ['key', 'apiKey', 'api_key', 'token'];
 
 /** Reads and parses a config file (JSON). Problems → ConfigError. */
 export function readBrokerConfigFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new ConfigError([{ path: '--config', message: `cannot read ${path}${typeof code === 'string' ? ` (${code})` : ''}` }]);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    // JSON.parse quotes the text around the error, which may be a secret: keep only the position.
-    const position = /(position \d+|line \d+ column \d+)/.exec(error instanceof Error ? error.message : '');
-    throw new ConfigError([{ path: basename(path), message: `is not valid JSON${position === null ? '' : ` (at ${position[1]})`}` }]);
-  }
+  return readJsonFile(path);
 }
 
 /**
@@ -256,7 +234,7 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
     if (hasInlineSecret(section)) continue;
     const parsed = check(providerSchema, section, path);
     if (parsed === undefined) continue;
-    const secret = readSecret(parsed, path, env, baseDir, add);
+    const secret = readSecretSource(parsed, { env, baseDir }, (field, message) => add(field === undefined ? path : [...path, field], message));
     if (secret === undefined) continue;
     secrets.push(secret);
     const provider = buildProvider(parsed, secret, path, add);
@@ -305,26 +283,10 @@ function describeId(id: string): string {
 
 type Add = (path: readonly PropertyKey[], message: string) => void;
 
-function hasInlineSecret(section: unknown): boolean {
-  return typeof section === 'object' && section !== null && INLINE_SECRET_FIELDS.some((field) => Object.hasOwn(section, field));
-}
-
 function inlineSecretIssues(raw: unknown, add: Add): void {
   if (typeof raw !== 'object' || raw === null) return;
-  const { providers, consumers, store } = raw as Record<string, unknown>;
-  if (typeof providers === 'object' && providers !== null) {
-    for (const [id, section] of Object.entries(providers)) {
-      if (typeof section !== 'object' || section === null) continue;
-      for (const field of INLINE_SECRET_FIELDS) {
-        if (Object.hasOwn(section, field)) {
-          add(
-            ['providers', id, field],
-            'secrets are not accepted inline in a config file; use "clientSecretEnv": "<NAME OF AN ENVIRONMENT VARIABLE>" or "clientSecretFile": "<path>"',
-          );
-        }
-      }
-    }
-  }
+  const { consumers, store } = raw as Record<string, unknown>;
+  for (const { id, field } of inlineSecrets(raw)) add(['providers', id, field], INLINE_SECRET_MESSAGE);
   if (Array.isArray(consumers)) {
     consumers.forEach((consumer: unknown, index) => {
       if (typeof consumer !== 'object' || consumer === null) return;
@@ -348,41 +310,6 @@ function urlHasPassword(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-function readSecret(
-  section: { clientSecretEnv?: string | undefined; clientSecretFile?: string | undefined },
-  path: readonly PropertyKey[],
-  env: Readonly<Record<string, string | undefined>>,
-  baseDir: string,
-  add: Add,
-): string | undefined {
-  const { clientSecretEnv, clientSecretFile } = section;
-  if (clientSecretEnv === undefined && clientSecretFile === undefined) {
-    add([...path, 'clientSecretEnv'], 'is required (or clientSecretFile): the secret is read from an environment variable or a file');
-    return undefined;
-  }
-  if (clientSecretEnv !== undefined && clientSecretFile !== undefined) {
-    add(path, 'give clientSecretEnv or clientSecretFile, not both');
-    return undefined;
-  }
-  if (clientSecretEnv !== undefined) {
-    const value = env[clientSecretEnv];
-    if (value === undefined || value === '') add([...path, 'clientSecretEnv'], `names ${clientSecretEnv}, which is not set`);
-    return value === '' ? undefined : value;
-  }
-  const file = resolve(baseDir, clientSecretFile!);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    add([...path, 'clientSecretFile'], `cannot read ${file}${typeof code === 'string' ? ` (${code})` : ''}`);
-    return undefined;
-  }
-  const secret = text.replace(/\r?\n$/, '');
-  if (secret === '') add([...path, 'clientSecretFile'], `${file} is empty`);
-  return secret === '' ? undefined : secret;
 }
 
 function buildProvider(section: z.output<typeof providerSchema>, clientSecret: string, path: readonly PropertyKey[], add: Add): Provider | undefined {

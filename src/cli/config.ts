@@ -6,9 +6,18 @@
  * Every problem becomes a ConfigError whose paths name what the user wrote (an environment variable,
  * or a field of the file), never a value.
  */
-import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { z } from 'zod';
+import {
+  INLINE_SECRET_MESSAGE,
+  inlineSecrets,
+  readJsonFile,
+  readSecretFile,
+  readSecretSource,
+  SECRET_SOURCE_MISSING,
+  SECRET_SOURCE_TWICE,
+  secretSourceFields,
+} from '../config-file.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { Provider } from '../provider.js';
 import { alternativePayments, autopay } from '../providers/index.js';
@@ -57,22 +66,13 @@ export const ENV_VARS = {
 // ---------------------------------------------------------------------------------------------------
 // The config file
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-const secretSource = {
-  /** Name of the environment variable that holds the secret. */
-  clientSecretEnv: z.string().regex(ENV_NAME, 'must be an environment variable name').optional(),
-  /** Path of a file that holds the secret (relative paths are relative to the config file). */
-  clientSecretFile: z.string().min(1, 'must not be empty').optional(),
-};
-
 function exactlyOneSecretSource(value: { clientSecretEnv?: string | undefined; clientSecretFile?: string | undefined }, ctx: z.RefinementCtx): void {
   const given = Number(value.clientSecretEnv !== undefined) + Number(value.clientSecretFile !== undefined);
   if (given !== 1) {
     ctx.addIssue({
       code: 'custom',
       path: given === 0 ? ['clientSecretEnv'] : [],
-      message: given === 0 ? 'is required (or clientSecretFile): the secret is read from an environment variable or a file' : 'give clientSecretEnv or clientSecretFile, not both',
+      message: given === 0 ? SECRET_SOURCE_MISSING : SECRET_SOURCE_TWICE,
     });
   }
 }
@@ -80,7 +80,7 @@ function exactlyOneSecretSource(value: { clientSecretEnv?: string | undefined; c
 const apFileSchema = z
   .strictObject({
     clientId: z.string().min(1, 'must not be empty'),
-    ...secretSource,
+    ...secretSourceFields,
     environment: z.enum(['production', 'demo']).optional(),
     baseUrl: z.string().optional(),
   })
@@ -89,7 +89,7 @@ const apFileSchema = z
 const autopayFileSchema = z
   .strictObject({
     clientId: z.string().min(1, 'must not be empty'),
-    ...secretSource,
+    ...secretSourceFields,
     audience: z.string().optional(),
     tokenUrl: z.string().optional(),
     apiBaseUrl: z.string().optional(),
@@ -105,28 +105,14 @@ export const configFileSchema = z.strictObject({
 /** The parsed config file. */
 export type ConfigFile = z.output<typeof configFileSchema>;
 
-// Fields that would hold a secret inline. Refused by name before schema validation, with a hint.
-const INLINE_SECRET_FIELDS = ['clientSecret', 'client_secret', 'secret', 'password'];
-
 /** Reads and validates a config file; every problem in one ConfigError. */
 export async function readConfigFile(path: string): Promise<ConfigFile> {
   const where = basename(path);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([{ path: '--config', message: `cannot read ${path} (${systemCode(error)})` }]);
+  const raw = readJsonFile(path);
+  const inline = inlineSecrets(raw);
+  if (inline.length > 0) {
+    throw new ConfigError(inline.map(({ id, field }) => ({ path: `${where}: providers.${id}.${field}`, message: INLINE_SECRET_MESSAGE })));
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    // JSON.parse quotes the text around the error, which may be a secret: keep only the position.
-    const position = /(position \d+|line \d+ column \d+)/.exec(error instanceof Error ? error.message : '');
-    throw new ConfigError([{ path: where, message: `is not valid JSON${position === null ? '' : ` (at ${position[1]})`}` }]);
-  }
-  const inline = inlineSecretIssues(raw, where);
-  if (inline.length > 0) throw new ConfigError(inline);
   const parsed = configFileSchema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(
@@ -137,25 +123,6 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
     );
   }
   return parsed.data;
-}
-
-function inlineSecretIssues(raw: unknown, where: string): ConfigIssue[] {
-  const providers = (raw as { providers?: unknown } | null)?.providers;
-  if (typeof providers !== 'object' || providers === null) return [];
-  const issues: ConfigIssue[] = [];
-  for (const [key, section] of Object.entries(providers)) {
-    if (typeof section !== 'object' || section === null) continue;
-    for (const field of INLINE_SECRET_FIELDS) {
-      if (Object.hasOwn(section, field)) {
-        issues.push({
-          path: `${where}: providers.${key}.${field}`,
-          message:
-            'secrets are not accepted inline in a config file; use "clientSecretEnv": "<NAME OF AN ENVIRONMENT VARIABLE>" or "clientSecretFile": "<path>"',
-        });
-      }
-    }
-  }
-  return issues;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -195,7 +162,7 @@ async function loadFromEnv(kind: CliProviderKind, env: Readonly<Record<string, s
   } else if (inline !== undefined) {
     secret = inline;
   } else if (file !== undefined) {
-    secret = await readSecretFile(file, names.clientSecretFile, issues);
+    secret = readSecretFile(file, (message) => issues.push({ path: names.clientSecretFile, message }));
   } else {
     issues.push({ path: names.clientSecret, message: `is not set (or set ${names.clientSecretFile} to a file that holds the secret)` });
   }
@@ -235,21 +202,12 @@ async function loadFromFile(
   if (section === undefined) {
     throw new ConfigError([{ path: `${where}: providers.${key}`, message: `is missing: ${configPath} does not configure ${kind}` }]);
   }
-  const issues: ConfigIssue[] = [];
-  let secret: string | undefined;
-  if (section.clientSecretEnv !== undefined) {
-    const value = env[section.clientSecretEnv];
-    if (value === undefined || value === '') {
-      issues.push({ path: `${where}: providers.${key}.clientSecretEnv`, message: `names ${section.clientSecretEnv}, which is not set` });
-    } else {
-      secret = value;
-    }
-  } else if (section.clientSecretFile !== undefined) {
-    const path = resolve(dirname(configPath), section.clientSecretFile);
-    secret = await readSecretFile(path, `${where}: providers.${key}.clientSecretFile`, issues);
-  }
-  if (issues.length > 0 || secret === undefined) throw new ConfigError(issues);
   const prefix = `${where}: providers.${key}`;
+  const issues: ConfigIssue[] = [];
+  const secret = readSecretSource(section, { env, baseDir: dirname(configPath) }, (field, message) =>
+    issues.push({ path: field === undefined ? prefix : `${prefix}.${field}`, message }),
+  );
+  if (issues.length > 0 || secret === undefined) throw new ConfigError(issues);
   const secretPath = `${prefix}.${section.clientSecretEnv === undefined ? 'clientSecretFile' : 'clientSecretEnv'}`;
   const clientSecret = secret;
   let provider: Provider;
@@ -291,26 +249,4 @@ function build(factory: () => Provider, paths: Record<string, string>): Provider
       }),
     );
   }
-}
-
-/** The secret in a file, without its trailing newline. Problems are added to `issues`, named by `label`. */
-async function readSecretFile(path: string, label: string, issues: ConfigIssue[]): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    issues.push({ path: label, message: `cannot read ${path} (${systemCode(error)})` });
-    return undefined;
-  }
-  const secret = text.replace(/\r?\n$/, '');
-  if (secret === '') {
-    issues.push({ path: label, message: `${path} is empty` });
-    return undefined;
-  }
-  return secret;
-}
-
-function systemCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'unreadable';
 }
