@@ -6,7 +6,7 @@
  */
 export { createTokenManager, TokenManager, type GetTokenOptions } from './manager.js';
 export type { Logger, TokenManagerOptions } from './options.js';
-export type { IssueReason, ManagerStats, ProviderStats } from './stats.js';
+export { ISSUE_REASONS, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
 export type { Token } from './token.js';
 export {
   defineProvider,
