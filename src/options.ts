@@ -6,7 +6,7 @@ import { DEFAULT_MAX_TOKENS } from './guard.js';
 import type { RetryPolicy } from './http.js';
 import type { Provider } from './provider.js';
 import type { TokenStore } from './stores/types.js';
-import { durationMs, parseOptions } from './validate.js';
+import { durationMs, functionSchema, parseOptions } from './validate.js';
 
 /** A pino-compatible logger: any object with these four methods (pino, console-like adapters). */
 export interface Logger {
@@ -78,14 +78,13 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined;
 }
 
-const fn = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', 'must be a function');
 
 /** A value that looks like a Provider; `defineProvider` and the factories make them. */
 export const providerShape = z.looseObject({
   kind: z.string().min(1),
   cacheKey: z.string().min(1),
   apiBaseUrl: z.string().optional(),
-  requestToken: fn,
+  requestToken: functionSchema,
 });
 
 const storeShape = z.custom<TokenStore>(
@@ -120,7 +119,7 @@ const schema = z.strictObject({
   failureCooldownMs: durationMs.optional(),
   guard: z.strictObject({ maxTokens: z.number().int().min(1).optional(), windowMs: durationMs.min(1).optional() }).optional(),
   maxLifetimeMs: durationMs.min(1000).optional(),
-  logger: z.looseObject({ debug: fn, info: fn, warn: fn, error: fn }).optional(),
+  logger: z.looseObject({ debug: functionSchema, info: functionSchema, warn: functionSchema, error: functionSchema }).optional(),
 });
 
 /** Validates the options (one ConfigError listing every problem) and applies the defaults. */

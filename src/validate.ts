@@ -56,5 +56,8 @@ export const secureUrl = z.string().superRefine((value, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem.message });
 });
 
+/** Any function: loggers' methods, callbacks. */
+export const functionSchema = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', 'must be a function');
+
 /** A duration in milliseconds: a finite, non-negative integer. */
 export const durationMs = z.number().int().nonnegative().finite();

@@ -10,6 +10,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ENV_NAME, hasInlineSecret, INLINE_SECRET_MESSAGE, inlineSecrets, readJsonFile, readSecretSource, secretSourceFields } from '../config-file.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { durationMs } from '../validate.js';
 import type { TokenManagerOptions } from '../options.js';
 import type { Provider } from '../provider.js';
 import { alternativePayments, autopay, oauth2 } from '../providers/index.js';
@@ -82,21 +83,21 @@ const consumerSchema = z.strictObject({
   providers: z.array(z.string()).min(1, 'must list at least one provider id'),
 });
 
-const duration = z.number().int().min(1);
+const duration = durationMs.min(1);
 
 const tokensSchema = z.strictObject({
   timeoutMs: duration.optional(),
-  skewMs: z.number().int().min(0).optional(),
+  skewMs: durationMs.optional(),
   retry: z
     .strictObject({
       attempts: z.number().int().min(1).max(10).optional(),
-      baseDelayMs: z.number().int().min(0).optional(),
-      maxDelayMs: z.number().int().min(0).optional(),
+      baseDelayMs: durationMs.optional(),
+      maxDelayMs: durationMs.optional(),
     })
     .optional(),
   guard: z.strictObject({ maxTokens: z.number().int().min(1).optional(), windowMs: duration.optional() }).optional(),
-  invalidCredentialsCooldownMs: z.number().int().min(0).optional(),
-  failureCooldownMs: z.number().int().min(0).optional(),
+  invalidCredentialsCooldownMs: durationMs.optional(),
+  failureCooldownMs: durationMs.optional(),
 });
 
 const limitsSchema = z.strictObject({

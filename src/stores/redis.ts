@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { Logger } from '../options.js';
 import type { Token } from '../token.js';
-import { durationMs, parseOptions } from '../validate.js';
+import { durationMs, functionSchema, parseOptions } from '../validate.js';
 import { fingerprint, TokenCodec, UnreadableValueError } from './redis/codec.js';
 import { COMPARE_AND_DELETE_TOKEN, EXTEND_LOCK, RELEASE_LOCK, RESERVE, SET_AND_PUBLISH } from './redis/scripts.js';
 import { Wakeup, withDeadline } from './redis/wait.js';
@@ -56,7 +56,6 @@ export interface RedisStoreOptions {
 
 const DEFAULT_PREFIX = 'tokenbroker:';
 
-const fn = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', 'must be a function');
 
 const redisUrl = z.string().refine((value) => {
   try {
@@ -91,7 +90,7 @@ const optionsSchema = z.strictObject({
   encryptionKeys: z.array(base64Key).min(1).optional(),
   commandTimeoutMs: durationMs.min(1).max(60_000).optional(),
   pollIntervalMs: durationMs.min(10).max(60_000).optional(),
-  logger: z.looseObject({ warn: fn }).optional(),
+  logger: z.looseObject({ warn: functionSchema }).optional(),
 });
 
 /**
