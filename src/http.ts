@@ -3,6 +3,7 @@
  * read, the mapping of HTTP failures to typed errors, `Retry-After` and quota headers, and the retry
  * loop with exponential backoff and full jitter.
  */
+import { isIP } from 'node:net';
 import ky, { isNetworkError } from 'ky';
 import type { ConfigIssue } from './errors.js';
 import {
@@ -18,12 +19,13 @@ import type { QuotaHint, TokenResponse } from './provider.js';
 // ---------------------------------------------------------------------------------------------------
 // URL policy
 
-const LOOPBACK_V4 = /^127(?:\.\d{1,3}){3}$/;
-
-/** True for `localhost`, `127.0.0.0/8` and `[::1]`: the only hosts that may be reached over `http://`. */
+/**
+ * True for `localhost`, `127.0.0.0/8` and `::1` (bracketed or not): the only hosts that may be reached
+ * over `http://`, and the only ones the emulator listens on.
+ */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.toLowerCase();
-  return host === 'localhost' || host === '[::1]' || host === '::1' || LOOPBACK_V4.test(host);
+  return host === 'localhost' || host === '[::1]' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 /**

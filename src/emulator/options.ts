@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isIP } from 'node:net';
+import { isLoopbackHost } from '../http.js';
 
 /** The two providers the emulator imitates, named as in `EmulatorClient.provider`. */
 export type ProviderId = 'alternative-payments' | 'autopay';
@@ -151,6 +151,7 @@ const optionsSchema = z.strictObject({
   ...knobsPatchShape,
   host: z
     .string()
+    // Loopback only: the emulator accepts any credential shape and must never face a network.
     .refine(isLoopbackHost, { message: 'must be a loopback host (127.0.0.1, another 127.x.x.x, ::1 or localhost)' })
     .optional(),
   port: nonNegativeInt.max(65_535).optional(),
@@ -224,11 +225,6 @@ function cloneBan(ban: BanPolicy | false): BanPolicy | false {
   return ban === false ? false : { ...ban };
 }
 
-/** Loopback only: the emulator accepts any credential shape and must never face a network. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
 
 // zod's own messages describe the expected type, never the received value, so no secret can leak
 // through them; the custom messages above are written the same way.
