@@ -12,6 +12,7 @@ import {
   ProviderUnavailableError,
   RateLimitedError,
 } from '../errors.js';
+import { scrub } from '../redact.js';
 
 /** The exit codes of every `tokenbroker` command. */
 export const EXIT = {
@@ -71,10 +72,8 @@ export function describeError(error: unknown, secrets: Iterable<string> = []): s
   } else {
     message = 'unexpected failure';
   }
-  // Longest first, so a secret that contains another is replaced whole.
-  for (const secret of [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length)) {
-    message = message.split(secret).join('[redacted]');
-  }
+  // Longest first, so a secret that contains another is replaced whole; the length limit is ours (below).
+  message = scrub(message, [...secrets].sort((a, b) => b.length - a.length), Number.POSITIVE_INFINITY);
   message = message.replace(/\s+/g, ' ').trim();
   return message.length > 500 ? `${message.slice(0, 499)}…` : message;
 }
