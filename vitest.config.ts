@@ -1,14 +1,56 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+const src = (path: string): string => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
+
+/**
+ * Two projects. `unit` runs from source: no build, so one test file runs in about its own time.
+ * `package` runs what users get — the built dist/ (the bin, child processes, examples that import
+ * `tokenbroker` by name) — and builds it once in its global setup.
+ */
+const PACKAGE_TESTS = [
+  'test/package/**/*.test.ts',
+  'test/exit.test.ts',
+  'test/examples.test.ts',
+  'test/cli/bin.test.ts',
+  'test/broker/shutdown.test.ts',
+  'test/redis/docs-example.test.ts',
+  'test/redis/fleet.test.ts',
+  'test/sqlite/fleet.test.ts',
+];
 
 export default defineConfig({
   test: {
-    // examples/*.test.ts are users' tests to copy; they run here so they cannot rot.
-    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Child-process tests (exit checks, fleets) spawn Node; keep the parallelism modest on 2 cores.
     pool: 'forks',
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        resolve: {
+          // Tests that import the package by name get the source, like every other unit test.
+          alias: [
+            { find: /^tokenbroker$/, replacement: src('index.ts') },
+            { find: /^tokenbroker\/(.*)$/, replacement: src('$1/index.ts') },
+          ],
+        },
+        test: {
+          name: 'unit',
+          // examples/*.test.ts are users' tests to copy; they run here so they cannot rot.
+          include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+          exclude: PACKAGE_TESTS,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'package',
+          include: PACKAGE_TESTS,
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+    ],
   },
 });
