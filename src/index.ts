@@ -5,7 +5,8 @@
  * @packageDocumentation
  */
 export { createTokenManager, TokenManager, type GetTokenOptions } from './manager.js';
-export type { Logger, TokenManagerOptions } from './options.js';
+export type { Logger } from './logger.js';
+export type { TokenManagerOptions } from './options.js';
 export { ISSUE_REASONS, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
 export type { Token } from './token.js';
 export {

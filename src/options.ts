@@ -7,18 +7,9 @@ import type { RetryPolicy } from './http.js';
 import type { Provider } from './provider.js';
 import type { TokenStore } from './stores/types.js';
 import { durationMs, functionSchema, parseOptions } from './validate.js';
+import type { Logger } from './logger.js';
 
-/** A pino-compatible logger: any object with these four methods (pino, console-like adapters). */
-export interface Logger {
-  /** Retries and other detail. */
-  debug(object: Record<string, unknown>, message: string): void;
-  /** New tokens issued, the shared store answering again. */
-  info(object: Record<string, unknown>, message: string): void;
-  /** Failed requests, guard refusals, a failed background refresh, the shared store unavailable. */
-  warn(object: Record<string, unknown>, message: string): void;
-  /** Invalid credentials. */
-  error(object: Record<string, unknown>, message: string): void;
-}
+export type { Logger } from './logger.js';
 
 /** Options of `createTokenManager`. Every duration is in milliseconds. */
 export interface TokenManagerOptions {

@@ -10,7 +10,7 @@ import { inspect } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import type { Logger } from '../options.js';
+import type { Logger } from '../logger.js';
 import type { Token } from '../token.js';
 import { durationMs, functionSchema, parseOptions } from '../validate.js';
 import { fingerprint, TokenCodec, UnreadableValueError } from './redis/codec.js';
