@@ -1,12 +1,17 @@
 /**
  * What the command line's `--config` file and the broker's config file share: reading JSON without
- * ever quoting it, and client secrets taken from an environment variable or a file — never inline
- * (config files get committed, copied and pasted into tickets).
+ * ever quoting it; client secrets taken from an environment variable or a file — never inline
+ * (config files get committed, copied and pasted into tickets); and the one schema and builder of a
+ * provider section (`providers.<id>`), so `tokenbroker token --config` and `tokenbroker serve` read
+ * the same file the same way. The provider factories validate their own options; their problems are
+ * renamed to the file's fields here.
  */
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import type { Provider } from './provider.js';
+import { alternativePayments, autopay, oauth2 } from './providers/index.js';
 
 /** A name an environment variable can have. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -119,4 +124,128 @@ export function readSecretFile(path: string, report: (message: string) => void):
 function systemCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? ` (${code})` : '';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Provider sections
+
+/** Provider ids appear in URLs (`/v1/tokens/:provider`), metric labels and command lines. */
+export const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const optionalString = z.string().min(1, 'must not be empty').optional();
+const clientId = z.string().min(1, 'must not be empty');
+
+const alternativePaymentsSection = z.strictObject({
+  type: z.literal('alternative-payments'),
+  clientId,
+  ...secretSourceFields,
+  environment: z.enum(['production', 'demo']).optional(),
+  baseUrl: optionalString,
+});
+
+const autopaySection = z.strictObject({
+  type: z.literal('autopay'),
+  clientId,
+  ...secretSourceFields,
+  audience: optionalString,
+  tokenUrl: optionalString,
+  apiBaseUrl: optionalString,
+});
+
+const oauth2Section = z.strictObject({
+  type: z.literal('oauth2'),
+  clientId,
+  ...secretSourceFields,
+  tokenUrl: optionalString,
+  issuer: optionalString,
+  scope: optionalString,
+  audience: optionalString,
+  resource: optionalString,
+  authMethod: z.enum(['client_secret_basic', 'client_secret_post']).optional(),
+  apiBaseUrl: optionalString,
+});
+
+/** One `providers.<id>` section, for the command and the broker alike. */
+export const providerSectionSchema = z.discriminatedUnion('type', [alternativePaymentsSection, autopaySection, oauth2Section], {
+  error: 'must be "alternative-payments", "autopay" or "oauth2"',
+});
+
+/** One provider section of a config file, as written. */
+export type ProviderSection = z.input<typeof providerSectionSchema>;
+
+/** Reports a problem at `field` (a path inside the section; empty for the section itself). */
+export type ReportSectionProblem = (field: readonly PropertyKey[], message: string) => void;
+
+/**
+ * Validates one provider section, reads its secret and builds the provider. Every problem goes to
+ * `report`, named by the section's own fields; the result is then undefined. A section with a secret
+ * inline is skipped silently: {@link inlineSecrets} reports those, with the hint.
+ */
+export function loadProviderSection(
+  section: unknown,
+  context: { readonly env: Readonly<Record<string, string | undefined>>; readonly baseDir: string },
+  report: ReportSectionProblem,
+): { readonly provider: Provider; readonly secret: string; readonly section: z.output<typeof providerSectionSchema> } | undefined {
+  if (hasInlineSecret(section)) return undefined;
+  const parsed = providerSectionSchema.safeParse(section);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) report(issue.path, describeIssue(issue));
+    return undefined;
+  }
+  const data = parsed.data;
+  const secret = readSecretSource(data, context, (field, message) => report(field === undefined ? [] : [field], message));
+  if (secret === undefined) return undefined;
+  try {
+    return { provider: buildProvider(data, secret), secret, section: data };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // `alternativePayments.baseUrl` → `baseUrl`; the secret is named by where it came from.
+    for (const issue of error.issues) {
+      const field = issue.path.split('.').slice(1).join('.');
+      const named = field === 'clientSecret' ? (data.clientSecretEnv === undefined ? 'clientSecretFile' : 'clientSecretEnv') : field;
+      report(named === '' ? [] : [named], issue.message);
+    }
+    return undefined;
+  }
+}
+
+function buildProvider(section: z.output<typeof providerSectionSchema>, clientSecret: string): Provider {
+  switch (section.type) {
+    case 'alternative-payments':
+      return alternativePayments({ clientId: section.clientId, clientSecret, environment: section.environment, baseUrl: section.baseUrl });
+    case 'autopay':
+      return autopay({ clientId: section.clientId, clientSecret, audience: section.audience, tokenUrl: section.tokenUrl, apiBaseUrl: section.apiBaseUrl });
+    case 'oauth2':
+      return oauth2({
+        clientId: section.clientId,
+        clientSecret,
+        tokenUrl: section.tokenUrl,
+        issuer: section.issuer,
+        scope: section.scope,
+        audience: section.audience,
+        resource: section.resource,
+        authMethod: section.authMethod,
+        apiBaseUrl: section.apiBaseUrl,
+      });
+  }
+}
+
+/** A message for a zod issue of a config file that never quotes the value (it could be a secret in the wrong field). */
+export function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return /received undefined$/.test(issue.message) ? 'is required' : `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+      return issue.origin === 'string' ? 'must not be empty' : issue.origin === 'array' ? issue.message : `must be at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return issue.origin === 'string' ? `must be at most ${String(issue.maximum)} characters` : issue.origin === 'array' ? issue.message : `must be at most ${String(issue.maximum)}`;
+    case 'unrecognized_keys':
+      return `has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+    case 'invalid_union':
+      return issue.message.includes('must be') ? issue.message : 'has none of the accepted forms';
+    default:
+      return issue.message;
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * Consumer authentication: API keys, of which the broker knows only SHA-256 digests.
  *
- * The presented key is hashed once, then compared with every consumer's digest in constant time
+ * The presented key is hashed once, then compared with every digest of every consumer in constant time
  * (`timingSafeEqual` over equal-length digests), without stopping at a match: how long it takes says
  * nothing about which consumer matched or how close a guess was. Hashing first also makes every
  * comparison the same length whatever the key's length.
@@ -20,18 +20,29 @@ export function presentedKey(authorization: string | undefined, apiKey: string |
   return undefined;
 }
 
-/** Finds the consumer whose key digest matches `key`, comparing against every consumer. */
-export function authenticate(consumers: readonly Consumer[], key: string): Consumer | undefined {
+/** Who a key belongs to, and the key's id (the first 8 hex digits of its SHA-256) for the audit log. */
+export interface Authentication {
+  readonly consumer: Consumer | undefined;
+  readonly keyId: string;
+}
+
+/** Finds the consumer one of whose key digests matches `key`, comparing against every digest. */
+export function authenticate(consumers: readonly Consumer[], key: string): Authentication {
   const digest = hash('sha256', key, 'buffer');
   let found: Consumer | undefined;
   for (const consumer of consumers) {
-    // Evaluated for every consumer; the assignment is the only branch, and it does not end the loop.
-    if (timingSafeEqual(digest, consumer.digest)) found = consumer;
+    for (const candidate of consumer.digests) {
+      // Evaluated for every digest; the assignment is the only branch, and it does not end the loop.
+      if (timingSafeEqual(digest, candidate)) found = consumer;
+    }
   }
-  return found;
+  return { consumer: found, keyId: digest.toString('hex', 0, 4) };
 }
 
-/** The SHA-256 of a key, hex: what goes in a consumer's `keySha256`. */
+/**
+ * The SHA-256 of a key, hex: what goes in a consumer's `keySha256`. The key is taken as given; strip a
+ * trailing newline before calling (`tokenbroker hash-key` does).
+ */
 export function keyDigest(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }

@@ -6,60 +6,38 @@
  * Every problem in the file becomes one issue of one ConfigError, each naming the field (never its
  * value: a value may be a secret typed in the wrong place). Secrets are never accepted inline.
  */
-import { basename, dirname, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ENV_NAME, hasInlineSecret, INLINE_SECRET_MESSAGE, inlineSecrets, readJsonFile, readSecretSource, secretSourceFields } from '../config-file.js';
+import {
+  describeIssue as describe,
+  ENV_NAME,
+  INLINE_SECRET_MESSAGE,
+  inlineSecrets,
+  loadProviderSection,
+  PROVIDER_ID,
+  readJsonFile,
+  type ProviderSection,
+} from '../config-file.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { durationMs } from '../validate.js';
 import type { TokenManagerOptions } from '../options.js';
 import type { Provider } from '../provider.js';
-import { alternativePayments, autopay, oauth2 } from '../providers/index.js';
-
-/** Provider ids appear in URLs (`/v1/tokens/:provider`) and metric labels. */
-const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const envName = z.string().regex(ENV_NAME, 'must be an environment variable name');
 const optionalString = z.string().min(1).optional();
-
-
-const alternativePaymentsSchema = z.strictObject({
-  type: z.literal('alternative-payments'),
-  clientId: z.string().min(1),
-  ...secretSourceFields,
-  environment: z.enum(['production', 'demo']).optional(),
-  baseUrl: optionalString,
-});
-
-const autopaySchema = z.strictObject({
-  type: z.literal('autopay'),
-  clientId: z.string().min(1),
-  ...secretSourceFields,
-  audience: optionalString,
-  tokenUrl: optionalString,
-  apiBaseUrl: optionalString,
-});
-
-const oauth2Schema = z.strictObject({
-  type: z.literal('oauth2'),
-  clientId: z.string().min(1),
-  ...secretSourceFields,
-  tokenUrl: optionalString,
-  issuer: optionalString,
-  scope: optionalString,
-  audience: optionalString,
-  resource: optionalString,
-  authMethod: z.enum(['client_secret_basic', 'client_secret_post']).optional(),
-  apiBaseUrl: optionalString,
-});
-
-const providerSchema = z.discriminatedUnion('type', [alternativePaymentsSchema, autopaySchema, oauth2Schema], {
-  error: 'must be "alternative-payments", "autopay" or "oauth2"',
-});
 
 const storeSchema = z.discriminatedUnion(
   'type',
   [
     z.strictObject({ type: z.literal('memory') }),
+    z.strictObject({
+      type: z.literal('sqlite'),
+      /** The database file; default `<stateDir>/broker.sqlite`. */
+      path: optionalString,
+      /** Name of the environment variable that holds the encryption keys, comma-separated (base64, 32 bytes each). */
+      encryptionKeysEnv: envName.optional(),
+    }),
     z.strictObject({
       type: z.literal('redis'),
       /** `redis://host:port[/db]`; a URL with a password belongs in `urlEnv`. */
@@ -71,14 +49,16 @@ const storeSchema = z.discriminatedUnion(
       encryptionKeysEnv: envName.optional(),
     }),
   ],
-  { error: 'must be "memory" or "redis"' },
+  { error: 'must be "memory", "sqlite" or "redis"' },
 );
 
+const sha256Hex = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the SHA-256 of the key: 64 hex characters');
+
 const consumerSchema = z.strictObject({
-  /** Shown in the access log and metrics: who asked. */
+  /** Shown in the audit log and metrics: who asked. */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1–64 letters, digits or . _ @ -'),
-  /** SHA-256 of the consumer's API key, hex. */
-  keySha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the SHA-256 of the key: 64 hex characters'),
+  /** SHA-256 of the consumer's API key, hex; two during a key rotation. */
+  keySha256: z.union([sha256Hex, z.array(sha256Hex).min(1, 'must list one or two hashes').max(2, 'must list one or two hashes')]),
   /** Provider ids this consumer may get tokens for. */
   providers: z.array(z.string()).min(1, 'must list at least one provider id'),
 });
@@ -93,6 +73,7 @@ const tokensSchema = z.strictObject({
       attempts: z.number().int().min(1).max(10).optional(),
       baseDelayMs: durationMs.optional(),
       maxDelayMs: durationMs.optional(),
+      maxRetryAfterMs: durationMs.optional(),
     })
     .optional(),
   guard: z.strictObject({ maxTokens: z.number().int().min(1).optional(), windowMs: duration.optional() }).optional(),
@@ -101,12 +82,34 @@ const tokensSchema = z.strictObject({
 });
 
 const limitsSchema = z.strictObject({
-  /** Largest request body accepted (the API takes none); default 1 024. */
+  /** Largest request body accepted (only `POST …/invalidate` takes one); default 8 192. */
   bodyLimitBytes: z.number().int().min(0).max(1_048_576).optional(),
   /** Largest request head (request line and headers); default 16 384 (Node's own default). */
   maxHeaderBytes: z.number().int().min(1024).max(1_048_576).optional(),
   /** Longest a request may take, receiving it and getting the token included; default 10 000. */
   requestTimeoutMs: z.number().int().min(100).max(600_000).optional(),
+  /** Reported rejections (`POST …/invalidate`) a consumer may make per provider per window; default 6. */
+  invalidationsPerConsumer: z.number().int().min(0).max(1000).optional(),
+  /** The window of `invalidationsPerConsumer`; default 600 000 (10 minutes). */
+  invalidationWindowMs: z.number().int().min(1000).max(86_400_000).optional(),
+  /** Failed authentications a client IP may make per window before it gets 429; default 20. */
+  failedAuthPerIp: z.number().int().min(1).max(100_000).optional(),
+  /** The window of `failedAuthPerIp`; default 60 000. */
+  failedAuthWindowMs: z.number().int().min(1000).max(86_400_000).optional(),
+});
+
+const opsSchema = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65_535).optional(),
+  /** What `/readyz` says while the shared store is unreachable: `degraded` (200, the default) or `not_ready` (503). */
+  storeOutage: z.enum(['degraded', 'not_ready']).optional(),
+});
+
+const auditSchema = z.strictObject({
+  /** Off only if you have another record of who got which token; default on. */
+  enabled: z.boolean().optional(),
+  /** A file to append the audit lines to (relative to the config file); default stdout. */
+  file: optionalString,
 });
 
 const listenSchema = z.strictObject({
@@ -118,6 +121,9 @@ const listenSchema = z.strictObject({
 const topSchema = z.strictObject({
   $schema: z.string().optional(),
   listen: z.unknown().optional(),
+  ops: z.unknown().optional(),
+  stateDir: z.string().min(1).optional(),
+  audit: z.unknown().optional(),
   providers: z.record(z.string(), z.unknown()),
   store: z.unknown().optional(),
   consumers: z.array(z.unknown()).min(1, 'must list at least one consumer'),
@@ -130,6 +136,12 @@ const topSchema = z.strictObject({
 export interface BrokerConfig {
   readonly $schema?: string;
   readonly listen?: { readonly host?: string; readonly port?: number };
+  /** The operations listener (`/metrics`, `/healthz`, `/readyz`); default `127.0.0.1:8081`. */
+  readonly ops?: z.input<typeof opsSchema>;
+  /** Where the embedded store lives when no `store` is given (see docs/broker.md for the default). */
+  readonly stateDir?: string;
+  /** The audit log: one line per token handed out, refused or invalidated. */
+  readonly audit?: z.input<typeof auditSchema>;
   readonly providers: Readonly<Record<string, ProviderConfig>>;
   readonly store?: StoreConfig;
   readonly consumers: readonly ConsumerConfig[];
@@ -141,7 +153,7 @@ export interface BrokerConfig {
 }
 
 /** One provider of the config file. */
-export type ProviderConfig = z.input<typeof providerSchema>;
+export type ProviderConfig = ProviderSection;
 /** The store section of the config file. */
 export type StoreConfig = z.input<typeof storeSchema>;
 /** One consumer of the config file. */
@@ -150,25 +162,37 @@ export type ConsumerConfig = z.input<typeof consumerSchema>;
 /** A consumer, ready for authentication. */
 export interface Consumer {
   readonly name: string;
-  /** SHA-256 of its key. */
-  readonly digest: Buffer;
+  /** SHA-256 of its keys: one, or two during a rotation. */
+  readonly digests: readonly Buffer[];
+  /** A short prefix of each digest, for the audit log (`keyId`). */
+  readonly keyIds: readonly string[];
   readonly providers: ReadonlySet<string>;
 }
 
-/** The store to build. Holds the Redis URL, which may carry a password: never logged. */
+/** The store to build, with what the library needs; the library validates it. Holds secrets: never logged. */
 export type ResolvedStore =
-  | { readonly type: 'memory' }
-  | { readonly type: 'redis'; readonly url: string; readonly keyPrefix: string | undefined; readonly encryptionKeys: string[] | undefined };
+  | { readonly type: 'memory'; readonly explicit: boolean }
+  | { readonly type: 'sqlite'; readonly path: string; readonly encryptionKeys: string[] | undefined; readonly inStateDir: boolean }
+  | {
+      readonly type: 'redis';
+      readonly url: string;
+      /** The config field the URL came from (`url` or `urlEnv`), for the library's messages. */
+      readonly urlField: 'url' | 'urlEnv';
+      readonly keyPrefix: string | undefined;
+      readonly encryptionKeys: string[] | undefined;
+    };
 
 /** Everything the server needs, validated, with secrets loaded. */
 export interface ResolvedBrokerConfig {
   readonly listen: { readonly host: string; readonly port: number };
+  readonly ops: { readonly host: string; readonly port: number; readonly storeOutage: 'degraded' | 'not_ready' };
   readonly providers: ReadonlyMap<string, Provider>;
   readonly store: ResolvedStore;
   readonly consumers: readonly Consumer[];
-  readonly limits: { readonly bodyLimitBytes: number; readonly maxHeaderBytes: number; readonly requestTimeoutMs: number };
+  readonly limits: BrokerLimits;
   readonly tokens: Omit<TokenManagerOptions, 'providers' | 'store' | 'logger'>;
   readonly logLevel: string;
+  readonly audit: { readonly enabled: boolean; readonly file: string | undefined };
   /** Every secret loaded (client secrets, the Redis URL's password): scrubbed from anything printed. */
   readonly secrets: readonly string[];
 }
@@ -183,7 +207,52 @@ export interface LoadContext {
   readonly source?: string;
 }
 
-export const DEFAULT_LIMITS = Object.freeze({ bodyLimitBytes: 1024, maxHeaderBytes: 16_384, requestTimeoutMs: 10_000 });
+/** The broker's limits, all in bytes, milliseconds or counts. */
+export interface BrokerLimits {
+  readonly bodyLimitBytes: number;
+  readonly maxHeaderBytes: number;
+  readonly requestTimeoutMs: number;
+  readonly invalidationsPerConsumer: number;
+  readonly invalidationWindowMs: number;
+  readonly failedAuthPerIp: number;
+  readonly failedAuthWindowMs: number;
+}
+
+/** The `limits` every broker has unless its config says otherwise. */
+export const DEFAULT_LIMITS: BrokerLimits = Object.freeze({
+  // Room for a reported token (`POST …/invalidate`): JWTs of a few kilobytes are common.
+  bodyLimitBytes: 8192,
+  maxHeaderBytes: 16_384,
+  requestTimeoutMs: 10_000,
+  invalidationsPerConsumer: 6,
+  invalidationWindowMs: 600_000,
+  failedAuthPerIp: 20,
+  failedAuthWindowMs: 60_000,
+});
+
+/** The default operations listener: loopback, so metrics stay off the service network unless you say so. */
+export const DEFAULT_OPS = Object.freeze({ host: '127.0.0.1', port: 8081 });
+
+/**
+ * A Retry-After longer than this is not waited out inside a consumer's request: the consumer is answered
+ * at once with it (the library would otherwise sleep through it and the consumer would time out).
+ */
+export const BROKER_MAX_RETRY_AFTER_MS = 1_000;
+
+/** SHA-256 of the empty string: a consumer with this hash would authenticate with an empty key. */
+export const EMPTY_KEY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/**
+ * The state directory when the config names none: `$STATE_DIRECTORY` under systemd (`StateDirectory=`;
+ * the first one when it lists several), else `$XDG_STATE_HOME/tokenbroker`, else `~/.local/state/tokenbroker`.
+ */
+export function defaultStateDir(env: Readonly<Record<string, string | undefined>>): string {
+  const systemd = env.STATE_DIRECTORY?.split(':')[0];
+  if (systemd !== undefined && systemd !== '') return systemd;
+  const xdg = env.XDG_STATE_HOME;
+  if (xdg !== undefined && isAbsolute(xdg)) return join(xdg, 'tokenbroker');
+  return join(env.HOME ?? homedir(), '.local', 'state', 'tokenbroker');
+}
 
 // Fields that would hold a secret inline: refused by name, before the schema, with a hint.
 const INLINE_KEY_FIELDS = ['key', 'apiKey', 'api_key', 'token'];
@@ -222,6 +291,8 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
   const source = (top ?? raw) as Record<string, unknown>;
 
   const listen = check(listenSchema, source.listen ?? {}, ['listen']);
+  const ops = check(opsSchema, source.ops ?? {}, ['ops']);
+  const audit = check(auditSchema, source.audit ?? {}, ['audit']);
   const limits = check(limitsSchema, source.limits ?? {}, ['limits']);
   const tokens = check(tokensSchema, source.tokens ?? {}, ['tokens']);
 
@@ -232,17 +303,15 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
   for (const [id, section] of Object.entries(providerSections)) {
     const path = ['providers', id];
     if (!PROVIDER_ID.test(id)) add(path, 'provider ids must be 1–64 letters, digits or . _ - (they appear in URLs)');
-    if (hasInlineSecret(section)) continue;
-    const parsed = check(providerSchema, section, path);
-    if (parsed === undefined) continue;
-    const secret = readSecretSource(parsed, { env, baseDir }, (field, message) => add(field === undefined ? path : [...path, field], message));
-    if (secret === undefined) continue;
+    const loaded = loadProviderSection(section, { env, baseDir }, (field, message) => add([...path, ...field], message));
+    if (loaded === undefined) continue;
+    const { provider, secret } = loaded;
     secrets.push(secret);
-    const provider = buildProvider(parsed, secret, path, add);
     if (provider !== undefined) providers.set(id, provider);
   }
 
-  const store = resolveStore(source.store, env, add, check, secrets);
+  const stateDir = resolve(baseDir, typeof source.stateDir === 'string' ? source.stateDir : defaultStateDir(env));
+  const store = resolveStore(source.store, { env, baseDir, stateDir }, add, check, secrets);
 
   const consumers: Consumer[] = [];
   const names = new Set<string>();
@@ -254,26 +323,46 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
     if (consumer === undefined) return;
     if (names.has(consumer.name)) add([...path, 'name'], 'is used by another consumer');
     names.add(consumer.name);
-    const digest = consumer.keySha256.toLowerCase();
-    if (digests.has(digest)) add([...path, 'keySha256'], 'is the same key as another consumer\'s: each consumer needs its own key');
-    digests.add(digest);
+    const hashes = (typeof consumer.keySha256 === 'string' ? [consumer.keySha256] : consumer.keySha256).map((h) => h.toLowerCase());
+    const hashPath = (i: number) => (typeof consumer.keySha256 === 'string' ? [...path, 'keySha256'] : [...path, 'keySha256', i]);
+    hashes.forEach((digest, i) => {
+      if (digest === EMPTY_KEY_SHA256) add(hashPath(i), 'is the SHA-256 of an empty key; hash the key itself (tokenbroker hash-key)');
+      if (digests.has(digest)) add(hashPath(i), "is the same key as another consumer's: each consumer needs its own key");
+      digests.add(digest);
+    });
     consumer.providers.forEach((id, i) => {
       if (!Object.hasOwn(providerSections, id)) add([...path, 'providers', i], `names no provider of this file (${describeId(id)})`);
     });
-    consumers.push({ name: consumer.name, digest: Buffer.from(digest, 'hex'), providers: new Set(consumer.providers) });
+    consumers.push({
+      name: consumer.name,
+      digests: hashes.map((digest) => Buffer.from(digest, 'hex')),
+      keyIds: hashes.map((digest) => digest.slice(0, 8)),
+      providers: new Set(consumer.providers),
+    });
   });
 
-  if (issues.length > 0 || listen === undefined || limits === undefined || tokens === undefined || store === undefined || top === undefined) {
+  if (
+    issues.length > 0 ||
+    listen === undefined ||
+    ops === undefined ||
+    audit === undefined ||
+    limits === undefined ||
+    tokens === undefined ||
+    store === undefined ||
+    top === undefined
+  ) {
     throw new ConfigError(issues.length > 0 ? issues : [{ path: at([]), message: 'is invalid' }]);
   }
   return {
     listen: { host: listen.host ?? '127.0.0.1', port: listen.port ?? 8080 },
+    ops: { host: ops.host ?? DEFAULT_OPS.host, port: ops.port ?? DEFAULT_OPS.port, storeOutage: ops.storeOutage ?? 'degraded' },
     providers,
     store,
     consumers,
     limits: { ...DEFAULT_LIMITS, ...definedOnly(limits) },
-    tokens: definedOnly(tokens),
+    tokens: { ...definedOnly(tokens), retry: { maxRetryAfterMs: BROKER_MAX_RETRY_AFTER_MS, ...definedOnly(tokens.retry ?? {}) } },
     logLevel: top.logLevel ?? 'info',
+    audit: { enabled: audit.enabled ?? true, file: audit.file === undefined ? undefined : resolve(baseDir, audit.file) },
     secrets,
   };
 }
@@ -313,48 +402,33 @@ function urlHasPassword(value: string): boolean {
   }
 }
 
-function buildProvider(section: z.output<typeof providerSchema>, clientSecret: string, path: readonly PropertyKey[], add: Add): Provider | undefined {
-  try {
-    switch (section.type) {
-      case 'alternative-payments':
-        return alternativePayments({ clientId: section.clientId, clientSecret, environment: section.environment, baseUrl: section.baseUrl });
-      case 'autopay':
-        return autopay({ clientId: section.clientId, clientSecret, audience: section.audience, tokenUrl: section.tokenUrl, apiBaseUrl: section.apiBaseUrl });
-      case 'oauth2':
-        return oauth2({
-          clientId: section.clientId,
-          clientSecret,
-          tokenUrl: section.tokenUrl,
-          issuer: section.issuer,
-          scope: section.scope,
-          audience: section.audience,
-          resource: section.resource,
-          authMethod: section.authMethod,
-          apiBaseUrl: section.apiBaseUrl,
-        });
-    }
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    // `alternativePayments.baseUrl` → `providers.ap.baseUrl`; the secret is named by where it came from.
-    for (const issue of error.issues) {
-      const field = issue.path.split('.').slice(1).join('.');
-      const named = field === 'clientSecret' ? (section.clientSecretEnv === undefined ? 'clientSecretFile' : 'clientSecretEnv') : field;
-      add(named === '' ? path : [...path, named], issue.message);
-    }
-    return undefined;
-  }
-}
-
 function resolveStore(
   value: unknown,
-  env: Readonly<Record<string, string | undefined>>,
+  where: { env: Readonly<Record<string, string | undefined>>; baseDir: string; stateDir: string },
   add: Add,
   check: <S extends z.ZodType>(schema: S, value: unknown, path: readonly PropertyKey[]) => z.output<S> | undefined,
   secrets: string[],
 ): ResolvedStore | undefined {
-  const store = check(storeSchema, value ?? { type: 'memory' }, ['store']);
+  const { env } = where;
+  if (value === undefined) return { type: 'sqlite', path: join(where.stateDir, 'broker.sqlite'), encryptionKeys: undefined, inStateDir: true };
+  const store = check(storeSchema, value, ['store']);
   if (store === undefined) return undefined;
-  if (store.type === 'memory') return store;
+  if (store.type === 'memory') return { type: 'memory', explicit: true };
+  // The keys' format is the store's to check (it names the field); here they are only read and split.
+  let encryptionKeys: string[] | undefined;
+  if (store.encryptionKeysEnv !== undefined) {
+    const text = env[store.encryptionKeysEnv];
+    if (text === undefined || text.trim() === '') {
+      add(['store', 'encryptionKeysEnv'], `names ${store.encryptionKeysEnv}, which is not set`);
+    } else {
+      encryptionKeys = text.split(',').map((key) => key.trim()).filter((key) => key !== '');
+      secrets.push(...encryptionKeys);
+    }
+  }
+  if (store.type === 'sqlite') {
+    const path = store.path === undefined ? join(where.stateDir, 'broker.sqlite') : resolve(where.baseDir, store.path);
+    return { type: 'sqlite', path, encryptionKeys, inStateDir: store.path === undefined };
+  }
   let url: string | undefined;
   if ((store.url === undefined) === (store.urlEnv === undefined)) {
     add(['store'], 'give exactly one of url and urlEnv');
@@ -368,51 +442,15 @@ function resolveStore(
     }
   }
   if (url !== undefined) {
-    let valid: boolean;
     try {
-      const parsed = new URL(url);
-      valid = (parsed.protocol === 'redis:' || parsed.protocol === 'rediss:') && parsed.hostname !== '';
-      if (parsed.password !== '') secrets.push(decodeURIComponent(parsed.password), parsed.password);
+      const password = new URL(url).password;
+      if (password !== '') secrets.push(decodeURIComponent(password), password);
     } catch {
-      valid = false;
-    }
-    if (!valid) add(['store', store.url === undefined ? 'urlEnv' : 'url'], 'must be a redis:// or rediss:// URL');
-  }
-  let encryptionKeys: string[] | undefined;
-  if (store.encryptionKeysEnv !== undefined) {
-    const text = env[store.encryptionKeysEnv];
-    if (text === undefined || text.trim() === '') {
-      add(['store', 'encryptionKeysEnv'], `names ${store.encryptionKeysEnv}, which is not set`);
-    } else {
-      encryptionKeys = text.split(',').map((key) => key.trim()).filter((key) => key !== '');
-      secrets.push(...encryptionKeys);
-      if (encryptionKeys.some((key) => !/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length !== 32)) {
-        add(['store', 'encryptionKeysEnv'], `${store.encryptionKeysEnv} must hold base64 32-byte keys, comma-separated (openssl rand -base64 32)`);
-      }
+      // Not a URL: the store says so, naming the field.
     }
   }
   if (url === undefined) return undefined;
-  return { type: 'redis', url, keyPrefix: store.keyPrefix, encryptionKeys };
-}
-
-/** A message for a zod issue that never quotes the value (it could be a secret in the wrong field). */
-function describe(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_type':
-      return /received undefined$/.test(issue.message) ? 'is required' : `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'too_small':
-      return issue.origin === 'string' ? 'must not be empty' : issue.origin === 'array' ? issue.message : `must be at least ${String(issue.minimum)}`;
-    case 'too_big':
-      return issue.origin === 'string' ? `must be at most ${String(issue.maximum)} characters` : `must be at most ${String(issue.maximum)}`;
-    case 'unrecognized_keys':
-      return `has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-    case 'invalid_union':
-      return issue.message.includes('must be') ? issue.message : 'has none of the accepted forms';
-    default:
-      return issue.message;
-  }
+  return { type: 'redis', url, urlField: store.url === undefined ? 'urlEnv' : 'url', keyPrefix: store.keyPrefix, encryptionKeys };
 }
 
 function definedOnly<T extends object>(value: T): T {

@@ -8,6 +8,8 @@ import { TokenError } from '../errors.js';
 /** Every code the broker answers with. */
 export type BrokerErrorCode =
   | 'unauthenticated'
+  | 'invalid_key'
+  | 'too_many_failed_authentications'
   | 'provider_not_allowed'
   | 'unknown_provider'
   | 'not_found'
@@ -15,6 +17,7 @@ export type BrokerErrorCode =
   | 'bad_request'
   | 'payload_too_large'
   | 'uri_too_long'
+  | 'invalidation_limit'
   | 'upstream_invalid_credentials'
   | 'upstream_invalid_response'
   | 'upstream_unavailable'
@@ -37,35 +40,47 @@ export function errorBody(error: BrokerError): { error: { code: BrokerErrorCode;
   return { error: { code: error.code, message: error.message } };
 }
 
+/** No key, or an `Authorization` header that is not `Bearer <key>`. */
 export const UNAUTHENTICATED: BrokerError = {
   status: 401,
   code: 'unauthenticated',
   message: 'An API key is required: Authorization: Bearer <key> or x-api-key: <key>',
 };
 
+/** A key that no consumer has. */
+export const INVALID_KEY: BrokerError = {
+  status: 401,
+  code: 'invalid_key',
+  message: 'The API key is not valid (check it has no trailing newline or space)',
+};
+
+/** `Retry-After` seconds from a library `retryAfterMs`, rounded up; 1 when none is known. */
+export function retryAfterSeconds(ms: unknown): number {
+  return typeof ms === 'number' && ms > 0 ? Math.ceil(ms / 1000) : 1;
+}
+
 /** The answer for a failed token fetch. */
 export function tokenFailure(error: unknown, provider: string): BrokerError {
   if (!(error instanceof TokenError)) {
     return { status: 500, code: 'internal_error', message: 'The broker failed unexpectedly; see its log' };
   }
-  const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-  const retryAfterSeconds = typeof retryAfterMs === 'number' && retryAfterMs > 0 ? Math.ceil(retryAfterMs / 1000) : 1;
+  const retryAfter = retryAfterSeconds((error as { retryAfterMs?: unknown }).retryAfterMs);
   switch (error.code) {
     case 'invalid_credentials':
       return { status: 502, code: 'upstream_invalid_credentials', message: `Provider "${provider}" refused the broker's client credentials` };
     case 'invalid_token_response':
       return { status: 502, code: 'upstream_invalid_response', message: `Provider "${provider}" did not answer with a usable token` };
     case 'rate_limited':
-      return { status: 503, code: 'upstream_rate_limited', message: `Provider "${provider}" is rate-limiting token requests`, retryAfterSeconds };
+      return { status: 503, code: 'upstream_rate_limited', message: `Provider "${provider}" is rate-limiting token requests`, retryAfterSeconds: retryAfter };
     case 'issuance_limit':
       return {
         status: 503,
         code: 'issuance_limit',
         message: `The issuance budget for "${provider}" is spent; no request was sent to the provider`,
-        retryAfterSeconds,
+        retryAfterSeconds: retryAfter,
       };
     case 'provider_unavailable':
-      return { status: 503, code: 'upstream_unavailable', message: `Provider "${provider}" is unavailable`, retryAfterSeconds };
+      return { status: 503, code: 'upstream_unavailable', message: `Provider "${provider}" is unavailable`, retryAfterSeconds: retryAfter };
     case 'config':
       return { status: 500, code: 'internal_error', message: 'The broker is misconfigured; see its log' };
   }

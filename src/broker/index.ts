@@ -1,18 +1,34 @@
 /**
- * The credential broker behind `tokenbroker serve`. Kept out of the main entry point: applications
- * that only fetch tokens never load Fastify or prom-client.
+ * `tokenbroker/broker`: the credential broker behind `tokenbroker serve`, for programmatic use and
+ * tests. Needs the optional peer dependencies `fastify` and `prom-client` (`npm install fastify
+ * prom-client`); applications that only fetch tokens never load them.
+ *
+ * @example
+ * ```ts
+ * import { createBroker } from 'tokenbroker/broker';
+ * const broker = createBroker(JSON.parse(readFileSync('broker.json', 'utf8')), { env: process.env });
+ * const url = await broker.listen();
+ * ```
+ *
+ * @packageDocumentation
  */
 export { createBroker, type Broker, type BrokerOptions, type LogDestination } from './server.js';
+export type { AuditDestination } from './audit.js';
 export {
   configFileContext,
   DEFAULT_LIMITS,
+  DEFAULT_OPS,
+  defaultStateDir,
   readBrokerConfigFile,
   resolveBrokerConfig,
   type BrokerConfig,
+  type BrokerLimits,
+  type Consumer,
   type ConsumerConfig,
   type LoadContext,
   type ProviderConfig,
   type ResolvedBrokerConfig,
+  type ResolvedStore,
   type StoreConfig,
 } from './config.js';
 export { keyDigest } from './auth.js';

@@ -5,7 +5,7 @@
  * and the token manager's counters are read from `tokens.stats()`, both copied into the metrics when
  * Prometheus scrapes. Only upstream fetches (rare) observe the latency histogram directly.
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TokenManager } from '../manager.js';
 import { ISSUE_REASONS } from '../stats.js';
 import { onUpstreamFetch } from '../telemetry.js';
@@ -15,9 +15,16 @@ import { onUpstreamFetch } from '../telemetry.js';
 export class BrokerMetrics {
   readonly registry = new Registry();
   readonly #requests = new Map<string, Map<number, number>>();
+  /** consumer → provider → outcome → count. */
+  readonly #byConsumer = new Map<string, Map<string, Map<string, number>>>();
+  /** consumer → provider → result → count. */
+  readonly #invalidations = new Map<string, Map<string, Map<string, number>>>();
+  readonly #latency: Histogram<'consumer' | 'provider'>;
+  readonly #latencyChildren = new Map<string, Map<string, { observe(seconds: number): void }>>();
   readonly #unsubscribe: () => void;
 
-  constructor(tokens: TokenManager) {
+  /** `storeReachable` is asked at scrape time, for `tokenbroker_store_up`. */
+  constructor(tokens: TokenManager, storeReachable: () => Promise<boolean>) {
     const registers = [this.registry];
     const requests = this.#requests;
     collectDefaultMetrics({ register: this.registry, prefix: 'tokenbroker_' });
@@ -32,6 +39,39 @@ export class BrokerMetrics {
         for (const [route, byStatus] of requests) {
           for (const [status, count] of byStatus) this.inc({ route, status: String(status) }, count);
         }
+      },
+    });
+
+    const nested = (name: string, help: string, third: string, source: Map<string, Map<string, Map<string, number>>>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['consumer', 'provider', third],
+        registers,
+        collect() {
+          this.reset();
+          for (const [consumer, byProvider] of source) {
+            for (const [provider, counts] of byProvider) {
+              for (const [value, count] of counts) this.inc({ consumer, provider, [third]: value }, count);
+            }
+          }
+        },
+      });
+    nested('tokenbroker_consumer_requests_total', 'Token requests answered, by consumer, provider and outcome (issued, invalidated or the error code)', 'outcome', this.#byConsumer);
+    nested('tokenbroker_invalidations_total', 'Reported rejections (POST …/invalidate), by consumer, provider and result (dropped, already_replaced, limited)', 'result', this.#invalidations);
+    this.#latency = new Histogram({
+      name: 'tokenbroker_consumer_request_duration_seconds',
+      help: 'Time to answer a token request, by consumer and provider',
+      labelNames: ['consumer', 'provider'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5, 10],
+      registers,
+    });
+    new Gauge({
+      name: 'tokenbroker_store_up',
+      help: '1 while the shared store answers (always 1 for memory); 0 while tokens are served from this process only',
+      registers,
+      async collect() {
+        this.set((await storeReachable()) ? 1 : 0);
       },
     });
 
@@ -85,6 +125,21 @@ export class BrokerMetrics {
     byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
   }
 
+  /** Counts one answered token request of an authenticated consumer. */
+  consumerRequest(consumer: string, provider: string, outcome: string, seconds: number): void {
+    increment(this.#byConsumer, consumer, provider, outcome);
+    let children = this.#latencyChildren.get(consumer);
+    if (children === undefined) this.#latencyChildren.set(consumer, (children = new Map()));
+    let child = children.get(provider);
+    if (child === undefined) children.set(provider, (child = this.#latency.labels(consumer, provider)));
+    child.observe(seconds);
+  }
+
+  /** Counts one reported rejection. */
+  invalidation(consumer: string, provider: string, result: 'dropped' | 'already_replaced' | 'limited'): void {
+    increment(this.#invalidations, consumer, provider, result);
+  }
+
   /** The Prometheus text exposition. */
   async text(): Promise<string> {
     return this.registry.metrics();
@@ -94,4 +149,12 @@ export class BrokerMetrics {
     this.#unsubscribe();
     this.registry.clear();
   }
+}
+
+function increment(map: Map<string, Map<string, Map<string, number>>>, a: string, b: string, c: string): void {
+  let byB = map.get(a);
+  if (byB === undefined) map.set(a, (byB = new Map()));
+  let byC = byB.get(b);
+  if (byC === undefined) byB.set(b, (byC = new Map()));
+  byC.set(c, (byC.get(c) ?? 0) + 1);
 }

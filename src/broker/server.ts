@@ -1,33 +1,22 @@
 /**
- * The credential broker: an authenticated HTTP API in front of one token manager, on Fastify.
+ * The credential broker: an authenticated HTTP API in front of one token manager, on Fastify, with
+ * its operations routes on a listener of their own.
  *
- *   GET /v1/tokens/:provider ─ API key ─ known provider ─ allowed for this consumer ─ tokens.getToken
- *   GET /healthz · /readyz · /metrics
+ *   service listener  GET /v1/tokens/:provider · POST /v1/tokens/:provider/invalidate   (service.ts)
+ *   ops listener      GET /healthz · /readyz · /metrics                                   (loopback by default)
  *
  * `createBroker(config)` builds everything without listening, so tests run it in-process; the
- * `tokenbroker serve` command adds the config file, signals and exit codes.
+ * `tokenbroker serve` command adds the config file, signals (SIGHUP reloads) and exit codes.
  */
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { Redis } from 'ioredis';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { ConfigError } from '../errors.js';
 import { createTokenManager, type TokenManager } from '../manager.js';
-import { redisStore } from '../stores/redis.js';
-import type { TokenStore } from '../stores/types.js';
-import type { Token } from '../token.js';
-import { authenticate, presentedKey } from './auth.js';
-import { resolveBrokerConfig, type LoadContext, type ResolvedStore } from './config.js';
-import { errorBody, tokenFailure, UNAUTHENTICATED, type BrokerError } from './errors.js';
+import { AuditLog, type AuditDestination } from './audit.js';
+import { resolveBrokerConfig, type LoadContext, type ResolvedBrokerConfig } from './config.js';
 import { BrokerMetrics } from './metrics.js';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The authenticated consumer's name, for the access log. */
-    brokerConsumer: string | undefined;
-    /** The (configured) provider id asked for, for the access log. */
-    brokerProvider: string | undefined;
-    /** The route pattern, set by the handler (cheaper than `routeOptions`, which builds an object per call). */
-    brokerRoute: string | undefined;
-  }
-}
+import { buildServiceApp, type LiveConfig } from './service.js';
+import { buildBrokerStore } from './store.js';
 
 /** Anything with `write(text)`: the broker's JSON log lines go there (default: stdout). */
 export interface LogDestination {
@@ -36,20 +25,36 @@ export interface LogDestination {
 
 /** Options of {@link createBroker} beyond the config itself. */
 export interface BrokerOptions extends LoadContext {
-  /** Where the JSON log goes (default: stdout, through pino's own writer). */
+  /** Where the JSON log goes (default: stdout, through pino's own asynchronous writer). */
   readonly logDestination?: LogDestination;
+  /** Where the audit lines go; default: the config's `audit.file`, else `logDestination`, else stdout. */
+  readonly auditDestination?: AuditDestination;
   /** Overrides the config's `listen` (tests: `{ port: 0 }`). */
   readonly listen?: { readonly host?: string; readonly port?: number };
+  /** Overrides the config's `ops` listener address (tests: `{ port: 0 }`). */
+  readonly ops?: { readonly host?: string; readonly port?: number };
 }
 
 /** A broker, built but not listening yet. */
 export interface Broker {
-  /** The Fastify instance (for `inject` in tests). */
+  /** The service listener's Fastify instance (for `inject` in tests): the token API only. */
   readonly app: FastifyInstance;
+  /** The ops listener's Fastify instance: `/healthz`, `/readyz`, `/metrics`. */
+  readonly ops: FastifyInstance;
   /** The token manager behind the API. */
   readonly tokens: TokenManager;
-  /** Starts listening; resolves to the base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Starts both listeners; resolves to the service's base URL, e.g. `http://127.0.0.1:8080`. */
   listen(): Promise<string>;
+  /** The ops listener's base URL, once listening. */
+  readonly opsUrl: string | undefined;
+  /**
+   * Applies a new config without a restart: consumers, key hashes, allow-lists and providers. Cached
+   * tokens of unchanged credentials and requests under way are kept. Other sections (listeners, store,
+   * limits, tokens, logging) need a restart; a change to them is logged and ignored. `config` is the
+   * config object, or a function that reads it (so a file that cannot be read is handled the same way).
+   * @throws {@link ConfigError} for a bad config, after logging one error line; the running config is kept.
+   */
+  reload(config: unknown, options?: LoadContext): void;
   /**
    * Graceful stop: no new connections, requests under way finish, then the token manager and the
    * store close. Safe to call more than once.
@@ -57,194 +62,112 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-const PROVIDER_ROUTE = '/v1/tokens/:provider';
 const READY_TIMEOUT_MS = 1_000;
-
-const tokenResponseSchema = {
-  type: 'object',
-  properties: {
-    access_token: { type: 'string' },
-    token_type: { type: 'string' },
-    expires_at: { type: 'string' },
-    expires_in: { type: 'integer' },
-    scope: { type: 'string' },
-  },
-  required: ['access_token', 'token_type', 'expires_at', 'expires_in'],
-} as const;
 
 /**
  * Builds a broker from a config object (the parsed config file).
  * @throws {@link ConfigError} listing every problem of the config, before anything starts.
  */
 export function createBroker(config: unknown, options: BrokerOptions = {}): Broker {
-  const resolved = resolveBrokerConfig(config, options);
+  let resolved = resolveBrokerConfig(config, options);
   const listenAt = { ...resolved.listen, ...options.listen };
-  const { limits } = resolved;
-
-  const app = Fastify({
-    logger: {
+  const opsAt = { host: resolved.ops.host, port: resolved.ops.port, ...options.ops };
+  const logDestination = options.logDestination ?? pino.destination({ dest: 1, sync: false });
+  const logger = pino(
+    {
       level: resolved.logLevel,
-      // Without a destination: pino's own stdout writer (sonic-boom), much cheaper than process.stdout.write.
-      ...(options.logDestination === undefined ? {} : { stream: options.logDestination }),
       // Nothing here logs headers; this is for whoever adds a hook or a serializer that does.
       redact: {
         paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'],
         censor: '[redacted]',
       },
     },
-    // The access log below replaces Fastify's two lines per request (which quote the raw URL).
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: limits.bodyLimitBytes,
-    routerOptions: { maxParamLength: 64 },
-    // Socket level: the whole request must arrive within this (slow-loris protection). The wait for a
-    // token is bounded separately, on the slow path only (see `withDeadline`).
-    requestTimeout: limits.requestTimeoutMs,
-    http: { maxHeaderSize: limits.maxHeaderBytes },
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-    // Router errors (bad URL encoding, an over-long id): Fastify's own answer quotes the URL.
-    frameworkErrors: (error, _request, reply) => {
-      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-        return send(reply, { status: 414, code: 'uri_too_long', message: 'Provider ids are at most 64 characters' });
-      }
-      return send(reply, { status: 400, code: 'bad_request', message: 'The request URL is malformed' });
-    },
-  });
-  app.decorateRequest('brokerConsumer', undefined);
-  app.decorateRequest('brokerProvider', undefined);
-  app.decorateRequest('brokerRoute', undefined);
+    // Without a destination: pino's own stdout writer (sonic-boom), much cheaper than process.stdout.write.
+    logDestination,
+  );
+  const auditDestination =
+    options.auditDestination ??
+    (resolved.audit.file !== undefined
+      ? pino.destination({ dest: resolved.audit.file, sync: false, mkdir: true, append: true })
+      : logDestination);
+  const audit = resolved.audit.enabled ? new AuditLog(auditDestination) : undefined;
 
-  const { store, redis } = buildStore(resolved.store, app);
+  const built = buildBrokerStore(resolved.store, logger.child({ component: 'store' }), options.source);
   const tokens = createTokenManager({
     ...resolved.tokens,
     providers: Object.fromEntries(resolved.providers),
-    store,
-    logger: app.log.child({ component: 'tokens' }),
+    ...(built.store === undefined ? {} : { store: built.store }),
+    logger: logger.child({ component: 'tokens' }),
   });
-  const metrics = new BrokerMetrics(tokens);
-  /** Per provider id, the last token promise that resolved: the manager returns it again on warm hits. */
-  const settled = new Map<string, Promise<Token>>();
-  /** Per provider id, the last token answered and its `expires_at` text (computed once per token). */
-  const expiresAtText = new Map<string, { token: Token; text: string }>();
+  const metrics = new BrokerMetrics(tokens, () => built.reachable(READY_TIMEOUT_MS));
+  let live: LiveConfig = liveOf(resolved);
   let closing = false;
 
-  // --- Access log and request metrics: one line per request, route pattern only (never the URL, which could carry anything).
-  // Callback-style (not async): no promise per request on the hot path.
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.brokerRoute ?? request.routeOptions.url ?? 'unmatched';
-    metrics.request(route, reply.statusCode);
-    request.log.info(
-      {
-        method: request.method,
-        route,
-        status: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
-        consumer: request.brokerConsumer,
-        provider: request.brokerProvider,
-      },
-      'request',
-    );
-    done();
+  const app = buildServiceApp({
+    limits: resolved.limits,
+    logger,
+    https: undefined,
+    live: () => live,
+    tokens,
+    metrics,
+    audit,
+    closing: () => closing,
   });
-
-  app.setNotFoundHandler((_request, reply) => send(reply, { status: 404, code: 'not_found', message: 'No such route' }));
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status === 413) return send(reply, { status, code: 'payload_too_large', message: `Request bodies are limited to ${limits.bodyLimitBytes} bytes` });
-    if (status >= 400 && status < 500) return send(reply, { status, code: 'bad_request', message: 'The request is malformed' });
-    request.log.error({ err: { name: error.name, code: error.code } }, 'request failed');
-    return send(reply, { status: 500, code: 'internal_error', message: 'The broker failed unexpectedly; see its log' });
-  });
-
-  // --- The API
-  app.get<{ Params: { provider: string } }>(
-    PROVIDER_ROUTE,
-    { schema: { response: { 200: tokenResponseSchema } } },
-    async (request, reply) => {
-      request.brokerRoute = PROVIDER_ROUTE;
-      const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
-      const consumer = key === undefined ? undefined : authenticate(resolved.consumers, key);
-      if (consumer === undefined) {
-        reply.header('www-authenticate', 'Bearer realm="tokenbroker"');
-        return send(reply, UNAUTHENTICATED);
-      }
-      request.brokerConsumer = consumer.name;
-      const id = request.params.provider;
-      if (!resolved.providers.has(id)) {
-        return send(reply, { status: 404, code: 'unknown_provider', message: 'No provider is configured under that id' });
-      }
-      request.brokerProvider = id;
-      if (!consumer.providers.has(id)) {
-        return send(reply, { status: 403, code: 'provider_not_allowed', message: `Consumer "${consumer.name}" may not get tokens for "${id}"` });
-      }
-      let token: Token;
-      try {
-        const pending = tokens.getToken(id);
-        // A warm hit hands back the same settled promise every time: awaited as is, with no timer.
-        // Anything else (a fetch under way) is awaited within the request timeout.
-        token = await (settled.get(id) === pending ? pending : withDeadline(pending, limits.requestTimeoutMs));
-        settled.set(id, pending);
-      } catch (error) {
-        if (error === TIMED_OUT) {
-          return send(reply, { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 });
-        }
-        return send(reply, tokenFailure(error, id));
-      }
-      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      // A request that was under way when the close began: its connection closes after this answer.
-      if (closing) reply.header('connection', 'close');
-      return tokenBody(token, id, expiresAtText);
-    },
-  );
-  app.route({
-    method: ['POST', 'PUT', 'PATCH', 'DELETE'],
-    url: PROVIDER_ROUTE,
-    handler: (_request, reply) => {
-      reply.header('allow', 'GET, HEAD');
-      return send(reply, { status: 405, code: 'method_not_allowed', message: 'Use GET' });
-    },
-  });
-
-  // --- Operations
-  app.get('/healthz', async (_request, reply) => {
-    reply.header('cache-control', 'no-store');
-    return { status: 'ok' };
-  });
-  app.get('/readyz', async (_request, reply) => {
-    reply.header('cache-control', 'no-store');
-    const storeReady = redis === undefined ? true : await ping(redis);
-    const ready = storeReady && !closing;
-    reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not_ready', checks: { config: 'loaded', store: storeReady ? 'reachable' : 'unreachable', closing } };
-  });
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('cache-control', 'no-store').type(metrics.registry.contentType);
-    return metrics.text();
-  });
+  const ops = buildOpsApp(metrics, () => closing, built, resolved.ops.storeOutage);
 
   let closed: Promise<void> | undefined;
+  let opsUrl: string | undefined;
   return {
     app,
+    ops,
     tokens,
+    get opsUrl() {
+      return opsUrl;
+    },
     async listen() {
       const url = await app.listen({ host: listenAt.host, port: listenAt.port });
-      app.log.info(
-        { url, providers: [...resolved.providers.keys()], consumers: resolved.consumers.length, store: resolved.store.type },
+      opsUrl = await ops.listen({ host: opsAt.host, port: opsAt.port });
+      logger.info(
+        { url, opsUrl, providers: [...resolved.providers.keys()], consumers: resolved.consumers.length, store: built.kind },
         'tokenbroker broker listening',
       );
       return url;
     },
+    reload(next, loadOptions = options) {
+      let fresh: ResolvedBrokerConfig;
+      try {
+        fresh = resolveBrokerConfig(typeof next === 'function' ? (next as () => unknown)() : next, loadOptions);
+      } catch (error) {
+        // Paths and messages only: a ConfigError never quotes a value.
+        const problems = error instanceof ConfigError ? error.issues.map((issue) => `${issue.path}: ${issue.message}`) : [String((error as Error)?.name)];
+        logger.error({ problems }, 'reload failed; the running config is kept');
+        throw error;
+      }
+      const restartOnly = (['listen', 'ops', 'store', 'limits', 'tokens', 'logLevel', 'audit'] as const).filter(
+        (section) => JSON.stringify(fresh[section]) !== JSON.stringify(resolved[section]),
+      );
+      if (restartOnly.length > 0) logger.warn({ sections: restartOnly }, 'reload: these sections change only on a restart; kept as they were');
+      // Providers: a changed credential (its cache key) is registered anew; an unchanged one keeps its token.
+      for (const id of resolved.providers.keys()) if (!fresh.providers.has(id)) tokens.unregister(id);
+      for (const [id, provider] of fresh.providers) {
+        if (resolved.providers.get(id)?.cacheKey !== provider.cacheKey) tokens.register(id, provider);
+      }
+      resolved = { ...resolved, providers: fresh.providers, consumers: fresh.consumers, secrets: fresh.secrets };
+      live = liveOf(resolved);
+      logger.info({ providers: [...fresh.providers.keys()], consumers: fresh.consumers.length }, 'config reloaded');
+    },
     close() {
       closed ??= (async () => {
         closing = true;
-        app.log.info('closing: no new connections, finishing requests under way');
+        logger.info('closing: no new connections, finishing requests under way');
         try {
           await app.close();
+          await ops.close();
         } finally {
           metrics.close();
           await tokens.close();
-          if (redis !== undefined) await redis.quit().catch(() => redis.disconnect());
-          app.log.info('closed');
+          logger.info('closed');
+          for (const destination of new Set<unknown>([auditDestination, logDestination])) flush(destination);
         }
       })();
       return closed;
@@ -252,93 +175,48 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
   };
 }
 
-const TIMED_OUT = new Error('timed out');
-
-/** `promise`, or a rejection with TIMED_OUT after `ms`. */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(TIMED_OUT), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+function liveOf(resolved: ResolvedBrokerConfig): LiveConfig {
+  return { consumers: resolved.consumers, providerIds: new Set(resolved.providers.keys()) };
 }
 
-/** The success body. `expires_at` is the token's real expiry; the broker fetches a new one before it. */
-function tokenBody(token: Token, id: string, expiresAtText: Map<string, { token: Token; text: string }>): Record<string, unknown> {
-  let cached = expiresAtText.get(id);
-  if (cached?.token !== token) expiresAtText.set(id, (cached = { token, text: new Date(token.expiresAt).toISOString() }));
-  const body: Record<string, unknown> = {
-    access_token: token.accessToken,
-    token_type: token.tokenType,
-    expires_at: cached.text,
-    expires_in: Math.max(0, Math.floor((token.expiresAt - Date.now()) / 1000)),
-  };
-  if (token.scope !== undefined) body.scope = token.scope;
-  return body;
-}
-
-function send(reply: FastifyReply, error: BrokerError): FastifyReply {
-  reply.code(error.status).header('cache-control', 'no-store');
-  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  return reply.send(errorBody(error));
-}
-
-/**
- * The store: memory, or Redis through an ioredis client the broker owns (so `/readyz` can PING it).
- */
-function buildStore(config: ResolvedStore, app: FastifyInstance): { store: TokenStore | undefined; redis: Redis | undefined } {
-  if (config.type === 'memory') return { store: undefined, redis: undefined };
-  const { redis, store } = redisStoreFor(config, app);
-  return { store, redis };
-}
-
-function redisStoreFor(config: Extract<ResolvedStore, { type: 'redis' }>, app: FastifyInstance): { redis: Redis; store: TokenStore } {
-  const redis = new Redis(config.url, {
-    // Bounded like the store's own connections: fail fast, never replay stale lock commands.
-    commandTimeout: READY_TIMEOUT_MS,
-    connectTimeout: 2 * READY_TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
-  });
-  let warned = false;
-  redis.on('error', (error: Error) => {
-    // ioredis errors can quote the URL; only the name and system code are logged.
-    if (!warned) app.log.warn({ err: { name: error.name, code: (error as { code?: unknown }).code } }, 'redis connection error');
-    warned = true;
-  });
-  redis.on('ready', () => {
-    warned = false;
-  });
-  const store = redisStore(
-    { client: redis },
-    {
-      ...(config.keyPrefix === undefined ? {} : { keyPrefix: config.keyPrefix }),
-      ...(config.encryptionKeys === undefined ? {} : { encryptionKeys: config.encryptionKeys }),
-      logger: app.log.child({ component: 'redis-store' }),
-    },
-  );
-  return { redis, store };
-}
-
-async function ping(redis: Redis): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  let onReady: (() => void) | undefined;
+/** sonic-boom destinations are flushed on close so no line is lost; other destinations write at once. */
+function flush(destination: unknown): void {
+  const boom = destination as { flushSync?: () => void; fd?: number };
   try {
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS);
-    });
-    // Commands are not queued while (re)connecting: wait for the connection, within the same deadline.
-    if (redis.status !== 'ready') {
-      if (redis.status === 'end') return false;
-      await Promise.race([new Promise<void>((resolve) => redis.once('ready', (onReady = resolve))), deadline]);
-    }
-    return (await Promise.race([redis.ping(), deadline])) === 'PONG';
+    if (typeof boom.flushSync === 'function' && typeof boom.fd === 'number' && boom.fd >= 0) boom.flushSync();
   } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-    if (onReady !== undefined) redis.off('ready', onReady);
+    // Not ready yet (nothing written): nothing to flush.
   }
+}
+
+/** The ops listener: liveness, readiness, metrics. No logger: scrapes and probes are not worth a line each. */
+function buildOpsApp(
+  metrics: BrokerMetrics,
+  closing: () => boolean,
+  store: ReturnType<typeof buildBrokerStore>,
+  storeOutage: 'degraded' | 'not_ready',
+): FastifyInstance {
+  const ops = Fastify({ logger: false, return503OnClosing: true, forceCloseConnections: true });
+  ops.get('/healthz', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    return { status: 'ok' };
+  });
+  ops.get('/readyz', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const reachable = await store.reachable(READY_TIMEOUT_MS);
+    // Tokens are still served from this process while the shared store is down: degraded, not out.
+    const ready = !closing() && (reachable || storeOutage === 'degraded');
+    reply.code(ready ? 200 : 503);
+    const status = !ready ? 'not_ready' : reachable ? 'ready' : 'degraded';
+    return { status, checks: { config: 'loaded', store: reachable ? 'reachable' : 'unreachable', closing: closing() } };
+  });
+  ops.get('/metrics', async (_request, reply) => {
+    reply.header('cache-control', 'no-store').type(metrics.registry.contentType);
+    return metrics.text();
+  });
+  ops.setNotFoundHandler((_request, reply) => {
+    reply.code(404).header('cache-control', 'no-store');
+    return { error: { code: 'not_found', message: 'No such route' } };
+  });
+  return ops;
 }

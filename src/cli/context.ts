@@ -14,6 +14,8 @@ export interface Output {
 export interface CliIo {
   readonly stdout: Output;
   readonly stderr: Output;
+  /** Where commands that read input (`hash-key`) read it: `process.stdin`, or a test's chunks. */
+  readonly stdin?: AsyncIterable<string | Uint8Array> | undefined;
   /** The environment variables to read configuration from (normally `process.env`). */
   readonly env: Readonly<Record<string, string | undefined>>;
   /**

@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { emulateCommand } from './commands/emulate.js';
+import { hashKeyCommand, newKeyCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 import type { CliIo } from './context.js';
@@ -15,7 +16,7 @@ export type { CliIo, Output } from './context.js';
 export { EXIT } from './errors.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly RegisterCommand[] = [tokenCommand, emulateCommand, serveCommand];
+export const COMMANDS: readonly RegisterCommand[] = [tokenCommand, emulateCommand, serveCommand, newKeyCommand, hashKeyCommand];
 
 /**
  * Runs `tokenbroker` in-process: `argv` is the user's arguments (`['token', 'ap']`). Resolves to the
@@ -31,7 +32,16 @@ async function main(): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => stop.abort(new Error(`received ${signal}`));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const code = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: stop.signal });
+  const code = await run(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    // A getter: process.stdin is set up only if a command reads it.
+    get stdin() {
+      return process.stdin;
+    },
+    env: process.env,
+    signal: stop.signal,
+  });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.exitCode = code;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The broker's API over real HTTP against the emulator: authentication, allow-lists, every error code,
  * and the sweep that no answer or log line carries a secret, a consumer key, or a token outside the
@@ -6,6 +7,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
+import { keyDigest } from '../../src/broker/index.js';
 import { AP_CLIENT, AUTOPAY_CLIENT, bearer, ENV, KEYS, startHarness, type BrokerHarness } from './helpers.js';
 
 let h: BrokerHarness;
@@ -67,18 +69,18 @@ describe('GET /v1/tokens/:provider', () => {
     expect(response.status).toBe(200);
   });
 
-  it('401 unauthenticated with WWW-Authenticate for a missing, wrong or malformed key', async () => {
-    const attempts: Array<Record<string, string>> = [
-      {},
-      bearer('tbk_not_a_key_at_all_1234567890abcdef'),
-      { 'x-api-key': 'tbk_wrong_key_abcdef0123456789' },
-      { authorization: `Basic ${Buffer.from(`billing:${KEYS.billing}`).toString('base64')}` },
-      { authorization: 'Bearer' },
-      { authorization: `Bearer ${KEYS.billing}x` },
+  it('401 unauthenticated for a missing or malformed key, 401 invalid_key for a wrong one, with WWW-Authenticate', async () => {
+    const attempts: Array<[Record<string, string>, string]> = [
+      [{}, 'unauthenticated'],
+      [bearer('tbk_not_a_key_at_all_1234567890abcdef'), 'invalid_key'],
+      [{ 'x-api-key': 'tbk_wrong_key_abcdef0123456789' }, 'invalid_key'],
+      [{ authorization: `Basic ${Buffer.from(`billing:${KEYS.billing}`).toString('base64')}` }, 'unauthenticated'],
+      [{ authorization: 'Bearer' }, 'unauthenticated'],
+      [{ authorization: `Bearer ${KEYS.billing}x` }, 'invalid_key'],
     ];
-    for (const headers of attempts) {
+    for (const [headers, code] of attempts) {
       const answer = await h.get('/v1/tokens/ap', headers);
-      expectError(answer, 401, 'unauthenticated');
+      expectError(answer, 401, code);
       expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer/);
       expect(answer.headers.get('cache-control')).toBe('no-store');
     }
@@ -137,7 +139,7 @@ describe('GET /v1/tokens/:provider', () => {
     const post = await fetch(`${h.url}/v1/tokens/ap`, { method: 'POST', headers: { ...bearer(KEYS.billing), 'content-type': 'application/json' }, body: '{}' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
-    const big = await fetch(`${h.url}/v1/tokens/ap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(4096) }) });
+    const big = await fetch(`${h.url}/v1/tokens/ap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(10_000) }) });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
     const status = await new Promise<number>((resolve, reject) => {
@@ -198,12 +200,50 @@ describe('secrets', () => {
     }
   });
 
-  it('one access-log line per request: method, route, status, duration, consumer, provider', async () => {
+  it('one audit line per token request: time, request id, consumer, key id, client IP, provider, fingerprint, outcome, latency', async () => {
     const before = h.logs.length;
-    await h.get('/v1/tokens/ap?key=tbk_in_query_string_0123456789', bearer(KEYS.billing));
-    const lines = h.logs.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ method: 'GET', route: '/v1/tokens/:provider', status: 200, consumer: 'billing', provider: 'ap', durationMs: expect.any(Number) });
-    expect(JSON.stringify(lines[0])).not.toContain('tbk_in_query_string');
+    const answer = await h.get('/v1/tokens/ap?key=tbk_in_query_string_0123456789', { ...bearer(KEYS.billing), 'x-request-id': 'trace-42.a' });
+    expect(answer.headers.get('x-request-id')).toBe('trace-42.a');
+    const lines = h.logs.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const audit = lines.filter((line) => line.type === 'audit');
+    expect(audit).toHaveLength(1);
+    const token = String(answer.json.access_token);
+    expect(audit[0]).toEqual({
+      type: 'audit',
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      reqId: 'trace-42.a',
+      consumer: 'billing',
+      keyId: keyDigest(KEYS.billing).slice(0, 8),
+      ip: '127.0.0.1',
+      provider: 'ap',
+      outcome: 'issued',
+      status: 200,
+      fingerprint: createHash('sha256').update(token).digest('base64url').slice(0, 12),
+      latencyMs: expect.any(Number),
+    });
+    // The token request is recorded once, by the audit line; nothing quotes the URL, the token or the key.
+    expect(lines.filter((line) => line.msg === 'request')).toHaveLength(0);
+    expect(JSON.stringify(lines)).not.toContain('tbk_in_query_string');
+    expect(JSON.stringify(lines)).not.toContain(token);
+    expect(JSON.stringify(lines)).not.toContain(KEYS.billing);
+  });
+
+  it('refusals are audited too, and a malformed x-request-id is replaced', async () => {
+    const before = h.logs.length;
+    const answer = await h.get('/v1/tokens/ap', { ...bearer('tbk_wrong_key_abcdef0123456789'), 'x-request-id': 'bad id\twith tab' });
+    expect(answer.status).toBe(401);
+    const reqId = answer.headers.get('x-request-id');
+    expect(reqId).toMatch(/^[0-9a-f-]{36}$/);
+    const audit = h.logs.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.type === 'audit');
+    expect(audit).toEqual([
+      expect.objectContaining({ reqId, outcome: 'refused', code: 'invalid_key', status: 401, keyId: keyDigest('tbk_wrong_key_abcdef0123456789').slice(0, 8) }),
+    ]);
+    expect(audit[0]).not.toHaveProperty('fingerprint');
+  });
+
+  it('every answer has x-request-id, 404 and 400 included', async () => {
+    for (const path of ['/v2/nothing', '/v1/tokens/%E0%A4%A', '/v1/tokens/ap']) {
+      expect((await h.get(path)).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
   });
 });

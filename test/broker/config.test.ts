@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keyDigest, resolveBrokerConfig } from '../../src/broker/index.js';
+import { DEFAULT_LIMITS, keyDigest, resolveBrokerConfig } from '../../src/broker/index.js';
 import { run } from '../../src/cli/main.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -41,9 +41,9 @@ describe('broker config', () => {
     const resolved = resolveBrokerConfig(good, { env: { AP_SECRET: 'env-secret', IDP_SECRET: 'idp-secret' }, baseDir: dir });
     expect([...resolved.providers.keys()]).toEqual(['ap', 'autopay', 'idp']);
     expect(resolved.secrets).toEqual(['env-secret', 'file-secret', 'idp-secret']);
-    expect(resolved.limits).toEqual({ bodyLimitBytes: 512, maxHeaderBytes: 16_384, requestTimeoutMs: 5000 });
+    expect(resolved.limits).toEqual({ ...DEFAULT_LIMITS, bodyLimitBytes: 512, requestTimeoutMs: 5000 });
     expect(resolved.consumers[0]!.providers.has('ap')).toBe(true);
-    expect(resolved.store).toEqual({ type: 'memory' });
+    expect(resolved.store).toEqual({ type: 'memory', explicit: true });
   });
 
   it('lists every problem at once, each naming its field, never quoting a value', () => {
@@ -145,7 +145,7 @@ describe('tokenbroker serve with a bad config', () => {
     const out: string[] = [];
     const code = await run(['serve', '--config', file, '--check'], { stdout: { write: (t: string) => out.push(t) }, stderr: { write: () => {} }, env: { S: 'secret' } });
     expect(code).toBe(0);
-    expect(out.join('')).toContain('ok (1 providers, 1 consumers, memory store)');
+    expect(out.join('')).toMatch(/ok \(1 providers, 1 consumers, sqlite store at .*broker\.sqlite\)/);
   });
 
   it('an unreadable or non-JSON file is a config error too', async () => {

@@ -31,11 +31,15 @@ export interface BrokerHarness {
   readonly emulator: Emulator;
   readonly broker: Broker;
   readonly url: string;
+  /** The ops listener (`/metrics`, `/healthz`, `/readyz`). */
+  readonly opsUrl: string;
   /** Every log line the broker wrote. */
   readonly logs: string[];
   /** Every answer `get` received. */
   readonly answers: Answer[];
+  /** Asks the service listener, or the ops listener for `/metrics`, `/healthz` and `/readyz`. */
   get(path: string, headers?: Record<string, string>): Promise<Answer>;
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Answer>;
   close(): Promise<void>;
 }
 
@@ -43,6 +47,8 @@ export interface BrokerHarness {
 export function baseConfig(emulator: Emulator, overrides: Partial<BrokerConfig> = {}): BrokerConfig {
   return {
     listen: { host: '127.0.0.1', port: 0 },
+    ops: { host: '127.0.0.1', port: 0 },
+    store: { type: 'memory' },
     providers: {
       ap: { type: 'alternative-payments', clientId: AP_CLIENT.clientId, clientSecretEnv: 'AP_SECRET', baseUrl: emulator.alternativePaymentsBaseUrl },
       autopay: {
@@ -76,10 +82,19 @@ export async function startHarness(
     emulator,
     broker,
     url,
+    opsUrl: broker.opsUrl!,
     logs,
     answers,
-    async get(path, headers = {}) {
-      const response = await fetch(`${url}${path}`, { headers });
+    get: (path, headers = {}) => ask(`${/^\/(metrics|healthz|readyz)/.test(path) ? broker.opsUrl! : url}${path}`, { headers }),
+    post: (path, body, headers = {}) =>
+      ask(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+    async close() {
+      await broker.close();
+      await emulator.close();
+    },
+  };
+  async function ask(target: string, init: RequestInit): Promise<Answer> {
+      const response = await fetch(target, init);
       const text = await response.text();
       let json: Record<string, unknown> = {};
       try {
@@ -90,12 +105,7 @@ export async function startHarness(
       const answer = { status: response.status, headers: response.headers, text, json };
       answers.push(answer);
       return answer;
-    },
-    async close() {
-      await broker.close();
-      await emulator.close();
-    },
-  };
+  }
 }
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });

@@ -58,7 +58,11 @@ describe('operations endpoints', () => {
     expect(sample(text, 'tokenbroker_http_requests_total', { route: '/v1/tokens/:provider', status: '200' })).toBe(6);
     expect(sample(text, 'tokenbroker_http_requests_total', { route: '/v1/tokens/:provider', status: '401' })).toBe(1);
     expect(sample(text, 'tokenbroker_http_requests_total', { route: '/v1/tokens/:provider', status: '503' })).toBe(1);
-    expect(sample(text, 'tokenbroker_http_requests_total', { route: '/healthz', status: '200' })).toBe(1);
+    // Per consumer and provider: outcomes, latency.
+    expect(sample(text, 'tokenbroker_consumer_requests_total', { consumer: 'payouts', provider: 'autopay', outcome: 'issued' })).toBe(5);
+    expect(sample(text, 'tokenbroker_consumer_requests_total', { consumer: 'billing', provider: 'ap', outcome: 'issuance_limit' })).toBe(1);
+    expect(sample(text, 'tokenbroker_consumer_request_duration_seconds_count', { consumer: 'payouts', provider: 'autopay' })).toBe(5);
+    expect(sample(text, 'tokenbroker_store_up', {})).toBe(1);
     expect(sample(text, 'tokenbroker_cache_hits_total', { provider: 'autopay' })).toBe(4);
     expect(sample(text, 'tokenbroker_tokens_issued_total', { provider: 'autopay', reason: 'coldStart' })).toBe(1);
     expect(sample(text, 'tokenbroker_tokens_issued_total', { provider: 'ap', reason: 'coldStart' })).toBe(1);
@@ -71,6 +75,6 @@ describe('operations endpoints', () => {
     // Scraping twice does not double the counters collected from the manager's stats.
     const again = (await h.get('/metrics')).text;
     expect(sample(again, 'tokenbroker_cache_hits_total', { provider: 'autopay' })).toBe(4);
-    expect(sample(again, 'tokenbroker_http_requests_total', { route: '/metrics', status: '200' })).toBe(1);
+    expect(sample(again, 'tokenbroker_consumer_requests_total', { consumer: 'payouts', provider: 'autopay', outcome: 'issued' })).toBe(5);
   });
 });

@@ -1,0 +1,105 @@
+/**
+ * The broker's store, built from its config section. The library validates the options (Redis URL,
+ * encryption keys) and its ConfigError is renamed to the config file's fields, so a mistake is still
+ * named as the user wrote it. Readiness asks the store itself, whatever kind it is.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { redisStore } from '../stores/redis.js';
+import type { SharedTokenStore } from '../stores/types.js';
+import type { ResolvedStore } from './config.js';
+import { embeddedStore } from './embedded-store.js';
+
+/** A built store: `undefined` for the manager's own memory store. */
+export interface BrokerStore {
+  readonly store: SharedTokenStore | undefined;
+  /** What `/readyz` and the startup line call it: `memory`, `sqlite` or `redis`. */
+  readonly kind: 'memory' | 'sqlite' | 'redis';
+  /** Whether the shared store answers within `timeoutMs`; always true for memory. */
+  reachable(timeoutMs: number): Promise<boolean>;
+}
+
+const PROBE_KEY = 'tokenbroker:readyz-probe';
+
+/**
+ * Builds the store the config names. Warnings (memory chosen, or no embedded store in this build) go
+ * to `logger.warn` before the broker listens.
+ * @throws {@link ConfigError} naming the config field (`<source>: store.urlEnv`…) the library refused.
+ */
+export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: string | undefined): BrokerStore {
+  if (config.type === 'memory') {
+    logger.warn(
+      { store: 'memory' },
+      'MEMORY STORE: tokens and the issuance budget are lost on every restart, and each restart asks the provider for a new token; ' +
+        'remove "store" to use the embedded store in stateDir',
+    );
+    return memory;
+  }
+  const rename = (field: (libraryPath: string) => string) => (error: unknown): never => {
+    if (!(error instanceof ConfigError)) throw error;
+    const at = (path: string) => (source === undefined ? path : `${source}: ${path}`);
+    throw new ConfigError(error.issues.map((issue) => ({ path: at(field(issue.path)), message: issue.message })));
+  };
+  const keysField = (path: string) => (/encryptionKeys/.test(path) ? 'store.encryptionKeysEnv' : 'store');
+  if (config.type === 'sqlite') {
+    if (embeddedStore === undefined) {
+      logger.warn(
+        { store: 'memory' },
+        'the embedded SQLite store is not part of this build: falling back to memory (tokens do not survive a restart)',
+      );
+      return memory;
+    }
+    let store: SharedTokenStore;
+    try {
+      if (config.inStateDir) mkdirSync(dirname(config.path), { recursive: true, mode: 0o700 });
+      store = embeddedStore({
+        path: config.path,
+        ...(config.encryptionKeys === undefined ? {} : { encryptionKeys: config.encryptionKeys }),
+        logger,
+      });
+    } catch (error) {
+      if (error instanceof ConfigError) return rename((path) => (/path/.test(path) ? (config.inStateDir ? 'stateDir' : 'store.path') : keysField(path)))(error);
+      const code = (error as { code?: unknown }).code;
+      throw new ConfigError([{ path: config.inStateDir ? 'stateDir' : 'store.path', message: `cannot create ${dirname(config.path)}${typeof code === 'string' ? ` (${code})` : ''}` }]);
+    }
+    return shared(store, 'sqlite');
+  }
+  let store: SharedTokenStore;
+  try {
+    store = redisStore(
+      { url: config.url },
+      {
+        ...(config.keyPrefix === undefined ? {} : { keyPrefix: config.keyPrefix }),
+        ...(config.encryptionKeys === undefined ? {} : { encryptionKeys: config.encryptionKeys }),
+        logger,
+      },
+    );
+  } catch (error) {
+    return rename((path) => (/url/i.test(path) ? `store.${config.urlField}` : /keyPrefix/.test(path) ? 'store.keyPrefix' : keysField(path)))(error);
+  }
+  return shared(store, 'redis');
+}
+
+const memory: BrokerStore = { store: undefined, kind: 'memory', reachable: () => Promise.resolve(true) };
+
+function shared(store: SharedTokenStore, kind: 'sqlite' | 'redis'): BrokerStore {
+  return {
+    store,
+    kind,
+    async reachable(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      try {
+        return await Promise.race([store.get(PROBE_KEY).then(() => true), deadline]);
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
