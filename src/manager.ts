@@ -360,7 +360,8 @@ export class TokenManager {
         try {
           registration.stats.requestsSent++;
           // Raced against the signal so a provider that ignores it still cannot hang the caller.
-          const response = await raceAbort(provider.requestToken({ signal: attempt.signal, timeoutMs }), attempt.signal);
+          const context = { signal: attempt.signal, timeoutMs, rejectedAccessToken: registration.staleAccessToken };
+          const response = await raceAbort(provider.requestToken(context), attempt.signal);
           const token = parseTokenResponse(response.body, {
             now: Date.now(),
             defaultExpiresInSeconds: provider.defaultExpiresInSeconds,

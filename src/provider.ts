@@ -27,6 +27,12 @@ export interface TokenRequestContext {
   readonly signal: AbortSignal;
   /** Per-attempt timeout in ms, for providers whose HTTP stack wants it explicitly. */
   readonly timeoutMs: number;
+  /**
+   * The access token this request replaces because it was rejected (a 401 through `client()`/`fetch()`,
+   * or `invalidate(id, token)`); undefined otherwise. A provider that is itself a cache (`fromBroker`)
+   * reports it upstream; others ignore it.
+   */
+  readonly rejectedAccessToken?: string | undefined;
 }
 
 /**

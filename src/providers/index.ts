@@ -3,4 +3,5 @@
  */
 export { alternativePayments, type AlternativePaymentsOptions } from './alternative-payments.js';
 export { autopay, type AutopayOptions } from './autopay.js';
+export { fromBroker, type FromBrokerOptions } from './from-broker.js';
 export { oauth2, type OAuth2Options } from './oauth2.js';

@@ -8,6 +8,8 @@
  * when the command runs, and its absence is one line naming the install command.
  */
 import type { Command } from 'commander';
+// Type only (erased): the module itself is imported when the command runs.
+import type * as BrokerModule from '../../broker/index.js';
 import { contextOf } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
 import { stopRequested } from '../stop-requested.js';
@@ -21,7 +23,7 @@ interface ServeOptions {
 const PEERS = ['fastify', 'prom-client'];
 
 /** What `serve` imports when it runs (a test replaces it to simulate a missing peer). */
-export type BrokerImporter = () => Promise<typeof import('../../broker/index.js')>;
+export type BrokerImporter = () => Promise<typeof BrokerModule>;
 
 let importBroker: BrokerImporter = () => import('../../broker/index.js');
 
@@ -33,7 +35,7 @@ export function setBrokerImporter(importer: BrokerImporter): BrokerImporter {
 }
 
 /** Loads the broker, turning a missing peer dependency into one line that names the fix. */
-async function loadBroker(): Promise<typeof import('../../broker/index.js')> {
+async function loadBroker(): Promise<typeof BrokerModule> {
   try {
     return await importBroker();
   } catch (error) {
