@@ -102,10 +102,14 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     // Router errors (bad URL encoding, an over-long id): Fastify's own answer quotes the URL.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);
-      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-        return send(reply, { status: 414, code: 'uri_too_long', message: 'Provider ids are at most 64 characters' });
-      }
-      return send(reply, { status: 400, code: 'bad_request', message: 'The request URL is malformed' });
+      const answer: BrokerError =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? { status: 414, code: 'uri_too_long', message: 'Provider ids are at most 64 characters' }
+          : { status: 400, code: 'bad_request', message: 'The request URL is malformed' };
+      // Hooks do not run for these answers: counted and logged here.
+      metrics.request('unmatched', answer.status);
+      request.log.info({ method: request.method, route: 'unmatched', status: answer.status, code: answer.code }, 'request');
+      return send(reply, answer);
     },
   }) as unknown as FastifyInstance;
   app.decorateRequest('brokerAudit', undefined);
