@@ -40,4 +40,4 @@ export {
   type TokenErrorOptions,
   type TokenErrorCode,
 } from './errors.js';
-export type { RetryPolicy } from './http.js';
+export type { RetryPolicy } from './retry.js';

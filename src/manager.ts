@@ -20,7 +20,9 @@ import {
   TokenError,
 } from './errors.js';
 import { IssuanceGuard } from './guard.js';
-import { attemptSignal, transportError, withRetries } from './http.js';
+import { transportError } from './http.js';
+import { withRetries } from './retry.js';
+import { attemptSignal, raceAbort } from './timers.js';
 import { providerShape, resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
 import type { Provider, QuotaHint } from './provider.js';
 import { scrub } from './redact.js';
@@ -611,25 +613,6 @@ export class TokenManager {
 /** Any thrown value as a TokenError; foreign errors are reduced to a scrubbed cause. */
 function asTokenError(error: unknown, signal: AbortSignal | undefined): TokenError {
   return error instanceof TokenError ? error : transportError(error, signal, (text) => scrub(text));
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
 }
 
 /** How often the wall clock is compared with the monotonic clock. */

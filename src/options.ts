@@ -3,7 +3,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_TOKENS } from './guard.js';
-import type { RetryPolicy } from './http.js';
+import type { RetryPolicy } from './retry.js';
 import type { Provider } from './provider.js';
 import type { TokenStore } from './stores/types.js';
 import { durationMs, functionSchema, parseOptions } from './validate.js';
