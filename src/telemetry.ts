@@ -82,7 +82,7 @@ let instruments: Instruments | undefined;
  * its duration, and tells the owner's listeners. Called by the manager around each fetch.
  */
 export async function traceTokenFetch<T>(
-  owner: StatsSource,
+  owner: object,
   provider: string,
   kind: string,
   reason: IssueReason,
