@@ -41,8 +41,8 @@ export interface TokenErrorOptions {
 export class TokenError extends Error {
   /** What went wrong, as a stable machine-readable code. */
   readonly code: TokenErrorCode;
-  /** The id the provider is registered under, when the error concerns one. */
-  readonly provider: string | undefined;
+  /** The id the provider is registered under, when the error concerns one. Fixed once made (see {@link forProvider}). */
+  declare readonly provider: string | undefined;
   /** The HTTP status the provider answered with, when there was one. */
   readonly status: number | undefined;
   /** The provider's own error code, when it gave one (e.g. `access_denied`). */
@@ -53,7 +53,7 @@ export class TokenError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.provider = options.provider;
+    Object.defineProperty(this, 'provider', { value: options.provider, enumerable: true, writable: false, configurable: true });
     this.status = options.status;
     this.providerCode = options.providerCode;
   }
@@ -65,6 +65,8 @@ export class TokenError extends Error {
   forProvider(provider: string): this {
     const copy = Object.create(Object.getPrototypeOf(this) as object) as this;
     Object.defineProperties(copy, Object.getOwnPropertyDescriptors(this));
+    // V8's `stack` is an accessor bound to the original object: copy its value instead.
+    Object.defineProperty(copy, 'stack', { value: this.stack, writable: true, configurable: true });
     Object.defineProperty(copy, 'provider', { value: provider, enumerable: true, writable: false, configurable: true });
     return copy;
   }
