@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { describeIssue as describeOption } from './zod-issues.js';
 import type { Provider } from './provider.js';
 import { alternativePayments, autopay, oauth2 } from './providers/index.js';
 
@@ -230,22 +231,13 @@ function buildProvider(section: z.output<typeof providerSectionSchema>, clientSe
   }
 }
 
-/** A message for a zod issue of a config file that never quotes the value (it could be a secret in the wrong field). */
+/**
+ * The library's one zod-issue formatter, in a config file's words: "field" rather than "option", and
+ * the schema's own messages for list lengths and unions (they say what the list or union must be).
+ */
 export function describeIssue(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_type':
-      return /received undefined$/.test(issue.message) ? 'is required' : `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'too_small':
-      return issue.origin === 'string' ? 'must not be empty' : issue.origin === 'array' ? issue.message : `must be at least ${String(issue.minimum)}`;
-    case 'too_big':
-      return issue.origin === 'string' ? `must be at most ${String(issue.maximum)} characters` : issue.origin === 'array' ? issue.message : `must be at most ${String(issue.maximum)}`;
-    case 'unrecognized_keys':
-      return `has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-    case 'invalid_union':
-      return issue.message.includes('must be') ? issue.message : 'has none of the accepted forms';
-    default:
-      return issue.message;
-  }
+  if (issue.code === 'unrecognized_keys') return `has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'array') return issue.message;
+  if (issue.code === 'invalid_union' && issue.message.includes('must be')) return issue.message;
+  return describeOption(issue);
 }

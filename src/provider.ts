@@ -4,22 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
+import type { TokenResponse } from './token.js';
 
-/** What the provider told us about its own issuance quota, from response headers. */
-export interface QuotaHint {
-  /** Tokens (or requests) the provider will still grant in the current window. */
-  readonly remaining: number;
-  /** When the window resets, epoch ms. */
-  readonly resetAt: number;
-}
-
-/** The raw outcome of one successful token request, before validation. */
-export interface TokenResponse {
-  /** The parsed JSON body of the 2xx answer; validated by the manager before anything is cached. */
-  readonly body: unknown;
-  /** The provider's own quota, when its headers reported one (Auth0 `Auth0-Client-Quota-Limit`, `x-ratelimit-*`). */
-  readonly quota?: QuotaHint | undefined;
-}
+export type { QuotaHint, TokenResponse } from './token.js';
 
 /** What the manager passes to {@link Provider.requestToken}. */
 export interface TokenRequestContext {

@@ -10,7 +10,8 @@
 import ky from 'ky';
 import { z } from 'zod';
 import { InvalidCredentialsError, InvalidTokenResponseError, RateLimitedError, type TokenError } from '../errors.js';
-import { commonFailure, parseRetryAfter, postTokenRequest, readTokenAnswer, successResponse, transportError, type TokenHttpResponse } from '../http.js';
+import { parseRetryAfter } from '../headers.js';
+import { commonFailure, postTokenRequest, readTokenAnswer, successResponse, transportError, type TokenHttpResponse } from '../http.js';
 import { defineProvider, type Provider } from '../provider.js';
 import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
 import { credentialScrubber, withoutTrailingSlash } from './shared.js';

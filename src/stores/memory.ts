@@ -5,7 +5,9 @@ import { LRUCache } from 'lru-cache';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { parseOptions } from '../validate.js';
-import type { CacheEntry, IssuanceLedger, LedgerDecision, LocalTokenStore } from './types.js';
+import type { CacheEntry, IssuanceLedger, LedgerDecision, LocalTokenStore, MemoryStore } from './types.js';
+
+export type { MemoryStore } from './types.js';
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -20,19 +22,30 @@ const optionsSchema = z.strictObject({ max: z.number().int().positive().optional
 
 /**
  * The default store: tokens in this process's memory, bounded by `max`, each kept until it is no
- * longer usable. Use {@link redisStore} to share tokens across processes.
+ * longer usable. Use `sqliteStore` (`tokenbroker/sqlite`) to share tokens across the processes of one host, `redisStore` (`tokenbroker/redis`) across a fleet.
  *
  * @example
  * ```ts
  * const tokens = createTokenManager({ providers, store: memoryStore({ max: 50_000 }) });
  * ```
  */
-export function memoryStore(options: MemoryStoreOptions = {}): LocalTokenStore {
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const { max = 10_000 } = parseOptions(optionsSchema, options, 'memoryStore');
   return new MemoryTokenStore(max);
 }
 
-class MemoryTokenStore implements LocalTokenStore {
+/** True for a store made by {@link memoryStore}: the only local store the manager accepts. */
+export function isMemoryStore(value: unknown): value is MemoryStore & LocalTokenStore {
+  return value instanceof MemoryTokenStore;
+}
+
+/** The manager's view of a memory store: the private cache contract. */
+export function localContract(store: MemoryStore): LocalTokenStore {
+  if (!isMemoryStore(store)) throw new TypeError('not a store made by memoryStore()');
+  return store;
+}
+
+class MemoryTokenStore implements LocalTokenStore, MemoryStore {
   readonly shared = false as const;
   readonly ledger = new MemoryLedger();
   readonly #cache: LRUCache<string, CacheEntry>;
@@ -59,8 +72,8 @@ class MemoryTokenStore implements LocalTokenStore {
     return this.#cache.size;
   }
 
-  /** The entry, marked most recently used. Its expiry (`usableUntil`) is left to the caller to check. */
-  peek(key: string): CacheEntry | undefined {
+  /** The entry, marked most recently used (as lru-cache's `get`). Its expiry (`usableUntil`) is left to the caller to check. */
+  get(key: string): CacheEntry | undefined {
     return this.#cache.get(key);
   }
 

@@ -36,20 +36,21 @@ export interface IssuanceLedger {
   confirm?(key: string, reservation: string, now: number): void | Promise<void>;
 }
 
-/** A store that only this process sees: the manager's hot cache. */
+/**
+ * A store that only this process sees: the manager's hot cache. Private to the package: the manager
+ * trusts its entries' `live` flag on the warm hit, so only {@link memoryStore} implements it.
+ */
 export interface LocalTokenStore {
   /** Distinguishes the store kinds. */
   readonly shared: false;
   /** The local issuance ledger. */
   readonly ledger: IssuanceLedger;
-  /** The cached entry for `key`, if present and not past its TTL. Synchronous: this is the hot path. */
-  peek(key: string): CacheEntry | undefined;
+  /** The cached entry for `key`, if present and not past its TTL, marked most recently used. Synchronous. */
+  get(key: string): CacheEntry | undefined;
   /** Caches `entry` until `ttlMs` from now. */
   put(key: string, entry: CacheEntry, ttlMs: number): void;
   /** Drops the entry; with `accessToken`, only when it still holds that token. Returns whether it dropped one. */
   remove(key: string, accessToken?: string): boolean;
-  /** Number of cached credentials. */
-  readonly size: number;
   /** Frees everything. */
   close(): Promise<void>;
 }
@@ -81,8 +82,21 @@ export interface SharedTokenStore {
   close(): Promise<void>;
 }
 
-/** Either kind of store `createTokenManager` accepts. */
-export type TokenStore = LocalTokenStore | SharedTokenStore;
+/**
+ * The in-process store `memoryStore()` makes. Its cache contract is private to the token manager
+ * (the warm hit depends on it); pass the store to `createTokenManager`.
+ */
+export interface MemoryStore {
+  /** Distinguishes it from a shared store. */
+  readonly shared: false;
+  /** Credentials cached now. */
+  readonly size: number;
+  /** Frees every cached token. The manager calls it on `close()`. */
+  close(): Promise<void>;
+}
+
+/** Either kind of store `createTokenManager` accepts: a {@link MemoryStore} or a shared store. */
+export type TokenStore = MemoryStore | SharedTokenStore;
 
 /**
  * What the local cache holds per credential. `promise` is created once, already resolved, so a warm

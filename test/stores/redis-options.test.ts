@@ -33,8 +33,8 @@ describe('redisStore options', () => {
     expect(paths).toEqual(
       expect.arrayContaining([
         'redisStore.url',
-        'redisStore.encryptionKeys.0',
-        'redisStore.encryptionKeys.1',
+        'redisStore.encryptionKeys[0]',
+        'redisStore.encryptionKeys[1]',
         'redisStore.commandTimeoutMs',
         'redisStore.pollIntervalMs',
         'redisStore.keyPrefix',
