@@ -1,23 +1,14 @@
 /**
  * Provider configuration for the command line: from `TOKENBROKER_*` environment variables, or from a
- * JSON config file (`--config`). Secrets come from an environment variable or a file, never from argv
+ * JSON config file (`--config`) whose `providers` sections are the broker's (one schema and builder,
+ * in src/config-file.ts). Secrets come from an environment variable or a file, never from argv
  * and never inline in the config file (config files get committed, copied and pasted into tickets).
  *
  * Every problem becomes a ConfigError whose paths name what the user wrote (an environment variable,
  * or a field of the file), never a value.
  */
 import { basename, dirname } from 'node:path';
-import { z } from 'zod';
-import {
-  INLINE_SECRET_MESSAGE,
-  inlineSecrets,
-  readJsonFile,
-  readSecretFile,
-  readSecretSource,
-  SECRET_SOURCE_MISSING,
-  SECRET_SOURCE_TWICE,
-  secretSourceFields,
-} from '../config-file.js';
+import { INLINE_SECRET_MESSAGE, inlineSecrets, loadProviderSection, PROVIDER_ID, readJsonFile, readSecretFile } from '../config-file.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { Provider } from '../provider.js';
 import { alternativePayments, autopay } from '../providers/index.js';
@@ -64,65 +55,35 @@ export const ENV_VARS = {
 } as const;
 
 // ---------------------------------------------------------------------------------------------------
-// The config file
+// The config file: the same `providers` sections as the broker's (src/config-file.ts), so one file can
+// serve both. The command reads only `providers`; the broker's other sections are allowed and ignored.
 
-function exactlyOneSecretSource(value: { clientSecretEnv?: string | undefined; clientSecretFile?: string | undefined }, ctx: z.RefinementCtx): void {
-  const given = Number(value.clientSecretEnv !== undefined) + Number(value.clientSecretFile !== undefined);
-  if (given !== 1) {
-    ctx.addIssue({
-      code: 'custom',
-      path: given === 0 ? ['clientSecretEnv'] : [],
-      message: given === 0 ? SECRET_SOURCE_MISSING : SECRET_SOURCE_TWICE,
-    });
-  }
-}
+/** The type a section keyed `ap` or `autopay` has when it does not say (config files of 0.1). */
+const TYPE_BY_KEY: Readonly<Record<string, string>> = { ap: 'alternative-payments', autopay: 'autopay' };
 
-const apFileSchema = z
-  .strictObject({
-    clientId: z.string().min(1, 'must not be empty'),
-    ...secretSourceFields,
-    environment: z.enum(['production', 'demo']).optional(),
-    baseUrl: z.string().optional(),
-  })
-  .superRefine(exactlyOneSecretSource);
+/** Top-level sections the broker reads and the command ignores. */
+const BROKER_SECTIONS = ['listen', 'ops', 'stateDir', 'audit', 'store', 'consumers', 'limits', 'tokens', 'logLevel', 'tls'];
 
-const autopayFileSchema = z
-  .strictObject({
-    clientId: z.string().min(1, 'must not be empty'),
-    ...secretSourceFields,
-    audience: z.string().optional(),
-    tokenUrl: z.string().optional(),
-    apiBaseUrl: z.string().optional(),
-  })
-  .superRefine(exactlyOneSecretSource);
-
-/** The config file: `{ "providers": { "ap": {…}, "autopay": {…} } }`. */
-export const configFileSchema = z.strictObject({
-  $schema: z.string().optional(),
-  providers: z.strictObject({ ap: apFileSchema.optional(), autopay: autopayFileSchema.optional() }),
-});
-
-/** The parsed config file. */
-export type ConfigFile = z.output<typeof configFileSchema>;
-
-/** Reads and validates a config file; every problem in one ConfigError. */
-export async function readConfigFile(path: string): Promise<ConfigFile> {
+/** Reads a config file: its `providers` sections, unvalidated (each is validated when it is used). Problems → ConfigError. */
+export async function readConfigFile(path: string): Promise<Readonly<Record<string, unknown>>> {
   const where = basename(path);
   const raw = readJsonFile(path);
   const inline = inlineSecrets(raw);
   if (inline.length > 0) {
     throw new ConfigError(inline.map(({ id, field }) => ({ path: `${where}: providers.${id}.${field}`, message: INLINE_SECRET_MESSAGE })));
   }
-  const parsed = configFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => ({
-        path: `${where}: ${issue.path.map(String).join('.') || '(top level)'}`,
-        message: issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message,
-      })),
-    );
+  const issues: ConfigIssue[] = [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([{ path: `${where}: (top level)`, message: 'must be an object' }]);
   }
-  return parsed.data;
+  const unknown = Object.keys(raw).filter((key) => key !== '$schema' && key !== 'providers' && !BROKER_SECTIONS.includes(key));
+  if (unknown.length > 0) issues.push({ path: `${where}: (top level)`, message: `has unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}` });
+  const providers = (raw as { providers?: unknown }).providers;
+  if (typeof providers !== 'object' || providers === null || Array.isArray(providers)) {
+    issues.push({ path: `${where}: providers`, message: 'is required: an object of provider sections' });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return providers as Record<string, unknown>;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -195,42 +156,48 @@ async function loadFromFile(
   configPath: string,
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<LoadedProvider> {
-  const file = await readConfigFile(configPath);
-  const where = basename(configPath);
-  const key = CONFIG_KEY[kind];
-  const section = file.providers[key];
-  if (section === undefined) {
-    throw new ConfigError([{ path: `${where}: providers.${key}`, message: `is missing: ${configPath} does not configure ${kind}` }]);
+  const loaded = await loadConfiguredProvider(CONFIG_KEY[kind], { env, configPath });
+  if (loaded.type !== kind) {
+    const where = basename(configPath);
+    throw new ConfigError([{ path: `${where}: providers.${CONFIG_KEY[kind]}.type`, message: `is ${loaded.type}; \`tokenbroker token ${CONFIG_KEY[kind]}\` needs ${kind}` }]);
   }
-  const prefix = `${where}: providers.${key}`;
-  const issues: ConfigIssue[] = [];
-  const secret = readSecretSource(section, { env, baseDir: dirname(configPath) }, (field, message) =>
-    issues.push({ path: field === undefined ? prefix : `${prefix}.${field}`, message }),
-  );
-  if (issues.length > 0 || secret === undefined) throw new ConfigError(issues);
-  const secretPath = `${prefix}.${section.clientSecretEnv === undefined ? 'clientSecretFile' : 'clientSecretEnv'}`;
-  const clientSecret = secret;
-  let provider: Provider;
-  if (kind === 'alternative-payments') {
-    const ap = section as z.output<typeof apFileSchema>;
-    provider = build(
-      () => alternativePayments({ clientId: ap.clientId, clientSecret, environment: ap.environment, baseUrl: ap.baseUrl }),
-      fieldPaths(prefix, ['clientId', 'environment', 'baseUrl'], secretPath),
-    );
-  } else {
-    const ap = section as z.output<typeof autopayFileSchema>;
-    provider = build(
-      () => autopay({ clientId: ap.clientId, clientSecret, audience: ap.audience, tokenUrl: ap.tokenUrl, apiBaseUrl: ap.apiBaseUrl }),
-      fieldPaths(prefix, ['clientId', 'audience', 'tokenUrl', 'apiBaseUrl'], secretPath),
-    );
-  }
-  return { kind, provider, secret, source: where };
+  return { kind, provider: loaded.provider, secret: loaded.secret, source: loaded.source };
 }
 
-function fieldPaths(prefix: string, fields: readonly string[], secretPath: string): Record<string, string> {
-  const paths: Record<string, string> = { clientSecret: secretPath };
-  for (const field of fields) paths[field] = `${prefix}.${field}`;
-  return paths;
+/** A provider of a config file, any type (`oauth2` included), by its id in `providers`. */
+export interface ConfiguredProvider {
+  readonly id: string;
+  readonly type: 'alternative-payments' | 'autopay' | 'oauth2';
+  readonly provider: Provider;
+  readonly secret: string;
+  /** The config file's name, for hints. */
+  readonly source: string;
+}
+
+/**
+ * Builds the provider `providers.<id>` of a config file — the same section, schema and builder as the
+ * broker's. Sections keyed `ap` and `autopay` may leave out `type` (0.1 files).
+ * @throws ConfigError naming every problem by its field (`tb.json: providers.idp.tokenUrl`).
+ */
+export async function loadConfiguredProvider(
+  id: string,
+  options: { readonly env: Readonly<Record<string, string | undefined>>; readonly configPath: string },
+): Promise<ConfiguredProvider> {
+  const { configPath, env } = options;
+  const providers = await readConfigFile(configPath);
+  const where = basename(configPath);
+  const prefix = `${where}: providers.${id}`;
+  if (!PROVIDER_ID.test(id)) throw new ConfigError([{ path: 'provider', message: 'must be 1–64 letters, digits or . _ -' }]);
+  const raw = Object.hasOwn(providers, id) ? providers[id] : undefined;
+  if (raw === undefined) throw new ConfigError([{ path: prefix, message: `is missing: ${configPath} does not configure ${id}` }]);
+  const section =
+    typeof raw === 'object' && raw !== null && !Object.hasOwn(raw, 'type') && TYPE_BY_KEY[id] !== undefined ? { type: TYPE_BY_KEY[id], ...raw } : raw;
+  const issues: ConfigIssue[] = [];
+  const loaded = loadProviderSection(section, { env, baseDir: dirname(configPath) }, (field, message) =>
+    issues.push({ path: field.length === 0 ? prefix : `${prefix}.${field.map(String).join('.')}`, message }),
+  );
+  if (loaded === undefined || issues.length > 0) throw new ConfigError(issues);
+  return { id, type: loaded.section.type, provider: loaded.provider, secret: loaded.secret, source: where };
 }
 
 /**
