@@ -14,6 +14,7 @@
  */
 export { createBroker, type Broker, type BrokerOptions, type LogDestination } from './server.js';
 export type { AuditDestination } from './audit.js';
+export { checkBrokerStore } from './store.js';
 export {
   configFileContext,
   DEFAULT_LIMITS,

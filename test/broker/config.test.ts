@@ -160,3 +160,20 @@ describe('tokenbroker serve with a bad config', () => {
     expect(err.join('')).not.toContain(SECRET);
   });
 });
+
+describe('store options are validated by the library, named by the config field', () => {
+  const base = { providers: { ap: { type: 'alternative-payments', clientId: 'a', clientSecretEnv: 'S' } }, consumers: [{ name: 'c', keySha256: keyDigest('k'), providers: ['ap'] }] };
+
+  it('a bad Redis URL and bad encryption keys: one ConfigError each, naming store.urlEnv / store.encryptionKeysEnv', async () => {
+    const file = join(dir, 'redis-bad.json');
+    writeFileSync(file, JSON.stringify({ ...base, store: { type: 'redis', urlEnv: 'R', encryptionKeysEnv: 'K' } }));
+    const err: string[] = [];
+    const io = { stdout: { write: () => {} }, stderr: { write: (t: string) => err.push(t) } };
+    expect(await run(['serve', '--config', file, '--check'], { ...io, env: { S: 'secret-for-ap-1234', R: 'http://127.0.0.1:6379', K: Buffer.alloc(32).toString('base64') } })).toBe(2);
+    expect(err.join(''), err.join('')).toContain('redis-bad.json: store.urlEnv');
+    err.length = 0;
+    expect(await run(['serve', '--config', file, '--check'], { ...io, env: { S: 'secret-for-ap-1234', R: 'redis://127.0.0.1:1', K: 'too-short-key-material' } })).toBe(2);
+    expect(err.join('')).toContain('redis-bad.json: store.encryptionKeysEnv');
+    expect(err.join('')).not.toContain('too-short-key-material');
+  });
+});

@@ -72,6 +72,7 @@ export function serveCommand(program: Command): void {
       if (options.check === true) {
         const resolved = broker.resolveBrokerConfig(raw, load);
         for (const secret of resolved.secrets) context.secrets.add(secret);
+        await broker.checkBrokerStore(resolved.store, load.source);
         const where = resolved.store.type === 'sqlite' ? ` at ${resolved.store.path}` : '';
         io.stdout.write(
           `${options.config}: ok (${resolved.providers.size} providers, ${resolved.consumers.length} consumers, ${resolved.store.type} store${where})\n`,
