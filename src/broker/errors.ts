@@ -17,6 +17,8 @@ export type BrokerErrorCode =
   | 'bad_request'
   | 'payload_too_large'
   | 'uri_too_long'
+  | 'headers_too_large'
+  | 'request_timeout'
   | 'invalidation_limit'
   | 'upstream_invalid_credentials'
   | 'upstream_invalid_response'

@@ -8,6 +8,7 @@
  * is sent, with its latency); every answer is counted for `/metrics`.
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TokenManager } from '../manager.js';
 import type { Token } from '../token.js';
@@ -95,7 +96,23 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     // Socket level: the whole request must arrive within this (slow-loris protection). The wait for a
     // token is bounded separately, on the slow path only (see `withDeadline`).
     requestTimeout: limits.requestTimeoutMs,
-    http: { maxHeaderSize: limits.maxHeaderBytes },
+    // Node checks request timeouts every `connectionsCheckingInterval` (30 s by default): often enough here.
+    http: { maxHeaderSize: limits.maxHeaderBytes, connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs) },
+    // Answers Node gives before a request exists (431, 408, an unparsable request): our JSON, counted.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const answer = CLIENT_ERRORS[error.code ?? ''] ?? CLIENT_ERRORS.default!;
+      metrics.request('unparsed', answer.status);
+      if (socket.writable) {
+        const body = JSON.stringify(errorBody(answer));
+        const reason = answer.status === 431 ? 'Request Header Fields Too Large' : answer.status === 408 ? 'Request Timeout' : 'Bad Request';
+        socket.write(
+          `HTTP/1.1 ${answer.status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+            `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    },
     ...(deps.https === undefined ? {} : { https: deps.https }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -114,12 +131,6 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
   app.decorateRequest('brokerAudit', undefined);
   app.decorateRequest('brokerRoute', undefined);
-
-  // Answers Node gives before Fastify sees a request (431 headers too large, 408, 400 unparsable) are counted too.
-  app.server.on('clientError', (error: NodeJS.ErrnoException) => {
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    metrics.request('unparsed', status);
-  });
 
   // Callback-style hooks (not async): no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
@@ -294,6 +305,13 @@ function refuse(request: FastifyRequest, code: string): void {
 }
 
 const TIMED_OUT = new Error('timed out');
+
+/** The answers to requests Node refuses before they exist, by its error code. */
+const CLIENT_ERRORS: Readonly<Record<string, BrokerError>> = {
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'The request line and headers are over the limit (limits.maxHeaderBytes)' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request did not arrive within limits.requestTimeoutMs' },
+  default: { status: 400, code: 'bad_request', message: 'The request is not valid HTTP' },
+};
 
 /** `promise`, or a rejection with TIMED_OUT after `ms`. */
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -79,6 +79,28 @@ describe('methods and counted answers', () => {
     expect(sample(text, 'tokenbroker_http_requests_total', 'route="unparsed",status="431"')).toBe(1);
     expect(sample(text, 'tokenbroker_http_requests_total', 'route="unparsed",status="400"')).toBe(1);
   });
+
+  it('431 and 408 answer in the broker\'s JSON, and are counted', async () => {
+    h = await startHarness({ config: (emulator) => baseConfig(emulator, { limits: { requestTimeoutMs: 300 } }) });
+    const raw = (payload: string) =>
+      new Promise<string>((resolve) => {
+        let out = '';
+        const socket = connect(Number(new URL(h!.url).port), '127.0.0.1', () => socket.write(payload));
+        socket.on('data', (data: Buffer) => (out += data.toString()));
+        socket.on('close', () => resolve(out));
+        socket.on('error', () => resolve(out));
+      });
+    const big = await raw(`GET /v1/tokens/ap HTTP/1.1\r\nHost: x\r\nX-F: ${'z'.repeat(20_000)}\r\n\r\n`);
+    expect(big).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'headers_too_large', message: expect.stringContaining('maxHeaderBytes') } });
+    // Headers that never finish: 408 within about a second (Node checks every min(1 s, requestTimeoutMs)).
+    const slow = await raw('GET /v1/tokens/ap HTTP/1.1\r\nHost: x\r\n');
+    expect(slow).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slow).toContain('"code":"request_timeout"');
+    const text = (await h.get('/metrics')).text;
+    expect(sample(text, 'tokenbroker_http_requests_total', 'route="unparsed",status="431"')).toBe(1);
+    expect(sample(text, 'tokenbroker_http_requests_total', 'route="unparsed",status="408"')).toBe(1);
+  });
 });
 
 describe('the ops listener', () => {
