@@ -6,8 +6,9 @@
  *
  * Each server runs in a child process of its own (this script, with `child <kind>`), so autocannon and
  * the emulator do not share its event loop. The broker runs as configured in production: API-key
- * authentication, allow-lists, the access log (one JSON line per request, to /dev/null through pino's
- * asynchronous destination, 8 KiB buffer) and request counting for /metrics.
+ * authentication, the failed-authentication throttle, allow-lists, the audit log (on by default: one
+ * JSON line per token request, to /dev/null through pino's asynchronous destination), x-request-id,
+ * request and per-consumer counting (with the latency histogram) for /metrics.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -60,11 +61,14 @@ async function child(kind: 'broker' | 'bare'): Promise<void> {
     const broker = createBroker(
       {
         listen: { host: '127.0.0.1', port: 0 },
+        ops: { host: '127.0.0.1', port: 0 },
+        store: { type: 'memory' },
         providers: { ap: { type: 'alternative-payments', clientId: 'ap-sample-client', clientSecretEnv: 'AP_SECRET', baseUrl: base } },
         consumers,
         ...(process.env.BROKER_LOG_LEVEL === undefined ? {} : { logLevel: process.env.BROKER_LOG_LEVEL as 'warn' }),
       },
-      { env: process.env, logDestination: pino.destination({ dest: '/dev/null', sync: false, minLength: 8192 }) },
+      // The audit log goes where the log goes (no audit.file): /dev/null, asynchronously, as a file would.
+      { env: process.env, logDestination: pino.destination({ dest: '/dev/null', sync: false }) },
     );
     url = await broker.listen();
     close = () => broker.close();
@@ -175,8 +179,9 @@ async function main(): Promise<void> {
     '',
     'The broker did everything it does in production on each request: API-key check (SHA-256, then a constant-time',
     'comparison against each of 21 consumers), allow-list, cached token from the memory store, response schema',
-    'serialisation, `Cache-Control: no-store`, request counting for /metrics and one JSON access-log line (pino,',
-    'asynchronous sonic-boom destination with an 8 KiB buffer, to /dev/null). The bare server answers the same route with a constant object and no logger.',
+    'serialisation, `Cache-Control: no-store`, `x-request-id`, request and per-consumer counting (latency histogram',
+    'included) for /metrics and one JSON **audit line** per request (pino\'s asynchronous sonic-boom destination, to',
+    '/dev/null). The bare server answers the same route with a constant object and no logger.',
     '',
     `Result: ${pass ? 'PASS' : 'FAIL'}.`,
     '',

@@ -57,7 +57,8 @@ export class AuditLog {
     this.#destination.write(
       `${JSON.stringify({
         type: 'audit',
-        time: new Date().toISOString(),
+        // Epoch ms, as in the broker's other log lines (pino's `time`).
+        time: Date.now(),
         reqId: record.reqId,
         consumer: record.consumer,
         keyId: record.keyId,

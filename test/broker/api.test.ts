@@ -210,7 +210,7 @@ describe('secrets', () => {
     const token = String(answer.json.access_token);
     expect(audit[0]).toEqual({
       type: 'audit',
-      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      time: expect.any(Number),
       reqId: 'trace-42.a',
       consumer: 'billing',
       keyId: keyDigest(KEYS.billing).slice(0, 8),
