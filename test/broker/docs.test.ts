@@ -2,9 +2,12 @@
  * docs/broker.md stays true: its complete config example passes validation (only the secret files it
  * names, which do not exist here, are reported), and every error code it lists is one the broker uses.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveBrokerConfig } from '../../src/broker/index.js';
+import { createBroker, resolveBrokerConfig } from '../../src/broker/index.js';
+import { SAMPLE_CLIENTS, startEmulator } from '../../src/emulator/index.js';
 import { ConfigError } from '../../src/errors.js';
 
 const doc = readFileSync(new URL('../../docs/broker.md', import.meta.url), 'utf8');
@@ -38,6 +41,40 @@ describe('docs/broker.md', () => {
     expect(codes.length).toBeGreaterThan(10);
     for (const code of codes) {
       expect(doc, code).toContain(`\`${code}\``);
+    }
+  });
+
+  it('the copy-paste config for tokenbroker emulate works as documented', async () => {
+    const section = doc.slice(doc.indexOf('### Try it against the emulator'));
+    const json = /`broker\.emulator\.json`[^\n]*\n\n```json\n([\s\S]*?)```/.exec(section)?.[1];
+    const key = /^KEY=(\S+)$/m.exec(section)?.[1];
+    expect(json).toBeDefined();
+    expect(key).toBeDefined();
+    const emulator = await startEmulator({ ban: false });
+    const port = new URL(emulator.url).port;
+    const config = JSON.parse(json!.replaceAll('127.0.0.1:4010', `127.0.0.1:${port}`)) as Record<string, unknown>;
+    const [ap, autopay] = SAMPLE_CLIENTS;
+    // What the emulator's banner tells the user to export.
+    const env = { TOKENBROKER_AP_CLIENT_SECRET: ap.clientSecret, TOKENBROKER_AUTOPAY_CLIENT_SECRET: autopay.clientSecret };
+    const broker = createBroker(config, { env, baseDir: mkdtempSync(join(tmpdir(), 'tokenbroker-doc-')), listen: { port: 0 }, ops: { port: 0 }, logDestination: { write: () => {} } });
+    try {
+      const url = await broker.listen();
+      for (const provider of ['ap', 'autopay']) {
+        const answer = await fetch(`${url}/v1/tokens/${provider}`, { headers: { authorization: `Bearer ${key!}` } });
+        expect(answer.status, provider).toBe(200);
+        const { access_token: token } = (await answer.json()) as { access_token: string };
+        const reported = await fetch(`${url}/v1/tokens/${provider}/invalidate`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key!}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ accessToken: token }),
+        });
+        expect(reported.status).toBe(200);
+        expect(((await reported.json()) as { access_token: string }).access_token).not.toBe(token);
+      }
+      expect(await (await fetch(`${broker.opsUrl!}/metrics`)).text()).toContain('tokenbroker_consumer_requests_total{consumer="demo"');
+    } finally {
+      await broker.close();
+      await emulator.close();
     }
   });
 });
