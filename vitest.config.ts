@@ -15,7 +15,6 @@ const PACKAGE_TESTS = [
   'test/cli/bin.test.ts',
   'test/broker/shutdown.test.ts',
   'test/broker/sighup.test.ts',
-  'test/broker/restarts.test.ts',
   'test/cli/serve-peers.test.ts',
   'test/redis/docs-example.test.ts',
   'test/redis/fleet.test.ts',
