@@ -7,6 +7,7 @@
  * comparison the same length whatever the key's length.
  */
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { Consumer } from './config.js';
 
 /** The API key a request presents: `Authorization: Bearer <key>`, else `x-api-key: <key>`. */
@@ -37,6 +38,23 @@ export function authenticate(consumers: readonly Consumer[], key: string): Authe
     }
   }
   return { consumer: found, keyId: digest.toString('hex', 0, 4) };
+}
+
+/**
+ * The consumer a verified client certificate belongs to (by SHA-256 fingerprint, else subject CN), or
+ * undefined: no certificate, one the CA did not sign, or one no consumer names. Its key id is
+ * `cert:` and the first 8 hex digits of the fingerprint.
+ */
+export function authenticateCertificate(consumers: readonly Consumer[], socket: TLSSocket): Authentication | undefined {
+  if (!socket.authorized) return undefined;
+  const certificate = socket.getPeerCertificate();
+  const fingerprint = certificate.fingerprint256;
+  if (typeof fingerprint !== 'string' || fingerprint === '') return undefined;
+  const subject = certificate.subject?.CN;
+  const consumer =
+    consumers.find((c) => c.certFingerprint256 === fingerprint) ??
+    (typeof subject === 'string' ? consumers.find((c) => c.certSubject !== undefined && c.certSubject === subject) : undefined);
+  return consumer === undefined ? undefined : { consumer, keyId: `cert:${fingerprint.replaceAll(':', '').slice(0, 8).toLowerCase()}` };
 }
 
 /**

@@ -23,6 +23,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { durationMs } from '../validate.js';
 import type { TokenManagerOptions } from '../options.js';
 import type { Provider } from '../provider.js';
+import { resolveConsumers, resolveTls, type Consumer, type ConsumerConfig, type ResolvedTls, type TlsConfig } from './consumers.js';
 
 const envName = z.string().regex(ENV_NAME, 'must be an environment variable name');
 const optionalString = z.string().min(1).optional();
@@ -51,17 +52,6 @@ const storeSchema = z.discriminatedUnion(
   ],
   { error: 'must be "memory", "sqlite" or "redis"' },
 );
-
-const sha256Hex = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the SHA-256 of the key: 64 hex characters');
-
-const consumerSchema = z.strictObject({
-  /** Shown in the audit log and metrics: who asked. */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'must be 1–64 letters, digits or . _ @ -'),
-  /** SHA-256 of the consumer's API key, hex; two during a key rotation. */
-  keySha256: z.union([sha256Hex, z.array(sha256Hex).min(1, 'must list one or two hashes').max(2, 'must list one or two hashes')]),
-  /** Provider ids this consumer may get tokens for. */
-  providers: z.array(z.string()).min(1, 'must list at least one provider id'),
-});
 
 const duration = durationMs.min(1);
 
@@ -124,6 +114,7 @@ const topSchema = z.strictObject({
   ops: z.unknown().optional(),
   stateDir: z.string().min(1).optional(),
   audit: z.unknown().optional(),
+  tls: z.unknown().optional(),
   providers: z.record(z.string(), z.unknown()),
   store: z.unknown().optional(),
   consumers: z.array(z.unknown()).min(1, 'must list at least one consumer'),
@@ -142,6 +133,8 @@ export interface BrokerConfig {
   readonly stateDir?: string;
   /** The audit log: one line per token handed out, refused or invalidated. */
   readonly audit?: z.input<typeof auditSchema>;
+  /** Serve https: `{ certFile, keyFile, caFile? }` (with `caFile`, consumers may authenticate by client certificate). */
+  readonly tls?: TlsConfig;
   readonly providers: Readonly<Record<string, ProviderConfig>>;
   readonly store?: StoreConfig;
   readonly consumers: readonly ConsumerConfig[];
@@ -157,17 +150,7 @@ export type ProviderConfig = ProviderSection;
 /** The store section of the config file. */
 export type StoreConfig = z.input<typeof storeSchema>;
 /** One consumer of the config file. */
-export type ConsumerConfig = z.input<typeof consumerSchema>;
-
-/** A consumer, ready for authentication. */
-export interface Consumer {
-  readonly name: string;
-  /** SHA-256 of its keys: one, or two during a rotation. */
-  readonly digests: readonly Buffer[];
-  /** A short prefix of each digest, for the audit log (`keyId`). */
-  readonly keyIds: readonly string[];
-  readonly providers: ReadonlySet<string>;
-}
+export type { Consumer, ConsumerConfig, ResolvedTls, TlsConfig } from './consumers.js';
 
 /** The store to build, with what the library needs; the library validates it. Holds secrets: never logged. */
 export type ResolvedStore =
@@ -193,6 +176,8 @@ export interface ResolvedBrokerConfig {
   readonly tokens: Omit<TokenManagerOptions, 'providers' | 'store' | 'logger'>;
   readonly logLevel: string;
   readonly audit: { readonly enabled: boolean; readonly file: string | undefined };
+  /** The service listener's certificate and key (and the CA of client certificates), read from their files. */
+  readonly tls: ResolvedTls | undefined;
   /** Every secret loaded (client secrets, the Redis URL's password): scrubbed from anything printed. */
   readonly secrets: readonly string[];
 }
@@ -239,8 +224,6 @@ export const DEFAULT_OPS = Object.freeze({ host: '127.0.0.1', port: 8081 });
  */
 export const BROKER_MAX_RETRY_AFTER_MS = 1_000;
 
-/** SHA-256 of the empty string: a consumer with this hash would authenticate with an empty key. */
-export const EMPTY_KEY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /**
  * The state directory when the config names none: `$STATE_DIRECTORY` under systemd (`StateDirectory=`;
@@ -313,33 +296,9 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
   const stateDir = resolve(baseDir, typeof source.stateDir === 'string' ? source.stateDir : defaultStateDir(env));
   const store = resolveStore(source.store, { env, baseDir, stateDir }, add, check, secrets);
 
-  const consumers: Consumer[] = [];
-  const names = new Set<string>();
-  const digests = new Set<string>();
   const consumerList = Array.isArray(source.consumers) ? (source.consumers as unknown[]) : [];
-  consumerList.forEach((entry, index) => {
-    const path = ['consumers', index];
-    const consumer = check(consumerSchema, entry, path);
-    if (consumer === undefined) return;
-    if (names.has(consumer.name)) add([...path, 'name'], 'is used by another consumer');
-    names.add(consumer.name);
-    const hashes = (typeof consumer.keySha256 === 'string' ? [consumer.keySha256] : consumer.keySha256).map((h) => h.toLowerCase());
-    const hashPath = (i: number) => (typeof consumer.keySha256 === 'string' ? [...path, 'keySha256'] : [...path, 'keySha256', i]);
-    hashes.forEach((digest, i) => {
-      if (digest === EMPTY_KEY_SHA256) add(hashPath(i), 'is the SHA-256 of an empty key; hash the key itself (tokenbroker hash-key)');
-      if (digests.has(digest)) add(hashPath(i), "is the same key as another consumer's: each consumer needs its own key");
-      digests.add(digest);
-    });
-    consumer.providers.forEach((id, i) => {
-      if (!Object.hasOwn(providerSections, id)) add([...path, 'providers', i], `names no provider of this file (${describeId(id)})`);
-    });
-    consumers.push({
-      name: consumer.name,
-      digests: hashes.map((digest) => Buffer.from(digest, 'hex')),
-      keyIds: hashes.map((digest) => digest.slice(0, 8)),
-      providers: new Set(consumer.providers),
-    });
-  });
+  const tls = resolveTls(source.tls, baseDir, add, check);
+  const consumers = resolveConsumers(consumerList, { providerIds: new Set(Object.keys(providerSections)), clientCertificates: tls?.ca !== undefined }, add, check);
 
   if (
     issues.length > 0 ||
@@ -349,7 +308,8 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
     limits === undefined ||
     tokens === undefined ||
     store === undefined ||
-    top === undefined
+    top === undefined ||
+    (source.tls !== undefined && tls === undefined)
   ) {
     throw new ConfigError(issues.length > 0 ? issues : [{ path: at([]), message: 'is invalid' }]);
   }
@@ -362,6 +322,7 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
     limits: { ...DEFAULT_LIMITS, ...definedOnly(limits) },
     tokens: { ...definedOnly(tokens), retry: { maxRetryAfterMs: BROKER_MAX_RETRY_AFTER_MS, ...definedOnly(tokens.retry ?? {}) } },
     logLevel: top.logLevel ?? 'info',
+    tls,
     audit: { enabled: audit.enabled ?? true, file: audit.file === undefined ? undefined : resolve(baseDir, audit.file) },
     secrets,
   };

@@ -106,7 +106,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
   const app = buildServiceApp({
     limits: resolved.limits,
     logger,
-    https: undefined,
+    tls: resolved.tls,
     live: () => live,
     tokens,
     metrics,
@@ -143,7 +143,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
         logger.error({ problems }, 'reload failed; the running config is kept');
         throw error;
       }
-      const restartOnly = (['listen', 'ops', 'store', 'limits', 'tokens', 'logLevel', 'audit'] as const).filter(
+      const restartOnly = (['listen', 'ops', 'store', 'limits', 'tokens', 'logLevel', 'audit', 'tls'] as const).filter(
         (section) => JSON.stringify(fresh[section]) !== JSON.stringify(resolved[section]),
       );
       if (restartOnly.length > 0) logger.warn({ sections: restartOnly }, 'reload: these sections change only on a restart; kept as they were');

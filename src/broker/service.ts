@@ -9,12 +9,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TokenManager } from '../manager.js';
 import type { Token } from '../token.js';
 import { fingerprint, type AuditLog } from './audit.js';
-import { authenticate, presentedKey } from './auth.js';
-import type { BrokerLimits, Consumer } from './config.js';
+import { authenticate, authenticateCertificate, presentedKey } from './auth.js';
+import type { BrokerLimits, Consumer, ResolvedTls } from './config.js';
 import { errorBody, INVALID_KEY, tokenFailure, UNAUTHENTICATED, type BrokerError } from './errors.js';
 import type { BrokerMetrics } from './metrics.js';
 import { WindowCounter } from './throttle.js';
@@ -47,7 +48,7 @@ export interface LiveConfig {
 export interface ServiceDeps {
   readonly limits: BrokerLimits;
   readonly logger: FastifyBaseLogger;
-  readonly https: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer } | undefined;
+  readonly tls: ResolvedTls | undefined;
   readonly live: () => LiveConfig;
   readonly tokens: TokenManager;
   readonly metrics: BrokerMetrics;
@@ -115,7 +116,11 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
       }
       socket.destroy();
     },
-    ...(deps.https === undefined ? {} : { https: deps.https }),
+    // With a CA, client certificates are asked for and verified, but not required: API-key consumers
+    // connect without one. A certificate counts only when the CA signed it (socket.authorized).
+    ...(deps.tls === undefined
+      ? {}
+      : { https: { cert: deps.tls.cert, key: deps.tls.key, ...(deps.tls.ca === undefined ? {} : { ca: deps.tls.ca, requestCert: true, rejectUnauthorized: false }) } }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Router errors (bad URL encoding, an over-long id): Fastify's own answer quotes the URL.
@@ -178,6 +183,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     return send(reply, { status: 500, code: 'internal_error', message: 'The broker failed unexpectedly; see its log' });
   });
 
+  const clientCertificates = deps.tls?.ca !== undefined;
   const failedAuth = new WindowCounter(limits.failedAuthPerIp, limits.failedAuthWindowMs);
   const invalidations = new WindowCounter(limits.invalidationsPerConsumer, limits.invalidationWindowMs);
   /** Per provider id, the last token promise that resolved: the manager returns it again on warm hits. */
@@ -198,7 +204,8 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     }
     const { consumers, providerIds } = deps.live();
     const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
-    const found = key === undefined ? undefined : authenticate(consumers, key);
+    const byCertificate = clientCertificates ? authenticateCertificate(consumers, request.raw.socket as TLSSocket) : undefined;
+    const found = byCertificate ?? (key === undefined ? undefined : authenticate(consumers, key));
     if (found?.consumer === undefined) {
       failedAuth.hit(request.ip);
       fields.keyId = found?.keyId;
