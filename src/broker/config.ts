@@ -328,9 +328,6 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
   };
 }
 
-function describeId(id: string): string {
-  return PROVIDER_ID.test(id) ? JSON.stringify(id) : 'not a valid provider id';
-}
 
 type Add = (path: readonly PropertyKey[], message: string) => void;
 

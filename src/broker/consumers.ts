@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { PROVIDER_ID } from '../config-file.js';
 
 type Add = (path: readonly PropertyKey[], message: string) => void;
 type Check = <S extends z.ZodType>(schema: S, value: unknown, path: readonly PropertyKey[]) => z.output<S> | undefined;
@@ -78,7 +79,7 @@ export function resolveConsumers(
       digests.add(digest);
     });
     consumer.providers.forEach((id, i) => {
-      if (!context.providerIds.has(id)) add([...path, 'providers', i], `names no provider of this file (${JSON.stringify(id).slice(0, 70)})`);
+      if (!context.providerIds.has(id)) add([...path, 'providers', i], `names no provider of this file (${PROVIDER_ID.test(id) ? JSON.stringify(id) : 'not a valid provider id'})`);
     });
     consumers.push({
       name: consumer.name,
