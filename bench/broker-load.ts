@@ -67,20 +67,27 @@ async function child(kind: 'broker' | 'bare'): Promise<void> {
         consumers,
         ...(process.env.BROKER_LOG_LEVEL === undefined ? {} : { logLevel: process.env.BROKER_LOG_LEVEL as 'warn' }),
       },
-      // The audit log goes where the log goes (no audit.file): /dev/null, asynchronously, as a file would.
-      { env: process.env, logDestination: pino.destination({ dest: '/dev/null', sync: false }) },
+      // The audit log goes where the log goes (no audit.file): /dev/null, through the same asynchronous
+      // destination the broker makes for stdout or audit.file (4 KiB buffer, flushed every second).
+      { env: process.env, logDestination: pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 }) },
     );
     url = await broker.listen();
     close = () => broker.close();
   }
   process.send?.({ url });
-  process.once('message', () => {
+  process.on('message', (message: string) => {
+    // CPU time used so far (user + system, µs): the parent divides by requests served in a round.
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send?.({ cpuMicros: user + system });
+      return;
+    }
     void close().then(() => process.exit(0));
   });
 }
 
 async function startChild(kind: 'broker' | 'bare', env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
-  const proc = fork(SCRIPT, ['child', kind], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(SCRIPT, ['child', kind], { execArgv: ['--import', 'tsx', ...(process.env.LOAD_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_PROFILE_DIR}`, `--cpu-prof-name=${kind}.cpuprofile`])], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise<string>((resolve, reject) => {
     proc.once('message', (message: { url: string }) => resolve(message.url));
     proc.once('exit', (code) => reject(new Error(`${kind} server exited with ${String(code)}`)));
@@ -88,6 +95,19 @@ async function startChild(kind: 'broker' | 'bare', env: Record<string, string>):
   // Never leave a server behind if this process fails.
   process.once('exit', () => proc.kill());
   return { url, process: proc };
+}
+
+/** The child's CPU time so far, in µs. */
+function cpuOf(proc: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (message: { cpuMicros?: number }) => {
+      if (typeof message.cpuMicros !== 'number') return;
+      proc.off('message', onMessage);
+      resolve(message.cpuMicros);
+    };
+    proc.on('message', onMessage);
+    proc.send('cpu');
+  });
 }
 
 async function stopChild(proc: ChildProcess): Promise<void> {
@@ -127,6 +147,7 @@ async function main(): Promise<void> {
   const urlOf = (kind: 'bare' | 'broker') => `${servers[kind].url}/v1/tokens/ap`;
   let upstreamAfterFirst: number;
   const results: Record<'bare' | 'broker', AutocannonResult[]> = { bare: [], broker: [] };
+  const cpu = { bare: { micros: 0, requests: 0 }, broker: { micros: 0, requests: 0 } };
   try {
     for (const kind of ['bare', 'broker'] as const) {
       const first = await fetch(urlOf(kind), { headers });
@@ -139,7 +160,10 @@ async function main(): Promise<void> {
     // Alternating short rounds: both targets see the same background load on a shared machine.
     for (let round = 0; round < ROUNDS; round++) {
       for (const kind of round % 2 === 0 ? (['bare', 'broker'] as const) : (['broker', 'bare'] as const)) {
+        const cpuBefore = await cpuOf(servers[kind].process);
         const result = await autocannon({ url: urlOf(kind), connections: CONNECTIONS, duration: DURATION_S / ROUNDS, headers });
+        cpu[kind].micros += (await cpuOf(servers[kind].process)) - cpuBefore;
+        cpu[kind].requests += result.requests.total;
         results[kind].push(result);
         console.log(`  round ${round + 1} ${kind.padEnd(6)} ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms`);
       }
@@ -153,6 +177,9 @@ async function main(): Promise<void> {
   const broker = { result: combine(results.broker), upstreamAfterFirst };
   const ratios = results.broker.map((r, i) => r.requests.average / results.bare[i]!.requests.average).sort((a, b) => a - b);
   const medianRatio = ratios[Math.floor(ratios.length / 2)]!;
+  // CPU time per answered request: what each server costs, independent of how much CPU the machine gave it.
+  const cpuPerRequest = { bare: cpu.bare.micros / cpu.bare.requests, broker: cpu.broker.micros / cpu.broker.requests };
+  const cpuRatio = cpuPerRequest.bare / cpuPerRequest.broker;
   await emulator.close();
 
   const ratio = broker.result.requests.average / bare.result.requests.average;
@@ -175,6 +202,8 @@ async function main(): Promise<void> {
     '',
     `**Broker / bare: ${(ratio * 100).toFixed(1)} %** (target ≥ 70 %). Per round, sorted: ${ratios.map((r) => `${(r * 100).toFixed(0)} %`).join(', ')} (median ${(medianRatio * 100).toFixed(1)} %).`,
     '',
+    `CPU time per request (user + system, the server process only): bare ${cpuPerRequest.bare.toFixed(1)} µs, broker ${cpuPerRequest.broker.toFixed(1)} µs — the broker's throughput ceiling is **${(cpuRatio * 100).toFixed(1)} %** of bare Fastify's when both are CPU-bound. This figure does not depend on how much CPU the machine gave each server, which requests/s on a shared machine does.`,
+    '',
     `Upstream token requests counted by the emulator after the first: **${broker.upstreamAfterFirst}** (target 0); ${upstreamTotal} in the whole run.`,
     '',
     'The broker did everything it does in production on each request: API-key check (SHA-256, then a constant-time',
@@ -188,7 +217,7 @@ async function main(): Promise<void> {
   ].join('\n');
   mkdirSync(new URL('results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('results/broker-latest.md', import.meta.url), report);
-  console.log(`\nbroker/bare ${(ratio * 100).toFixed(1)} %, upstream after first ${broker.upstreamAfterFirst} → ${pass ? 'PASS' : 'FAIL'}`);
+  console.log(`\nbroker/bare ${(ratio * 100).toFixed(1)} % (median round ${(medianRatio * 100).toFixed(1)} %), CPU per request bare ${cpuPerRequest.bare.toFixed(1)} µs / broker ${cpuPerRequest.broker.toFixed(1)} µs = ${(cpuRatio * 100).toFixed(1)} %, upstream after first ${broker.upstreamAfterFirst} → ${pass ? 'PASS' : 'FAIL'}`);
   console.log('written to bench/results/broker-latest.md');
   process.exitCode = pass ? 0 : 1;
 }

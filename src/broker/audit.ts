@@ -53,23 +53,17 @@ export class AuditLog {
   }
 
   write(record: AuditRecord): void {
-    // Fixed key order, no undefined fields; JSON.stringify escapes whatever a field holds.
-    this.#destination.write(
-      `${JSON.stringify({
-        type: 'audit',
-        // Epoch ms, as in the broker's other log lines (pino's `time`).
-        time: Date.now(),
-        reqId: record.reqId,
-        consumer: record.consumer,
-        keyId: record.keyId,
-        ip: record.ip,
-        provider: record.provider,
-        outcome: record.outcome,
-        code: record.code,
-        status: record.status,
-        fingerprint: record.fingerprint,
-        latencyMs: record.latencyMs,
-      })}\n`,
-    );
+    // Built by hand, in a fixed key order, on the hot path: every field but `ip` comes from a closed
+    // character set (validated ids and names, hex, base64url, fixed codes), so only `ip` is escaped.
+    let line = `{"type":"audit","time":${Date.now()},"reqId":"${record.reqId}"`;
+    if (record.consumer !== undefined) line += `,"consumer":"${record.consumer}"`;
+    if (record.keyId !== undefined) line += `,"keyId":"${record.keyId}"`;
+    line += `,"ip":${JSON.stringify(record.ip)}`;
+    if (record.provider !== undefined) line += `,"provider":"${record.provider}"`;
+    line += `,"outcome":"${record.outcome}"`;
+    if (record.code !== undefined) line += `,"code":"${record.code}"`;
+    line += `,"status":${record.status}`;
+    if (record.fingerprint !== undefined) line += `,"fingerprint":"${record.fingerprint}"`;
+    this.#destination.write(`${line},"latencyMs":${record.latencyMs}}\n`);
   }
 }

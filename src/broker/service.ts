@@ -14,7 +14,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { TokenManager } from '../manager.js';
 import type { Token } from '../token.js';
 import { fingerprint, type AuditLog } from './audit.js';
-import { authenticate, authenticateCertificate, presentedKey } from './auth.js';
+import { authenticate, authenticateCertificate, presentedKey, type Authentication } from './auth.js';
 import type { BrokerLimits, Consumer, ResolvedTls } from './config.js';
 import { errorBody, INVALID_KEY, tokenFailure, UNAUTHENTICATED, type BrokerError } from './errors.js';
 import type { BrokerMetrics } from './metrics.js';
@@ -191,6 +191,25 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
   /** Per provider id, the last token answered and its `expires_at` text (computed once per token). */
   const expiresAtText = new Map<string, { token: Token; text: string }>();
 
+  /**
+   * Keys that authenticated, and whose: a hit skips the SHA-256 and the comparisons. Only successes are
+   * kept, so a guess always takes the full constant-time path; a hit is faster, but it only happens for
+   * a right key, which the answer (200 rather than 401) reveals anyway. Emptied when the consumers
+   * change (reload) and when full; the keys it holds are in this process's memory already (headers).
+   */
+  let keyCache = { consumers: undefined as readonly Consumer[] | undefined, byKey: new Map<string, Authentication>() };
+  const authenticateCached = (consumers: readonly Consumer[], key: string): Authentication => {
+    if (keyCache.consumers !== consumers) keyCache = { consumers, byKey: new Map() };
+    const cached = keyCache.byKey.get(key);
+    if (cached !== undefined) return cached;
+    const found = authenticate(consumers, key);
+    if (found.consumer !== undefined) {
+      if (keyCache.byKey.size >= 1024) keyCache.byKey.clear();
+      keyCache.byKey.set(key, found);
+    }
+    return found;
+  };
+
   /** Authentication, provider, allow-list: the consumer, or undefined when an answer was sent. */
   function admit(request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply, route: string): Consumer | undefined {
     request.brokerRoute = route;
@@ -205,7 +224,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     const { consumers, providerIds } = deps.live();
     const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
     const byCertificate = clientCertificates ? authenticateCertificate(consumers, request.raw.socket as TLSSocket) : undefined;
-    const found = byCertificate ?? (key === undefined ? undefined : authenticate(consumers, key));
+    const found = byCertificate ?? (key === undefined ? undefined : authenticateCached(consumers, key));
     if (found?.consumer === undefined) {
       failedAuth.hit(request.ip);
       fields.keyId = found?.keyId;

@@ -31,6 +31,15 @@ describe('reload', () => {
     expect(h.logs.some((line) => line.includes('"msg":"config reloaded"'))).toBe(true);
   });
 
+  it('a consumer removed on reload is refused at once (no authentication is remembered across a reload)', async () => {
+    h = await startHarness();
+    expect((await h.get('/v1/tokens/autopay', bearer(KEYS.payouts))).status).toBe(200);
+    const config = baseConfig(h.emulator);
+    h.broker.reload({ ...config, consumers: config.consumers.filter((c) => c.name !== 'payouts') });
+    expect((await h.get('/v1/tokens/autopay', bearer(KEYS.payouts))).json).toMatchObject({ error: { code: 'invalid_key' } });
+    expect((await h.get('/v1/tokens/autopay', bearer(KEYS.billing))).status).toBe(200);
+  });
+
   it('a broken config keeps the old one and logs one error line naming the problem', async () => {
     h = await startHarness();
     const config = baseConfig(h.emulator);
