@@ -62,6 +62,9 @@ describe('operations endpoints', () => {
     expect(sample(text, 'tokenbroker_consumer_requests_total', { consumer: 'payouts', provider: 'autopay', outcome: 'issued' })).toBe(5);
     expect(sample(text, 'tokenbroker_consumer_requests_total', { consumer: 'billing', provider: 'ap', outcome: 'issuance_limit' })).toBe(1);
     expect(sample(text, 'tokenbroker_consumer_request_duration_seconds_count', { consumer: 'payouts', provider: 'autopay' })).toBe(5);
+    expect(sample(text, 'tokenbroker_consumer_request_duration_seconds_bucket', { consumer: 'payouts', provider: 'autopay', le: '+Inf' })).toBe(5);
+    expect(sample(text, 'tokenbroker_consumer_request_duration_seconds_bucket', { consumer: 'payouts', provider: 'autopay', le: '10' })).toBe(5);
+    expect(text).toContain('# TYPE tokenbroker_consumer_request_duration_seconds histogram');
     expect(sample(text, 'tokenbroker_store_up', {})).toBe(1);
     expect(sample(text, 'tokenbroker_cache_hits_total', { provider: 'autopay' })).toBe(4);
     expect(sample(text, 'tokenbroker_tokens_issued_total', { provider: 'autopay', reason: 'coldStart' })).toBe(1);
