@@ -30,6 +30,8 @@ const consumerSchema = z.strictObject({
   certSubject: z.string().min(1).max(256).optional(),
   /** Provider ids this consumer may get tokens for. */
   providers: z.array(z.string()).min(1, 'must list at least one provider id'),
+  /** Optional: token requests this consumer may make per minute (all providers); beyond it, 429. */
+  requestsPerMinute: z.number().int().min(1).max(10_000_000).optional(),
 });
 
 /** One consumer of the config file. */
@@ -47,6 +49,8 @@ export interface Consumer {
   /** Its client certificate's subject CN. */
   readonly certSubject: string | undefined;
   readonly providers: ReadonlySet<string>;
+  /** Token requests per minute, when limited. */
+  readonly requestsPerMinute: number | undefined;
 }
 
 /** Validates the consumers; every problem goes to `add`. */
@@ -88,6 +92,7 @@ export function resolveConsumers(
       certFingerprint256: consumer.certFingerprint256 === undefined ? undefined : normalizeFingerprint(consumer.certFingerprint256),
       certSubject: consumer.certSubject,
       providers: new Set(consumer.providers),
+      requestsPerMinute: consumer.requestsPerMinute,
     });
   });
   return consumers;

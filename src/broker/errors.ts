@@ -10,6 +10,7 @@ export type BrokerErrorCode =
   | 'unauthenticated'
   | 'invalid_key'
   | 'too_many_failed_authentications'
+  | 'consumer_rate_limited'
   | 'provider_not_allowed'
   | 'unknown_provider'
   | 'not_found'

@@ -248,8 +248,31 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
       send(reply, { status: 403, code: 'provider_not_allowed', message: `Consumer "${consumer.name}" may not get tokens for "${id}"` });
       return undefined;
     }
+    if (consumer.requestsPerMinute !== undefined) {
+      const counter = rateFor(consumer);
+      const limitedMs = counter.retryAfterMs(consumer.name);
+      if (limitedMs > 0) {
+        fields.code = 'consumer_rate_limited';
+        send(reply, {
+          status: 429,
+          code: 'consumer_rate_limited',
+          message: `Consumer "${consumer.name}" is over its ${consumer.requestsPerMinute} requests per minute`,
+          retryAfterSeconds: Math.ceil(limitedMs / 1000),
+        });
+        return undefined;
+      }
+      counter.hit(consumer.name);
+    }
     return consumer;
   }
+
+  /** Per consumer with `requestsPerMinute`, its window (made anew when a reload changes the consumer). */
+  const rates = new WeakMap<Consumer, WindowCounter>();
+  const rateFor = (consumer: Consumer): WindowCounter => {
+    let counter = rates.get(consumer);
+    if (counter === undefined) rates.set(consumer, (counter = new WindowCounter(consumer.requestsPerMinute!, 60_000, 1)));
+    return counter;
+  };
 
   /** Gets the token of `id` within the request timeout and sends it (or the failure). */
   async function answer(request: FastifyRequest, reply: FastifyReply, id: string): Promise<unknown> {

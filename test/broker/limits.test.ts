@@ -143,3 +143,21 @@ describe('abuse limits', () => {
     expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(20);
   });
 });
+
+describe('per-consumer request rates', () => {
+  it('a consumer with requestsPerMinute gets 429 consumer_rate_limited beyond it; others are not affected', async () => {
+    h = await startHarness({
+      config: (emulator) => {
+        const config = baseConfig(emulator);
+        return { ...config, consumers: config.consumers.map((c) => (c.name === 'payouts' ? { ...c, requestsPerMinute: 2 } : c)) };
+      },
+    });
+    expect((await h.get('/v1/tokens/autopay', bearer(KEYS.payouts))).status).toBe(200);
+    expect((await h.get('/v1/tokens/autopay', bearer(KEYS.payouts))).status).toBe(200);
+    const limited = await h.get('/v1/tokens/autopay', bearer(KEYS.payouts));
+    expect(limited.status).toBe(429);
+    expect(limited.json).toMatchObject({ error: { code: 'consumer_rate_limited' } });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(50);
+    for (let i = 0; i < 5; i++) expect((await h.get('/v1/tokens/autopay', bearer(KEYS.billing))).status).toBe(200);
+  });
+});
