@@ -107,33 +107,53 @@ class MemoryTokenStore implements LocalTokenStore, MemoryStore {
   }
 }
 
-/** Rolling-window counts per credential, in this process only. */
+/**
+ * Rolling-window counts per credential, in this process only. Each credential's entries are one flat
+ * array of numbers, `[at, id, at, id, …]` (a packed double array: no object per entry), because a
+ * broker keeps one per credential for tens of thousands of them.
+ */
 export class MemoryLedger implements IssuanceLedger {
-  readonly #entries = new Map<string, Array<{ at: number; id: string }>>();
+  readonly #entries = new Map<string, number[]>();
   #nextId = 0;
 
   reserve(key: string, now: number, limit: number, windowMs: number): LedgerDecision {
-    const kept = (this.#entries.get(key) ?? []).filter((entry) => entry.at > now - windowMs);
-    if (kept.length >= limit) {
-      this.#entries.set(key, kept);
-      return { allowed: false, retryAfterMs: Math.max(1, kept[0]!.at + windowMs - now) };
+    const entries = this.#entries.get(key) ?? [];
+    // Drop what left the window, in place.
+    let kept = 0;
+    for (let i = 0; i < entries.length; i += 2) {
+      if (entries[i]! > now - windowMs) {
+        entries[kept++] = entries[i]!;
+        entries[kept++] = entries[i + 1]!;
+      }
     }
-    const reservation = String(++this.#nextId);
-    kept.push({ at: now, id: reservation });
-    this.#entries.set(key, kept);
-    return { allowed: true, reservation };
+    entries.length = kept;
+    if (kept / 2 >= limit) {
+      this.#entries.set(key, entries);
+      let oldest = entries[0]!;
+      for (let i = 2; i < entries.length; i += 2) oldest = Math.min(oldest, entries[i]!);
+      return { allowed: false, retryAfterMs: Math.max(1, oldest + windowMs - now) };
+    }
+    const id = ++this.#nextId;
+    // A new array of exactly the size needed: push() would reserve room for 17 numbers.
+    this.#entries.set(key, kept === 0 ? [now, id] : [...entries, now, id]);
+    return { allowed: true, reservation: String(id) };
   }
 
   confirm(key: string, reservation: string, now: number): void {
-    const entry = this.#entries.get(key)?.find((candidate) => candidate.id === reservation);
-    if (entry !== undefined) entry.at = Math.max(entry.at, now);
+    const entries = this.#entries.get(key);
+    if (entries === undefined) return;
+    const id = Number(reservation);
+    for (let i = 0; i < entries.length; i += 2) {
+      if (entries[i + 1] === id) entries[i] = Math.max(entries[i]!, now);
+    }
   }
 
   release(key: string, reservation: string): void {
     const entries = this.#entries.get(key);
     if (entries === undefined) return;
-    const remaining = entries.filter((entry) => entry.id !== reservation);
-    if (remaining.length === 0) this.#entries.delete(key);
-    else this.#entries.set(key, remaining);
+    const id = Number(reservation);
+    const index = entries.findIndex((value, i) => i % 2 === 1 && value === id);
+    if (index > 0) entries.splice(index - 1, 2);
+    if (entries.length === 0) this.#entries.delete(key);
   }
 }
