@@ -26,10 +26,14 @@ const N = Number(process.argv[3] ?? 10_000);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc');
 
+/**
+ * Full GCs with pauses between them, so FinalizationRegistry clean-ups (undici's Request registers one
+ * per request signal) run before the heap is read: otherwise garbage awaiting them counts as kept.
+ */
 async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 10; i++) {
     gc!();
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return process.memoryUsage().heapUsed;
 }

@@ -78,20 +78,45 @@ export function defineProvider(definition: ProviderDefinition): Provider {
 }
 
 /**
- * A provider as `defineProvider` makes it. A class, so the display methods live once on the prototype
- * rather than as closures on every instance: a broker may hold tens of thousands of providers.
+ * The display methods every provider class of this package shares, once on the prototype: a broker may
+ * hold tens of thousands of providers. Subclasses keep their secrets in private fields, which neither
+ * `util.inspect`, `JSON.stringify`, `Object.keys` nor a spread can reach.
  */
-class DefinedProvider implements Provider {
-  readonly kind: string;
+export abstract class ProviderBase implements Provider {
+  abstract readonly kind: string;
   readonly cacheKey: string;
+  abstract readonly apiBaseUrl: string | undefined;
+  abstract readonly defaultExpiresInSeconds: number | undefined;
+
+  /** For subclasses. */
+  protected constructor(cacheKey: string) {
+    this.cacheKey = cacheKey;
+  }
+
+  abstract requestToken(context: TokenRequestContext): Promise<TokenResponse>;
+
+  /** Only the public fields. */
+  toJSON(): unknown {
+    return { kind: this.kind, cacheKey: this.cacheKey, apiBaseUrl: this.apiBaseUrl };
+  }
+
+  /** Only the public fields. */
+  [inspect.custom](): string {
+    return `Provider ${inspect(this.toJSON())}`;
+  }
+}
+
+/** A provider as `defineProvider` makes it. */
+class DefinedProvider extends ProviderBase {
+  readonly kind: string;
   readonly apiBaseUrl: string | undefined;
   readonly defaultExpiresInSeconds: number | undefined;
   // Private: the definition's function is the closure that holds the secret.
   readonly #requestToken: (context: TokenRequestContext) => Promise<TokenResponse>;
 
   constructor(definition: ProviderDefinition) {
+    super(credentialKey(definition));
     this.kind = definition.kind;
-    this.cacheKey = credentialKey(definition);
     this.apiBaseUrl = definition.apiBaseUrl;
     this.defaultExpiresInSeconds = definition.defaultExpiresInSeconds;
     this.#requestToken = definition.requestToken;
@@ -100,14 +125,6 @@ class DefinedProvider implements Provider {
 
   requestToken(context: TokenRequestContext): Promise<TokenResponse> {
     return this.#requestToken(context);
-  }
-
-  toJSON(): unknown {
-    return { kind: this.kind, cacheKey: this.cacheKey, apiBaseUrl: this.apiBaseUrl };
-  }
-
-  [inspect.custom](): string {
-    return `Provider ${inspect(this.toJSON())}`;
   }
 }
 
