@@ -44,14 +44,12 @@ export interface GetTokenOptions {
 class Registration extends Counters {
   readonly id: string;
   readonly provider: Provider;
-  readonly key: string;
   /** The cache entry last seen for this credential; trusted only while `entry.live`. */
   entry: CacheEntry | undefined = undefined;
-  /** The reason the next fetch will carry, when something other than expiry caused it. */
-  nextReason: IssueReason | undefined = undefined;
+  /** The reason the next fetch will carry: a cold start until the first token, then expiry unless something else caused it. */
+  nextReason: IssueReason = 'coldStart';
   /** The token an invalidation dropped: never accepted back from a shared store. */
   staleAccessToken: string | undefined = undefined;
-  hadToken = false;
   /** The lifetime of the latest token seen, ms (0: none yet): the issuance guard's window follows it. */
   lifetimeMs = 0;
 
@@ -59,7 +57,11 @@ class Registration extends Counters {
     super();
     this.id = id;
     this.provider = provider;
-    this.key = provider.cacheKey;
+  }
+
+  /** The credential's cache, lock and ledger key (a field of the provider: one string per credential, not two references). */
+  get key(): string {
+    return this.provider.cacheKey;
   }
 }
 
@@ -174,7 +176,7 @@ export class TokenManager {
       return entry.token;
     }
     registration.misses++;
-    const reason = registration.nextReason ?? (registration.hadToken ? 'expiry' : 'coldStart');
+    const reason = registration.nextReason;
     return this.#waitFor(registration, this.#singleFlight(registration, reason, registration.staleAccessToken), options?.signal);
   }
 
@@ -256,8 +258,7 @@ export class TokenManager {
     this.#local.put(registration.key, entry, times.usableUntil - Date.now());
     registration.entry = entry;
     registration.lifetimeMs = token.expiresAt - token.issuedAt;
-    registration.hadToken = true;
-    registration.nextReason = undefined;
+    registration.nextReason = 'expiry';
     registration.staleAccessToken = undefined;
     if (!this.#closed) this.#clock.start();
   }

@@ -108,52 +108,44 @@ class MemoryTokenStore implements LocalTokenStore, MemoryStore {
 }
 
 /**
- * Rolling-window counts per credential, in this process only. Each credential's entries are one flat
- * array of numbers, `[at, id, at, id, …]` (a packed double array: no object per entry), because a
- * broker keeps one per credential for tens of thousands of them.
+ * Rolling-window counts per credential, in this process only: the issue times of the tokens counted,
+ * as one number when there is one (the usual case) and an array of numbers when there are several, so
+ * that a broker's tens of thousands of credentials hold no object per entry. A reservation is named by
+ * its own time, made unique within its credential.
  */
 export class MemoryLedger implements IssuanceLedger {
-  readonly #entries = new Map<string, number[]>();
-  #nextId = 0;
+  readonly #entries = new Map<string, number | number[]>();
 
   reserve(key: string, now: number, limit: number, windowMs: number): LedgerDecision {
-    const entries = this.#entries.get(key) ?? [];
-    // Drop what left the window, in place.
-    let kept = 0;
-    for (let i = 0; i < entries.length; i += 2) {
-      if (entries[i]! > now - windowMs) {
-        entries[kept++] = entries[i]!;
-        entries[kept++] = entries[i + 1]!;
-      }
+    const kept = this.#times(key).filter((at) => at > now - windowMs);
+    if (kept.length >= limit) {
+      this.#store(key, kept);
+      return { allowed: false, retryAfterMs: Math.max(1, Math.min(...kept) + windowMs - now) };
     }
-    entries.length = kept;
-    if (kept / 2 >= limit) {
-      this.#entries.set(key, entries);
-      let oldest = entries[0]!;
-      for (let i = 2; i < entries.length; i += 2) oldest = Math.min(oldest, entries[i]!);
-      return { allowed: false, retryAfterMs: Math.max(1, oldest + windowMs - now) };
-    }
-    const id = ++this.#nextId;
-    // A new array of exactly the size needed: push() would reserve room for 17 numbers.
-    this.#entries.set(key, kept === 0 ? [now, id] : [...entries, now, id]);
-    return { allowed: true, reservation: String(id) };
+    let at = now;
+    while (kept.includes(at)) at += 0.001; // two reservations in one millisecond keep distinct names
+    kept.push(at);
+    this.#store(key, kept);
+    return { allowed: true, reservation: String(at) };
   }
 
   confirm(key: string, reservation: string, now: number): void {
-    const entries = this.#entries.get(key);
-    if (entries === undefined) return;
-    const id = Number(reservation);
-    for (let i = 0; i < entries.length; i += 2) {
-      if (entries[i + 1] === id) entries[i] = Math.max(entries[i]!, now);
-    }
+    const at = Number(reservation);
+    this.#store(key, this.#times(key).map((time) => (time === at ? Math.max(time, now) : time)));
   }
 
   release(key: string, reservation: string): void {
-    const entries = this.#entries.get(key);
-    if (entries === undefined) return;
-    const id = Number(reservation);
-    const index = entries.findIndex((value, i) => i % 2 === 1 && value === id);
-    if (index > 0) entries.splice(index - 1, 2);
-    if (entries.length === 0) this.#entries.delete(key);
+    const at = Number(reservation);
+    this.#store(key, this.#times(key).filter((time) => time !== at));
+  }
+
+  #times(key: string): number[] {
+    const entry = this.#entries.get(key);
+    return entry === undefined ? [] : typeof entry === 'number' ? [entry] : [...entry];
+  }
+
+  #store(key: string, times: number[]): void {
+    if (times.length === 0) this.#entries.delete(key);
+    else this.#entries.set(key, times.length === 1 ? times[0]! : times);
   }
 }
