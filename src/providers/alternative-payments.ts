@@ -5,10 +5,10 @@
  */
 import { z } from 'zod';
 import { commonFailure, postTokenRequest, successResponse } from '../http.js';
-import { credentialKey, ProviderBase, type Provider, type TokenRequestContext } from '../provider.js';
+import type { Provider, TokenRequestContext } from '../provider.js';
 import type { TokenResponse } from '../token.js';
 import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
-import { credentialScrubber, credentialsRefused, Interned, withoutTrailingSlash } from './shared.js';
+import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 /** Base URLs of the two Alternative Payments environments. */
 const ALTERNATIVE_PAYMENTS_BASE_URLS = {
@@ -89,50 +89,20 @@ const optionsSchema = z.strictObject({
 export function alternativePayments(options: AlternativePaymentsOptions): Provider {
   const { clientId, clientSecret, environment, baseUrl } = parseOptions(optionsSchema, options, 'alternativePayments');
   const base = withoutTrailingSlash(baseUrl ?? ALTERNATIVE_PAYMENTS_BASE_URLS[environment ?? 'production']);
-  return new AlternativePaymentsProvider(clientId, clientSecret, endpoints.get(base, () => ({ base, tokenUrl: `${base}/oauth/token` })));
-}
-
-/** One environment's URLs, shared by all its credentials. */
-interface Endpoint {
-  readonly base: string;
-  readonly tokenUrl: string;
+  const endpoint = endpoints.get(base, () => ({ kind: KIND, defaultExpiresInSeconds: DOCUMENTED_LIFETIME_SECONDS, tokenUrl: `${base}/oauth/token`, apiBaseUrl: base, variant: base }));
+  return new AlternativePaymentsProvider(clientId, clientSecret, endpoint);
 }
 
 const endpoints = new Interned<Endpoint>();
 
-/** One Alternative Payments credential: its id, its secret (private) and its environment's endpoint. */
-class AlternativePaymentsProvider extends ProviderBase {
-  readonly #clientId: string;
-  readonly #clientSecret: string;
-  readonly #endpoint: Endpoint;
-
-  constructor(clientId: string, clientSecret: string, endpoint: Endpoint) {
-    // Demo and production tokens are refused by each other: the base URL is part of the identity.
-    super(credentialKey({ kind: KIND, tokenUrl: endpoint.tokenUrl, clientId, clientSecret, variant: endpoint.base }));
-    this.#clientId = clientId;
-    this.#clientSecret = clientSecret;
-    this.#endpoint = endpoint;
-    Object.freeze(this);
-  }
-
-  get kind(): string {
-    return KIND;
-  }
-
-  get apiBaseUrl(): string {
-    return this.#endpoint.base;
-  }
-
-  get defaultExpiresInSeconds(): number {
-    return DOCUMENTED_LIFETIME_SECONDS;
-  }
-
-  async requestToken({ signal }: TokenRequestContext): Promise<TokenResponse> {
+/** One Alternative Payments credential. Demo and production tokens are refused by each other: the base URL is the variant. */
+class AlternativePaymentsProvider extends EndpointCredential<Endpoint> {
+  protected async send({ signal }: TokenRequestContext, clientId: string, clientSecret: string, endpoint: Endpoint): Promise<TokenResponse> {
     // Built per request (token requests are rare) so no credential-sized string or scrubber stays in memory per credential.
-    const basicCredentials = `${this.#clientId}:${this.#clientSecret}`;
-    const scrub = credentialScrubber(this.#clientSecret, [basicCredentials]);
+    const basicCredentials = `${clientId}:${clientSecret}`;
+    const scrub = credentialScrubber(clientSecret, [basicCredentials]);
     const response = await postTokenRequest({
-      url: this.#endpoint.tokenUrl,
+      url: endpoint.tokenUrl,
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',

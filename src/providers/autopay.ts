@@ -3,10 +3,10 @@
  */
 import { z } from 'zod';
 import { commonFailure, oauthErrorCode, postTokenRequest, successResponse } from '../http.js';
-import { credentialKey, ProviderBase, type Provider, type TokenRequestContext } from '../provider.js';
+import type { Provider, TokenRequestContext } from '../provider.js';
 import type { TokenResponse } from '../token.js';
 import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
-import { credentialScrubber, credentialsRefused, Interned, withoutTrailingSlash } from './shared.js';
+import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 const KIND = 'autopay';
 
@@ -91,56 +91,24 @@ export function autopay(options: AutopayOptions): Provider {
   const audience = parsed.audience ?? AUTOPAY_DEFAULTS.audience;
   const tokenUrl = parsed.tokenUrl ?? AUTOPAY_DEFAULTS.tokenUrl;
   const apiBaseUrl = withoutTrailingSlash(parsed.apiBaseUrl ?? AUTOPAY_DEFAULTS.apiBaseUrl);
-  const endpoint = endpoints.get(JSON.stringify([tokenUrl, audience, apiBaseUrl]), () => ({ tokenUrl, audience, apiBaseUrl }));
+  const endpoint = endpoints.get(JSON.stringify([tokenUrl, audience, apiBaseUrl]), () => ({ kind: KIND, defaultExpiresInSeconds: DOCUMENTED_MINIMUM_LIFETIME_SECONDS, tokenUrl, apiBaseUrl, variant: audience }));
   return new AutopayProvider(parsed.clientId, parsed.clientSecret, endpoint);
-}
-
-/** One token endpoint, audience and API, shared by all their credentials. */
-interface Endpoint {
-  readonly tokenUrl: string;
-  readonly audience: string;
-  readonly apiBaseUrl: string;
 }
 
 const endpoints = new Interned<Endpoint>();
 
-/** One Autopay credential: its id, its secret (private) and its shared endpoint. */
-class AutopayProvider extends ProviderBase {
-  readonly #clientId: string;
-  readonly #clientSecret: string;
-  readonly #endpoint: Endpoint;
-
-  constructor(clientId: string, clientSecret: string, endpoint: Endpoint) {
-    // A token is issued for one audience: another audience is another credential.
-    super(credentialKey({ kind: KIND, tokenUrl: endpoint.tokenUrl, clientId, clientSecret, variant: endpoint.audience }));
-    this.#clientId = clientId;
-    this.#clientSecret = clientSecret;
-    this.#endpoint = endpoint;
-    Object.freeze(this);
-  }
-
-  get kind(): string {
-    return KIND;
-  }
-
-  get apiBaseUrl(): string {
-    return this.#endpoint.apiBaseUrl;
-  }
-
-  get defaultExpiresInSeconds(): number {
-    return DOCUMENTED_MINIMUM_LIFETIME_SECONDS;
-  }
-
-  async requestToken({ signal }: TokenRequestContext): Promise<TokenResponse> {
+/** One Autopay credential. A token is issued for one audience: the audience is the variant. */
+class AutopayProvider extends EndpointCredential<Endpoint> {
+  protected async send({ signal }: TokenRequestContext, clientId: string, clientSecret: string, endpoint: Endpoint): Promise<TokenResponse> {
     // Made per request (token requests are rare) so no scrubber stays in memory per credential.
-    const scrub = credentialScrubber(this.#clientSecret);
+    const scrub = credentialScrubber(clientSecret);
     const response = await postTokenRequest({
-      url: this.#endpoint.tokenUrl,
+      url: endpoint.tokenUrl,
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({
-        client_id: this.#clientId,
-        client_secret: this.#clientSecret,
-        audience: this.#endpoint.audience,
+        client_id: clientId,
+        client_secret: clientSecret,
+        audience: endpoint.variant,
         grant_type: 'client_credentials',
       }),
       signal,
