@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisStore, type SharedTokenStore } from '../../src/index.js';
+import type { SharedTokenStore } from '../../src/index.js';
+import { redisStore } from '../../src/stores/redis/index.js';
 import { managerConformance, sampleToken, storeConformance } from '../stores/conformance.js';
 import { freePort, skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
@@ -24,7 +25,7 @@ describe.skipIf(skip)('redisStore', () => {
   });
 
   storeConformance('redisStore', async () => {
-    const store = redisStore({ url: server.url }, { keyPrefix: nextPrefix() });
+    const store = redisStore({ url: server.url, keyPrefix: nextPrefix() });
     return {
       put: (key, token, ttlMs) => store.set(key, token, ttlMs),
       read: (key) => store.get(key),
@@ -34,11 +35,11 @@ describe.skipIf(skip)('redisStore', () => {
     };
   });
 
-  managerConformance('redisStore', () => redisStore({ url: server.url }, { keyPrefix: nextPrefix() }));
+  managerConformance('redisStore', () => redisStore({ url: server.url, keyPrefix: nextPrefix() }));
 
   describe('locks', () => {
     it('one owner at a time; only the owner releases; the lock expires by itself', async () => {
-      const store = redisStore({ url: server.url }, { keyPrefix: nextPrefix() });
+      const store = redisStore({ url: server.url, keyPrefix: nextPrefix() });
       try {
         const owner = await store.acquireLock('k', 300);
         expect(owner).toEqual(expect.any(String));
@@ -64,8 +65,8 @@ describe.skipIf(skip)('redisStore', () => {
     beforeAll(() => {
       keyPrefix = nextPrefix();
       // Long polling: a prompt answer can only come from the notification.
-      a = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 10_000 });
-      b = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 10_000 });
+      a = redisStore({ url: server.url, keyPrefix, pollIntervalMs: 10_000 });
+      b = redisStore({ url: server.url, keyPrefix, pollIntervalMs: 10_000 });
     });
     afterAll(async () => {
       await Promise.all([a?.close(), b?.close()]);
@@ -86,7 +87,7 @@ describe.skipIf(skip)('redisStore', () => {
 
     it('returns what is stored (maybe nothing) as soon as the lock is gone, without waiting out the timeout', async () => {
       const owner = await a.acquireLock('w2', 5_000);
-      const polling = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 100 });
+      const polling = redisStore({ url: server.url, keyPrefix, pollIntervalMs: 100 });
       try {
         const started = Date.now();
         const waiting = polling.waitForToken('w2', 8_000, new AbortController().signal);
@@ -127,8 +128,8 @@ describe.skipIf(skip)('redisStore', () => {
 
     it('close() ends pending waits with undefined', async () => {
       const keyPrefix = nextPrefix();
-      const holder = redisStore({ url: server.url }, { keyPrefix });
-      const waiter = redisStore({ url: server.url }, { keyPrefix });
+      const holder = redisStore({ url: server.url, keyPrefix });
+      const waiter = redisStore({ url: server.url, keyPrefix });
       await holder.acquireLock('w5', 10_000);
       const waiting = waiter.waitForToken('w5', 8_000, new AbortController().signal);
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -142,11 +143,11 @@ describe.skipIf(skip)('redisStore', () => {
     it('a malformed value is a miss with a warning, never a crash', async () => {
       const keyPrefix = nextPrefix();
       const warnings: unknown[] = [];
-      const store = redisStore({ url: server.url }, { keyPrefix, logger: { warn: (object: unknown) => warnings.push(object) } });
+      const store = redisStore({ url: server.url, keyPrefix, logger: { warn: (object: unknown) => warnings.push(object) } });
       const raw = server.client();
       try {
         await store.set('m', sampleToken(), 60_000);
-        const [key] = await raw.keys(`${keyPrefix}token:*`);
+        const [key] = await raw.keys(`${keyPrefix}v2:{*}:token`);
         for (const bad of ['not json', '{"v":1}', '{"v":1,"fp":"x","token":{"accessToken":5}}', '[]']) {
           await raw.set(key!, bad);
           expect(await store.get('m')).toBeUndefined();
@@ -160,11 +161,11 @@ describe.skipIf(skip)('redisStore', () => {
 
     it('uses SET with a PX expiry equal to the given TTL', async () => {
       const keyPrefix = nextPrefix();
-      const store = redisStore({ url: server.url }, { keyPrefix });
+      const store = redisStore({ url: server.url, keyPrefix });
       const raw = server.client();
       try {
         await store.set('t', sampleToken(), 45_000);
-        const [key] = await raw.keys(`${keyPrefix}token:*`);
+        const [key] = await raw.keys(`${keyPrefix}v2:{*}:token`);
         const ttl = await raw.pttl(key!);
         expect(ttl).toBeGreaterThan(40_000);
         expect(ttl).toBeLessThanOrEqual(45_000);
@@ -178,8 +179,8 @@ describe.skipIf(skip)('redisStore', () => {
     it('with { client } it never closes the user client, but closes the subscriber it duplicated', async () => {
       const client = new Redis(server.port, '127.0.0.1');
       const keyPrefix = nextPrefix();
-      const store = redisStore({ client }, { keyPrefix, pollIntervalMs: 50 });
-      const other = redisStore({ url: server.url }, { keyPrefix });
+      const store = redisStore({ client, keyPrefix, pollIntervalMs: 50 });
+      const other = redisStore({ url: server.url, keyPrefix });
       try {
         const owner = await other.acquireLock('c', 5_000);
         const waiting = store.waitForToken('c', 5_000, new AbortController().signal);
@@ -203,7 +204,7 @@ describe.skipIf(skip)('redisStore', () => {
 
     it('fails fast when nothing listens: every call rejects within commandTimeoutMs', async () => {
       const port = await freePort();
-      const store = redisStore({ url: `redis://:hunter2-password@127.0.0.1:${port}` }, { commandTimeoutMs: 300 });
+      const store = redisStore({ url: `redis://:hunter2-password@127.0.0.1:${port}`, commandTimeoutMs: 300 });
       try {
         for (const call of [
           () => store.get('x'),
@@ -227,7 +228,7 @@ describe.skipIf(skip)('redisStore', () => {
     });
 
     it('after close() calls reject at once and nothing keeps the process alive', async () => {
-      const store = redisStore({ url: server.url }, { keyPrefix: nextPrefix() });
+      const store = redisStore({ url: server.url, keyPrefix: nextPrefix() });
       await store.get('x');
       await store.close();
       await expect(store.get('x')).rejects.toThrow(/closed/);
@@ -237,7 +238,7 @@ describe.skipIf(skip)('redisStore', () => {
 
   it('inspect and JSON show neither the URL password nor an encryption key', () => {
     const key = randomBytes(32).toString('base64');
-    const store = redisStore({ url: `redis://user:s3cret-pass@127.0.0.1:${server.port}/0?password=other-secret` }, { encryptionKeys: [key] });
+    const store = redisStore({ url: `redis://user:s3cret-pass@127.0.0.1:${server.port}/0?password=other-secret`, encryptionKeys: [key] });
     try {
       const shown = `${inspect(store, { depth: 10, showHidden: true })} ${JSON.stringify(store)} ${inspect(store.ledger)} ${JSON.stringify(store.ledger)}`;
       expect(shown).not.toContain('s3cret-pass');

@@ -3,7 +3,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, redisStore } from '../../src/index.js';
+import { ConfigError } from '../../src/index.js';
+import { redisStore } from '../../src/stores/redis/index.js';
 import { TokenCodec, UnreadableValueError } from '../../src/stores/redis/codec.js';
 import { sampleToken } from './conformance.js';
 
@@ -21,7 +22,8 @@ describe('redisStore options', () => {
   it('lists every bad field in one ConfigError, quoting neither a key nor a password', () => {
     const shortKey = Buffer.alloc(16, 7).toString('base64');
     const error = configError(() =>
-      redisStore({ url: 'http://user:pa55word@redis.internal:6379' }, {
+      redisStore({
+        url: 'http://user:pa55word@redis.internal:6379',
         encryptionKeys: ['not a key at all', shortKey],
         commandTimeoutMs: -5,
         pollIntervalMs: 1,
