@@ -16,6 +16,8 @@ const PACKAGE_TESTS = [
   'test/broker/shutdown.test.ts',
   'test/redis/docs-example.test.ts',
   'test/redis/fleet.test.ts',
+  'test/redis/cluster-fleet.test.ts',
+  'test/redis/clock-skew.test.ts',
   'test/sqlite/fleet.test.ts',
 ];
 
