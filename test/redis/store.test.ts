@@ -2,12 +2,13 @@
  * The Redis store against the store conformance suite, and what only Redis does: pub/sub waits, locks,
  * unreadable values, the user's own client, and staying out of the caller's way when Redis is gone.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SharedTokenStore } from '../../src/index.js';
+import { createTokenManager, type SharedTokenStore } from '../../src/index.js';
 import { redisStore } from '../../src/stores/redis/index.js';
+import { fakeProvider } from '../helpers/fake-provider.js';
 import { managerConformance, sampleToken, storeConformance } from '../stores/conformance.js';
 import { freePort, skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
@@ -233,6 +234,66 @@ describe.skipIf(skip)('redisStore', () => {
       await store.close();
       await expect(store.get('x')).rejects.toThrow(/closed/);
       await store.close();
+    });
+  });
+
+  describe('key layout', () => {
+    it('ignores a 0.1.0 store on the same Redis and prefix: a fresh token, no wait on its lock, its budget apart', async () => {
+      const keyPrefix = nextPrefix();
+      const fake = fakeProvider();
+      const id = createHash('sha256').update(fake.provider.cacheKey, 'utf8').digest('base64url');
+      const raw = server.client();
+      // What 0.1.0 wrote for this credential: a token in its envelope, a held lock, a spent ledger, a channel.
+      const now = Date.now();
+      const oldToken = { accessToken: 'token-of-the-old-layout', tokenType: 'Bearer', issuedAt: now, expiresAt: now + 3_600_000 };
+      await raw.set(`${keyPrefix}token:${id}`, JSON.stringify({ v: 1, fp: 'x', token: oldToken }), 'PX', 60_000);
+      await raw.set(`${keyPrefix}lock:${id}`, 'an-old-process', 'PX', 60_000);
+      for (let i = 0; i < 10; i++) await raw.zadd(`${keyPrefix}ledger:${id}`, now, `old-${i}`);
+      // A value of the wrong type where a careless layout could look, too.
+      await raw.hset(`${keyPrefix}stored:${id}`, 'x', '1');
+      const tokens = createTokenManager({ providers: { p: fake.provider }, store: redisStore({ url: server.url, keyPrefix }), retry: { attempts: 1 }, guard: { maxTokens: 2 } });
+      try {
+        const started = Date.now();
+        const token = await tokens.getToken('p');
+        expect(token.accessToken).not.toBe(oldToken.accessToken);
+        expect(fake.calls()).toBe(1);
+        expect(Date.now() - started).toBeLessThan(2_000); // never waited on the old lock
+        // The new layout's own budget: the old ledger's 10 entries do not count.
+        await tokens.getToken('p', { forceRefresh: true });
+        expect(fake.calls()).toBe(2);
+        // The old keys are left as they were, for 0.1.0 processes still running.
+        expect(await raw.get(`${keyPrefix}lock:${id}`)).toBe('an-old-process');
+        expect(await raw.zcard(`${keyPrefix}ledger:${id}`)).toBe(10);
+        const layout = (await raw.keys(`${keyPrefix}*`)).filter((key) => key.startsWith(`${keyPrefix}v2:`));
+        expect(layout.sort()).toEqual([`${keyPrefix}v2:{${id}}:ledger`, `${keyPrefix}v2:{${id}}:token`]);
+      } finally {
+        await tokens.close();
+      }
+    });
+  });
+
+  describe('one clock', () => {
+    it("the ledger counts by the server's clock: callers 5 minutes behind and ahead share one budget", async () => {
+      const keyPrefix = nextPrefix();
+      const behind = redisStore({ url: server.url, keyPrefix });
+      const ahead = redisStore({ url: server.url, keyPrefix });
+      try {
+        const fiveMinutes = 5 * 60_000;
+        const window = 60_000;
+        const first = await behind.ledger.reserve('k', Date.now() - fiveMinutes, 2, window);
+        const second = await ahead.ledger.reserve('k', Date.now() + fiveMinutes, 2, window);
+        expect([first.allowed, second.allowed]).toEqual([true, true]);
+        // By its own clock the caller ahead would see both entries as 5 minutes old, outside the window.
+        const third = await ahead.ledger.reserve('k', Date.now() + fiveMinutes, 2, window);
+        const fourth = await behind.ledger.reserve('k', Date.now() - fiveMinutes, 2, window);
+        expect(third.allowed).toBe(false);
+        expect(fourth.allowed).toBe(false);
+        if (third.allowed) throw new Error('unreachable');
+        expect(third.retryAfterMs).toBeGreaterThan(window - 5_000);
+        expect(third.retryAfterMs).toBeLessThanOrEqual(window);
+      } finally {
+        await Promise.all([behind.close(), ahead.close()]);
+      }
     });
   });
 
