@@ -20,7 +20,7 @@ const optionsSchema = z.strictObject({ max: z.number().int().positive().optional
 
 /**
  * The default store: tokens in this process's memory, bounded by `max`, each kept until it is no
- * longer usable. Use {@link redisStore} to share tokens across processes.
+ * longer usable. Use `redisStore` (`tokenbroker/redis`) to share tokens across processes.
  *
  * @example
  * ```ts

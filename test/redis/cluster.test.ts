@@ -171,4 +171,41 @@ describe.skipIf(skip)('redisStore on Redis Cluster', () => {
       return cluster.ownerOf(namesFor(keyPrefix, key).token);
     }
   });
+
+  // Last in this file: it kills a master.
+  it('a master down: warm calls from memory, cold ones fall back within the timeout, one warning', { timeout: 60_000 }, async () => {
+    const counts = new Map<string, number>();
+    const keyPrefix = nextPrefix();
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (_: unknown, message: string) => warnings.push(message) };
+    const managers = [0, 1].map(() =>
+      createTokenManager({
+        providers: { p: countedProvider('node-down', counts) },
+        store: redisStore({ cluster: cluster.nodes, keyPrefix, commandTimeoutMs: 500 }),
+        timeoutMs: 2_000,
+        retry: { attempts: 1 },
+        logger,
+      }),
+    );
+    try {
+      const [first] = await Promise.all(managers.map((tokens) => tokens.getToken('p')));
+      expect(counts.get('node-down')).toBe(1);
+      const key = countedProvider('node-down', new Map()).cacheKey;
+      await cluster.kill(await cluster.ownerOf(namesFor(keyPrefix, key).token));
+      const timed = async (run: () => Promise<unknown>) => {
+        const started = Date.now();
+        await run();
+        return Date.now() - started;
+      };
+      const warm = await Promise.all(managers.map((tokens) => timed(() => tokens.getToken('p'))));
+      expect(Math.max(...warm)).toBeLessThan(100);
+      for (const tokens of managers) tokens.invalidate('p', first!.accessToken);
+      const cold = await Promise.all(managers.map((tokens) => timed(() => tokens.getToken('p'))));
+      console.info(`[cluster] master down: warm ${Math.max(...warm)} ms, cold (fallback) slowest ${Math.max(...cold)} ms, ${counts.get('node-down')} requests`);
+      expect(Math.max(...cold)).toBeLessThan(2_000);
+      expect(warnings).toContain(FALLBACK);
+    } finally {
+      await Promise.all(managers.map((tokens) => tokens.close()));
+    }
+  });
 });

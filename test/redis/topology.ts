@@ -113,6 +113,8 @@ export interface RedisClusterHandle {
   ownerOf(key: string): Promise<number>;
   /** Moves `slots` slots, keys included, from one master to another (`redis-cli --cluster reshard`). */
   reshard(fromPort: number, toPort: number, slots: number): Promise<void>;
+  /** Kills one master with SIGKILL. */
+  kill(port: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -175,6 +177,9 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     async reshard(fromPort, toPort, slots) {
       const [from, to] = [await nodeId(fromPort), await nodeId(toPort)];
       await cli(fromPort, '--cluster', 'reshard', `127.0.0.1:${fromPort}`, '--cluster-from', from, '--cluster-to', to, '--cluster-slots', String(slots), '--cluster-yes');
+    },
+    async kill(port) {
+      await processes.find((proc) => proc.port === port)?.kill();
     },
     close,
   };

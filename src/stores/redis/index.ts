@@ -41,7 +41,7 @@ export type {
  * // Cluster:  redisStore({ cluster: [{ host: 'redis-1', port: 6379 }] })
  * // Sentinel: redisStore({ sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'mymaster' })
  * ```
- * @throws {@link ConfigError} naming every invalid option (never quoting a key or a password), or
+ * @throws `ConfigError` (from `tokenbroker`) naming every invalid option (never quoting a key or a password), or
  * naming `npm install ioredis` when ioredis is not installed.
  */
 export function redisStore(options: RedisStoreOptions): SharedTokenStore {
