@@ -48,7 +48,7 @@ export interface NodeAddress {
 
 /** A validated connection, as redisStore's options gave it. */
 export type ConnectionSpec =
-  | { readonly kind: 'url'; readonly url: string }
+  | { readonly kind: 'url'; readonly url: string; readonly tls?: Record<string, unknown> | undefined }
   | { readonly kind: 'client'; readonly client: Redis | Cluster }
   | { readonly kind: 'cluster'; readonly nodes: readonly NodeAddress[]; readonly options: ClusterOptions | undefined }
   | {
@@ -137,14 +137,16 @@ export function openConnection(spec: ConnectionSpec, ioredis: IoredisModule, com
   // The subscriber may queue SUBSCRIBE until it is connected: losing one only means polling.
   const queued = { enableOfflineQueue: true } as const;
   switch (spec.kind) {
-    case 'url':
+    case 'url': {
+      const options: RedisOptions = spec.tls === undefined ? bounded : { ...bounded, tls: spec.tls };
       return {
-        client: new ioredis.Redis(spec.url, bounded),
+        client: new ioredis.Redis(spec.url, options),
         owned: true,
         sharded: false,
         description: { url: displayUrl(spec.url) },
-        openSubscriber: () => new ioredis.Redis(spec.url, { ...bounded, ...queued }),
+        openSubscriber: () => new ioredis.Redis(spec.url, { ...options, ...queued }),
       };
+    }
     case 'sentinel': {
       const options: RedisOptions = {
         ...bounded,

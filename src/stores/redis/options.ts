@@ -21,6 +21,8 @@ export interface RedisNode {
 export interface RedisUrlConnection {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS. */
   readonly url: string;
+  /** With a `rediss://` URL: Node's TLS options, e.g. `{ ca }` for a private certificate authority. */
+  readonly tls?: TlsOptions;
 }
 
 /**
@@ -141,7 +143,7 @@ const settingsFields = {
 };
 
 const connectionFields = {
-  url: { url: redisUrl },
+  url: { url: redisUrl, tls: z.looseObject({}).optional() },
   client: { client: ioredisClient },
   cluster: { cluster: nodes, options: z.looseObject({ redisOptions: z.looseObject({}).optional() }).optional() },
   sentinels: {
@@ -157,7 +159,10 @@ const connectionFields = {
 } satisfies Record<ConnectionKey, Record<string, z.ZodType>>;
 
 const schemas = {
-  url: z.strictObject({ ...settingsFields, ...connectionFields.url }),
+  url: z.strictObject({ ...settingsFields, ...connectionFields.url }).refine(
+    (options) => options.tls === undefined || options.url.startsWith('rediss:'),
+    { path: ['tls'], message: 'needs a rediss:// URL' },
+  ),
   client: z.strictObject({ ...settingsFields, ...connectionFields.client }),
   cluster: z.strictObject({ ...settingsFields, ...connectionFields.cluster }),
   sentinels: z.strictObject({ ...settingsFields, ...connectionFields.sentinels }),
@@ -210,8 +215,10 @@ export function parseRedisStoreOptions(input: unknown): { connection: Connection
 /** The validated connection; objects the user owns (client, options) are passed on as given. */
 function toSpec(kind: ConnectionKey, options: RedisStoreOptions): ConnectionSpec {
   switch (kind) {
-    case 'url':
-      return { kind: 'url', url: (options as RedisUrlConnection).url };
+    case 'url': {
+      const { url, tls } = options as RedisUrlConnection;
+      return { kind: 'url', url, tls: tls as Record<string, unknown> | undefined };
+    }
     case 'client':
       return { kind: 'client', client: (options as RedisClientConnection).client };
     case 'cluster': {
