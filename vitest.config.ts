@@ -17,6 +17,7 @@ const PACKAGE_TESTS = [
   'test/redis/docs-example.test.ts',
   'test/redis/fleet.test.ts',
   'test/redis/cluster-fleet.test.ts',
+  'test/redis/sentinel-fleet.test.ts',
   'test/redis/clock-skew.test.ts',
   'test/sqlite/fleet.test.ts',
 ];
