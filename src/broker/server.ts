@@ -8,9 +8,9 @@
  * `tokenbroker serve` command adds the config file, signals and exit codes.
  */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createTokenManager, type TokenManager } from '../manager.js';
-import { boundedRedisOptions } from '../stores/redis/connection.js';
+import { boundedRedisOptions, loadIoredis } from '../stores/redis/connection.js';
 import { redisStore } from '../stores/redis/index.js';
 import type { TokenStore } from '../stores/types.js';
 import type { Token } from '../token.js';
@@ -295,7 +295,8 @@ function buildStore(config: ResolvedStore, app: FastifyInstance): { store: Token
 
 function redisStoreFor(config: Extract<ResolvedStore, { type: 'redis' }>, app: FastifyInstance): { redis: Redis; store: TokenStore } {
   // Bounded like the store's own connections: fail fast, never replay stale lock commands.
-  const redis = new Redis(config.url, boundedRedisOptions(READY_TIMEOUT_MS));
+  // ioredis is an optional peer: loaded only for a Redis store, with the same ConfigError when absent.
+  const redis = new (loadIoredis().Redis)(config.url, boundedRedisOptions(READY_TIMEOUT_MS));
   let warned = false;
   redis.on('error', (error: Error) => {
     // ioredis errors can quote the URL; only the name and system code are logged.
