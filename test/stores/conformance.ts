@@ -119,7 +119,8 @@ export function storeConformance(name: string, makeSubject: () => Promise<StoreS
     it('ledger: a confirmed reservation counts from its confirmation time', async () => {
       const { ledger } = await open();
       const window = 1_500;
-      const first = await ledger.reserve('cred', Date.now(), 1, window);
+      const reservedAt = Date.now();
+      const first = await ledger.reserve('cred', reservedAt, 1, window);
       if (!first.allowed) throw new Error('expected room');
       await sleep(700); // the token arrived 0.7 s after the reservation
       const confirmedAt = Date.now();
@@ -128,6 +129,10 @@ export function storeConformance(name: string, makeSubject: () => Promise<StoreS
       if (refused.allowed) throw new Error('expected a refusal');
       // Counted from the reservation, it would leave in at most 800 ms; from the confirmation, ~1 500.
       expect(refused.retryAfterMs).toBeGreaterThan(window - (Date.now() - confirmedAt) - 150);
+      // Past the reservation's window but not the confirmation's: still counted (the entry, and whatever
+      // holds it, must outlive the reservation's window).
+      await sleep(Math.max(0, reservedAt + window + 250 - Date.now()));
+      expect((await ledger.reserve('cred', Date.now(), 1, window)).allowed).toBe(false);
       await sleep(Math.max(0, confirmedAt + window + 100 - Date.now()));
       expect((await ledger.reserve('cred', Date.now(), 1, window)).allowed).toBe(true);
     });

@@ -83,8 +83,14 @@ return {1, 0}
 
 /**
  * KEYS[1] ledger, ARGV[1] member: moves a reservation to the server's now, when its token was issued.
- * XX: only a reservation still there (not released, not aged out); GT: a time only ever moves forward.
+ * Only a reservation still there (not released, not aged out), and only forward. The set's expiry moves
+ * forward by as much: it was set for the reservation's window, and must not drop the entry before its own.
  */
 export const CONFIRM = `${SERVER_NOW}
-return redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not old or tonumber(old) >= now then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl + now - tonumber(old)) end
+return 1
 `;
