@@ -14,6 +14,7 @@ export type TokenErrorCode =
   | 'provider_unavailable'
   | 'invalid_token_response'
   | 'issuance_limit'
+  | 'closed'
   | 'config';
 
 /** Options common to every {@link TokenError}. */
@@ -40,8 +41,8 @@ export interface TokenErrorOptions {
 export class TokenError extends Error {
   /** What went wrong, as a stable machine-readable code. */
   readonly code: TokenErrorCode;
-  /** The id the provider is registered under, when the error concerns one. */
-  provider: string | undefined;
+  /** The id the provider is registered under, when the error concerns one. Fixed once made (see {@link forProvider}). */
+  declare readonly provider: string | undefined;
   /** The HTTP status the provider answered with, when there was one. */
   readonly status: number | undefined;
   /** The provider's own error code, when it gave one (e.g. `access_denied`). */
@@ -52,9 +53,22 @@ export class TokenError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.provider = options.provider;
+    Object.defineProperty(this, 'provider', { value: options.provider, enumerable: true, writable: false, configurable: true });
     this.status = options.status;
     this.providerCode = options.providerCode;
+  }
+
+  /**
+   * A copy of this error reported under provider id `provider`. The manager hands every caller its own
+   * copy, so no caller sees an error object another caller holds, and each sees the id it asked for.
+   */
+  forProvider(provider: string): this {
+    const copy = Object.create(Object.getPrototypeOf(this) as object) as this;
+    Object.defineProperties(copy, Object.getOwnPropertyDescriptors(this));
+    // V8's `stack` is an accessor bound to the original object: copy its value instead.
+    Object.defineProperty(copy, 'stack', { value: this.stack, writable: true, configurable: true });
+    Object.defineProperty(copy, 'provider', { value: provider, enumerable: true, writable: false, configurable: true });
+    return copy;
   }
 
   /** A JSON form with the fields a log line needs; never a secret. */
@@ -132,6 +146,17 @@ export class IssuanceLimitError extends TokenError {
   constructor(message: string, options: TokenErrorOptions & { retryAfterMs: number }) {
     super('issuance_limit', message, options);
     this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/**
+ * The token manager was used after `close()`: a bug in the calling code's shutdown order, not a
+ * configuration problem. What to do: stop asking for tokens before closing the manager.
+ */
+export class ManagerClosedError extends TokenError {
+  /** Thrown by a closed manager. */
+  constructor(options: TokenErrorOptions = {}) {
+    super('closed', 'The token manager is closed', options);
   }
 }
 

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { createTokenManager, TokenManager, type GetTokenOptions } from './manager.js';
+export { createTokenManager, type TokenManager, type GetTokenOptions } from './manager.js';
 export type { Logger } from './logger.js';
 export type { TokenManagerOptions } from './options.js';
 export { ISSUE_REASONS, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
@@ -18,20 +18,14 @@ export {
   type TokenResponse,
 } from './provider.js';
 export * from './providers/index.js';
-export { memoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export type {
-  CacheEntry,
-  IssuanceLedger,
-  LedgerDecision,
-  LocalTokenStore,
-  SharedTokenStore,
-  TokenStore,
-} from './stores/types.js';
+export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export type { IssuanceLedger, LedgerDecision, SharedTokenStore, TokenStore } from './stores/types.js';
 export {
   ConfigError,
   InvalidCredentialsError,
   InvalidTokenResponseError,
   IssuanceLimitError,
+  ManagerClosedError,
   ProviderUnavailableError,
   RateLimitedError,
   TokenError,
@@ -39,4 +33,4 @@ export {
   type TokenErrorOptions,
   type TokenErrorCode,
 } from './errors.js';
-export type { RetryPolicy } from './http.js';
+export type { RetryPolicy } from './retry.js';

@@ -13,3 +13,6 @@ export interface Logger {
   /** Invalid credentials. */
   error(object: Record<string, unknown>, message: string): void;
 }
+
+/** How the manager's parts log: through the manager's logger, never throwing. */
+export type LogFn = (level: keyof Logger, object: Record<string, unknown>, message: string) => void;

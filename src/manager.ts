@@ -1,34 +1,32 @@
 /**
- * TokenManager: the cache policy. Read top to bottom:
+ * TokenManager: the cache policy, read top to bottom:
  *
  *   getToken ─ cached and fresh ───────────────────────────────► the cached promise (no I/O, no allocation)
  *            ─ cached, due for refresh ─ refresh once in the background, serve the current token
  *            ─ missing or expired ─ single-flight per credential (with a shared store: one lock per fleet)
  *                 └─ cool-down? ─ issuance guard ─ provider.requestToken with retries ─ validate ─ cache
  *
- * A provider knows its wire format, a store knows storage; only this file knows policy.
+ * The mechanisms have modules of their own: issuing a token (guard, retries, cool-downs) in issuer.ts,
+ * the fleet protocol over a shared store in fleet.ts, the wall-clock watch in clock-watch.ts. A provider
+ * knows its wire format and a store knows storage; this file decides when each is used.
  */
 import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';
 import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
-import {
-  ConfigError,
-  InvalidCredentialsError,
-  IssuanceLimitError,
-  ProviderUnavailableError,
-  RateLimitedError,
-  TokenError,
-} from './errors.js';
-import { IssuanceGuard } from './guard.js';
-import { attemptSignal, transportError, withRetries } from './http.js';
+import { ClockWatch } from './clock-watch.js';
+import { ConfigError, IssuanceLimitError, ManagerClosedError, TokenError } from './errors.js';
+import { Fleet } from './fleet.js';
+import { describeError, Issuer } from './issuer.js';
+import type { LogFn } from './logger.js';
 import { providerShape, resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
-import type { Provider, QuotaHint } from './provider.js';
-import { scrub } from './redact.js';
-import { addStats, emptyStats, snapshotStats, type Counters, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
-import { memoryStore } from './stores/memory.js';
-import type { CacheEntry, IssuanceLedger, LocalTokenStore, SharedTokenStore } from './stores/types.js';
-import { observeManager, traceTokenFetch } from './telemetry.js';
-import { authorizationHeader, parseTokenResponse, tokenTimes, type Token, type TokenTimingPolicy } from './token.js';
+import type { Provider } from './provider.js';
+import { Counters, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
+import { localContract, memoryStore } from './stores/memory.js';
+import { CacheEntry } from './stores/cache-entry.js';
+import type { IssuanceLedger, LocalTokenStore } from './stores/types.js';
+import { observeManager } from './telemetry.js';
+import { raceAbort } from './timers.js';
+import { authorizationHeader, tokenTimes, type Token, type TokenTimingPolicy } from './token.js';
 
 /** Options of one `getToken` call. */
 export interface GetTokenOptions {
@@ -38,23 +36,33 @@ export interface GetTokenOptions {
   readonly forceRefresh?: boolean;
 }
 
-interface Registration {
+/**
+ * One registered id: its provider, its counters (inherited, flat) and its direct reference to the cache
+ * entry. A class with every field set in the constructor, so all registrations share one shape and a
+ * broker's tens of thousands of them cost one small object each.
+ */
+class Registration extends Counters {
   readonly id: string;
   readonly provider: Provider;
-  readonly key: string;
-  readonly stats: Counters;
   /** The cache entry last seen for this credential; trusted only while `entry.live`. */
-  entry: CacheEntry | undefined;
-  /** The reason the next fetch will carry, when something other than expiry caused it. */
-  nextReason: IssueReason | undefined;
+  entry: CacheEntry | undefined = undefined;
+  /** The reason the next fetch will carry: a cold start until the first token, then expiry unless something else caused it. */
+  nextReason: IssueReason = 'coldStart';
   /** The token an invalidation dropped: never accepted back from a shared store. */
-  staleAccessToken: string | undefined;
-  hadToken: boolean;
-}
+  staleAccessToken: string | undefined = undefined;
+  /** The lifetime of the latest token seen, ms (0: none yet): the issuance guard's window follows it. */
+  lifetimeMs = 0;
 
-interface Cooldown {
-  readonly until: number;
-  readonly error: TokenError;
+  constructor(id: string, provider: Provider) {
+    super();
+    this.id = id;
+    this.provider = provider;
+  }
+
+  /** The credential's cache, lock and ledger key (a field of the provider: one string per credential, not two references). */
+  get key(): string {
+    return this.provider.cacheKey;
+  }
 }
 
 /**
@@ -82,25 +90,40 @@ export class TokenManager {
   readonly #timing: TokenTimingPolicy;
   readonly #registrations = new Map<string, Registration>();
   readonly #local: LocalTokenStore;
-  readonly #shared: SharedTokenStore | undefined;
-  readonly #guard: IssuanceGuard;
+  readonly #fleet: Fleet | undefined;
+  readonly #issuer: Issuer;
   readonly #inflight = new Map<string, Promise<Token>>();
-  readonly #cooldowns = new Map<string, Cooldown>();
   readonly #lifetime = new AbortController();
-  readonly #unregisteredStats = emptyStats();
-  #sharedDownSince: number | undefined;
+  readonly #clock = new ClockWatch((jumpMs) => this.#clockSteppedBack(jumpMs));
+  readonly #unregisteredStats = new Counters();
+  readonly #log: LogFn = (level, object, message) => {
+    try {
+      this.#options.logger?.[level](object, message);
+    } catch {
+      // A broken logger must not break token delivery.
+    }
+  };
   #closed = false;
-  /** Watches for the wall clock stepping back (see `#checkClock`); started with the first cached token. */
-  #clockWatch: ReturnType<typeof setInterval> | undefined;
-  #clockOffset = 0;
 
   /** Use {@link createTokenManager}. */
   constructor(options: TokenManagerOptions = {}) {
     this.#options = resolveOptions(options);
     const store = this.#options.store;
-    this.#local = store === undefined || store.shared ? memoryStore() : store;
-    this.#shared = store?.shared === true ? store : undefined;
-    this.#guard = new IssuanceGuard(this.#options.guard);
+    this.#local = localContract(store === undefined || store.shared ? memoryStore() : store);
+    this.#issuer = new Issuer(this.#options, this.#lifetime.signal, this.#log, this);
+    const { timeoutMs, retry } = this.#options;
+    this.#fleet =
+      store?.shared === true
+        ? new Fleet(store, {
+            // One attempt plus a margin, renewed while the holder lives; a holder that dies is replaced within it.
+            lockTtlMs: timeoutMs + 5_000,
+            // Every attempt timing out, with the longest wait allowed between attempts.
+            longestFetchMs: retry.attempts * timeoutMs + (retry.attempts - 1) * Math.max(retry.maxDelayMs, retry.maxRetryAfterMs),
+            signal: this.#lifetime.signal,
+            log: this.#log,
+            describe: describeError,
+          })
+        : undefined;
     this.#timing = {
       skewMs: this.#options.skewMs,
       refreshAheadRatio: this.#options.refreshAheadRatio,
@@ -125,7 +148,7 @@ export class TokenManager {
       const registration = this.#registrations.get(id);
       const entry = registration?.entry;
       if (entry !== undefined && entry.live && Date.now() < entry.refreshAt) {
-        registration!.stats.hits++;
+        registration!.hits++;
         return entry.promise;
       }
     }
@@ -141,20 +164,20 @@ export class TokenManager {
     const registration = this.#registration(id);
     this.#assertOpen();
     options?.signal?.throwIfAborted();
-    const entry = this.#local.peek(registration.key);
+    const entry = this.#local.get(registration.key);
     if (entry !== undefined) this.#hold(registration, entry); // another id for the same credential may have cached it
     if (options?.forceRefresh === true) {
-      return this.#waitFor(this.#fetch(registration, 'forced', entry?.token.accessToken), options.signal);
+      return this.#waitFor(registration, this.#singleFlight(registration, 'forced', entry?.token.accessToken), options.signal);
     }
     const now = Date.now();
     if (entry !== undefined && now < entry.usableUntil) {
-      registration.stats.hits++;
+      registration.hits++;
       if (now >= entry.refreshAt) this.#refreshInBackground(registration, entry, now);
       return entry.token;
     }
-    registration.stats.misses++;
-    const reason = registration.nextReason ?? (registration.hadToken ? 'expiry' : 'coldStart');
-    return this.#waitFor(this.#fetch(registration, reason, registration.staleAccessToken), options?.signal);
+    registration.misses++;
+    const reason = registration.nextReason;
+    return this.#waitFor(registration, this.#singleFlight(registration, reason, registration.staleAccessToken), options?.signal);
   }
 
   /** Refreshes once, in the background; the current token stays in service whatever happens. */
@@ -165,19 +188,16 @@ export class TokenManager {
     // usable end: the hot path trusts `refreshAt` alone.
     const pause = Math.max(1000, Math.min(60_000, (entry.usableUntil - now) / 4));
     entry.refreshAt = Math.min(entry.usableUntil, now + pause);
-    this.#fetch(registration, 'refreshAhead', entry.token.accessToken).catch((error: unknown) => {
-      this.#log('warn', { provider: registration.id, error: describe(error) }, 'background refresh failed; the current token stays in service until it expires');
+    this.#singleFlight(registration, 'refreshAhead', entry.token.accessToken).catch((error: unknown) => {
+      this.#log('warn', { provider: registration.id, error: describeError(error) }, 'background refresh failed; the current token stays in service until it expires');
     });
   }
 
-  // ------------------------------------------------------------------------------------------------
-  // Single-flight
-
   /** One fetch per credential at a time: later callers join the one under way. */
-  #fetch(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
+  #singleFlight(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
     const running = this.#inflight.get(registration.key);
     if (running !== undefined) {
-      registration.stats.deduplicated++;
+      registration.deduplicated++;
       return running;
     }
     const fetching = this.#issue(registration, reason, staleAccessToken).finally(() => {
@@ -189,286 +209,90 @@ export class TokenManager {
     return fetching;
   }
 
+  /**
+   * A new token: not during a cool-down; across the fleet when a shared store answers, else from the
+   * provider directly. A refusal (cool-down, spent budget) still serves a usable cached token.
+   */
   async #issue(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
-    const cooldown = this.#activeCooldown(registration.key);
+    const cooldown = this.#issuer.cooldownError(registration.key, registration.id);
     if (cooldown !== undefined) {
-      registration.stats.cooledDown++;
-      return this.#currentOr(registration, cooldown.error);
+      registration.cooledDown++;
+      return this.#currentOr(registration, cooldown);
     }
-    if (this.#shared !== undefined && !this.#sharedIsResting()) {
-      return this.#issueAcrossFleet(this.#shared, registration, reason, staleAccessToken);
-    }
-    return this.#issueFromProvider(registration, reason, this.#local.ledger);
-  }
-
-  // ------------------------------------------------------------------------------------------------
-  // Fleet-wide single-flight (shared store)
-
-  /**
-   * With a shared store, a lock per credential elects one fetcher in the fleet; the others wait for
-   * the token it stores, and take over if it dies (the lock expires). If the store fails, this process
-   * falls back to its own single-flight and memory, and says so.
-   */
-  async #issueAcrossFleet(
-    shared: SharedTokenStore,
-    registration: Registration,
-    reason: IssueReason,
-    staleAccessToken: string | undefined,
-  ): Promise<Token> {
-    const { key } = registration;
-    const lockTtlMs = this.#lockTtlMs();
-    // A live holder renews its lock for as long as its fetch may take; waiting longer than that means trouble.
-    const giveUpAt = Date.now() + this.#longestFetchMs() + lockTtlMs;
     try {
-      for (;;) {
-        const stored = this.#acceptable(await shared.get(key), staleAccessToken);
-        if (stored !== undefined) return this.#adopt(registration, stored);
-        const owner = await shared.acquireLock(key, lockTtlMs);
-        if (owner !== undefined) {
-          const renewal = this.#keepLock(shared, key, owner, lockTtlMs);
-          try {
-            // The previous holder may have stored its token just before releasing the lock.
-            const justStored = this.#acceptable(await shared.get(key), staleAccessToken);
-            if (justStored !== undefined) return this.#adopt(registration, justStored);
-            const token = await this.#issueFromProvider(registration, reason, shared.ledger);
-            if (token.accessToken !== staleAccessToken) await this.#share(shared, key, token);
-            return token;
-          } finally {
-            clearInterval(renewal);
-            await shared.releaseLock(key, owner).catch((error: unknown) => this.#sharedFailed(error));
-          }
-        }
-        const waited = this.#acceptable(
-          await shared.waitForToken(key, lockTtlMs, this.#lifetime.signal),
-          staleAccessToken,
-        );
-        if (waited !== undefined) return this.#adopt(registration, waited);
-        if (Date.now() >= giveUpAt) {
-          throw new ProviderUnavailableError('Gave up waiting for another process to fetch the token', {
-            provider: registration.id,
-          });
-        }
-      }
+      const fleet = this.#fleet;
+      if (fleet === undefined || !fleet.available) return await this.#fromProvider(registration, reason, this.#local.ledger);
+      return await fleet.issue({
+        key: registration.key,
+        id: registration.id,
+        staleAccessToken,
+        isUsable: (token) => Date.now() < tokenTimes(token, this.#timing).usableUntil,
+        usableForMs: (token) => tokenTimes(token, this.#timing).usableUntil - Date.now(),
+        fromProvider: (ledger) => this.#fromProvider(registration, reason, ledger),
+        adopt: (token) => this.#remember(registration, token),
+        locally: () => this.#fromProvider(registration, reason, this.#local.ledger),
+      });
     } catch (error) {
-      if (error instanceof TokenError || this.#lifetime.signal.aborted) throw error;
-      this.#sharedFailed(error);
-      return this.#issueFromProvider(registration, reason, this.#local.ledger);
+      if (error instanceof IssuanceLimitError) return this.#currentOr(registration, error);
+      throw error;
     }
   }
 
-  #acceptable(token: Token | undefined, staleAccessToken: string | undefined): Token | undefined {
-    if (token === undefined || token.accessToken === staleAccessToken) return undefined;
-    return Date.now() < tokenTimes(token, this.#timing).usableUntil ? token : undefined;
-  }
-
-  /** Caches a token another process fetched. */
-  #adopt(registration: Registration, token: Token): Token {
+  async #fromProvider(registration: Registration, reason: IssueReason, ledger: IssuanceLedger): Promise<Token> {
+    const { token } = await this.#issuer.issue(registration, reason, ledger, this.#local.ledger, (error) => this.#fleet?.failed(error));
     this.#remember(registration, token);
     return token;
-  }
-
-  async #share(shared: SharedTokenStore, key: string, token: Token): Promise<void> {
-    const ttlMs = tokenTimes(token, this.#timing).usableUntil - Date.now();
-    if (ttlMs <= 0) return;
-    await shared.set(key, token, ttlMs).catch((error: unknown) => this.#sharedFailed(error));
-  }
-
-  /**
-   * The lock lives for one attempt plus a margin and is renewed every third of that while its holder
-   * is alive, so retries and a long `Retry-After` never outlive it, yet a holder that dies is replaced
-   * within one attempt's time.
-   */
-  #lockTtlMs(): number {
-    return this.#options.timeoutMs + 5_000;
-  }
-
-  /** Every attempt timing out, with the longest wait allowed between attempts. */
-  #longestFetchMs(): number {
-    const { attempts, maxDelayMs, maxRetryAfterMs } = this.#options.retry;
-    return attempts * this.#options.timeoutMs + (attempts - 1) * Math.max(maxDelayMs, maxRetryAfterMs);
-  }
-
-  #keepLock(shared: SharedTokenStore, key: string, owner: string, ttlMs: number): NodeJS.Timeout {
-    const renewal = setInterval(() => {
-      shared.extendLock(key, owner, ttlMs).catch((error: unknown) => this.#sharedFailed(error));
-    }, Math.max(100, Math.floor(ttlMs / 3)));
-    renewal.unref(); // a renewal must never keep the process alive
-    return renewal;
-  }
-
-  #sharedFailed(error: unknown): void {
-    if (this.#sharedDownSince === undefined) {
-      this.#log('warn', { error: describe(error) }, 'shared store unavailable; falling back to this process\'s cache until it answers again');
-    }
-    this.#sharedDownSince = Date.now();
-  }
-
-  /** After a shared-store failure, stay local for a few seconds instead of paying its timeout on every fetch. */
-  #sharedIsResting(): boolean {
-    if (this.#sharedDownSince === undefined) return false;
-    if (Date.now() - this.#sharedDownSince < 5_000) return true;
-    this.#sharedDownSince = undefined;
-    this.#log('info', {}, 'trying the shared store again');
-    return false;
-  }
-
-  // ------------------------------------------------------------------------------------------------
-  // Issuing: guard, request with retries, validation
-
-  async #issueFromProvider(registration: Registration, reason: IssueReason, ledger: IssuanceLedger): Promise<Token> {
-    const decision = await this.#guard.reserve(ledger, registration.key, Date.now()).catch((error: unknown) => {
-      if (ledger === this.#local.ledger) throw error;
-      this.#sharedFailed(error);
-      return this.#guard.reserve(this.#local.ledger, registration.key, Date.now());
-    });
-    if (!decision.allowed) {
-      registration.stats.guardRefusals++;
-      this.#log('warn', { provider: registration.id, retryAfterMs: decision.retryAfterMs }, 'issuance budget spent; no token request sent');
-      return this.#currentOr(
-        registration,
-        new IssuanceLimitError(
-          `Issuance budget spent for "${registration.id}": ${this.#options.guard.maxTokens} new tokens within ${Math.round(
-            this.#guard.windowFor(registration.key) / 1000,
-          )} s; no request was sent`,
-          { provider: registration.id, retryAfterMs: decision.retryAfterMs },
-        ),
-      );
-    }
-    let received: { token: Token; quota: QuotaHint | undefined };
-    try {
-      received = await traceTokenFetch(this, registration.id, registration.provider.kind, reason, registration.stats, () => this.#requestWithRetries(registration));
-    } catch (error) {
-      await Promise.resolve(ledger.release(registration.key, decision.reservation)).catch(() => {});
-      throw this.#failed(registration, error);
-    }
-    const { token, quota } = received;
-    // Counted from the issue, as the provider counts it, not from the reservation before the retries.
-    await Promise.resolve(ledger.confirm?.(registration.key, decision.reservation, Date.now())).catch(() => {});
-    this.#guard.observe(registration.key, token, quota);
-    this.#remember(registration, token);
-    registration.stats.tokensIssued[reason]++;
-    this.#log('info', { provider: registration.id, reason, expiresAt: token.expiresAt }, 'new token issued');
-    return token;
-  }
-
-  async #requestWithRetries(registration: Registration): Promise<{ token: Token; quota: QuotaHint | undefined }> {
-    const { provider } = registration;
-    const { timeoutMs, retry, maxLifetimeMs } = this.#options;
-    return withRetries(
-      async () => {
-        const attempt = attemptSignal(timeoutMs, this.#lifetime.signal);
-        try {
-          registration.stats.requestsSent++;
-          // Raced against the signal so a provider that ignores it still cannot hang the caller.
-          const response = await raceAbort(provider.requestToken({ signal: attempt.signal, timeoutMs }), attempt.signal);
-          const token = parseTokenResponse(response.body, {
-            now: Date.now(),
-            defaultExpiresInSeconds: provider.defaultExpiresInSeconds,
-            maxLifetimeSeconds: maxLifetimeMs / 1000,
-          });
-          return { token: Object.freeze(token), quota: response.quota };
-        } catch (error) {
-          throw asTokenError(error, attempt.signal);
-        } finally {
-          attempt.dispose();
-        }
-      },
-      retry,
-      this.#lifetime.signal,
-      {
-        onRetry: (error, attemptNumber, delayMs) => {
-          this.#log('debug', { provider: registration.id, attempt: attemptNumber, delayMs, error: describe(error) }, 'token request failed; retrying');
-        },
-      },
-    );
-  }
-
-  /** Records a failed fetch: the provider id on the error, the counters, and the cool-down it earns. */
-  #failed(registration: Registration, error: unknown): TokenError {
-    const failure = asTokenError(error, undefined);
-    failure.provider ??= registration.id;
-    registration.stats.failures++;
-    const now = Date.now();
-    const cooldownMs =
-      failure instanceof InvalidCredentialsError
-        ? this.#options.invalidCredentialsCooldownMs
-        : failure instanceof RateLimitedError
-          ? Math.max(failure.retryAfterMs ?? 0, this.#options.failureCooldownMs)
-          : this.#options.failureCooldownMs;
-    if (cooldownMs > 0) this.#cooldowns.set(registration.key, { until: now + cooldownMs, error: failure });
-    this.#log(failure instanceof InvalidCredentialsError ? 'error' : 'warn', { provider: registration.id, error: failure.toJSON() }, 'token request failed');
-    return failure;
-  }
-
-  #activeCooldown(key: string): Cooldown | undefined {
-    const cooldown = this.#cooldowns.get(key);
-    if (cooldown === undefined) return undefined;
-    if (Date.now() < cooldown.until) return cooldown;
-    this.#cooldowns.delete(key);
-    return undefined;
   }
 
   /** The still-usable cached token, or else `error`. */
   #currentOr(registration: Registration, error: TokenError): Token {
-    const entry = this.#local.peek(registration.key);
+    const entry = this.#local.get(registration.key);
     if (entry !== undefined && Date.now() < entry.usableUntil) return entry.token;
-    error.provider ??= registration.id;
     throw error;
   }
 
+  /** Caches `token` and makes it the registration's entry: the next warm hit returns it. */
   #remember(registration: Registration, token: Token): void {
     const times = tokenTimes(token, this.#timing);
-    const entry: CacheEntry = {
-      token,
-      promise: Promise.resolve(token),
-      usableUntil: times.usableUntil,
-      refreshAt: times.refreshAt,
-      live: true,
-      holder: registration,
-    };
+    const entry = new CacheEntry(token, times, registration);
     this.#local.put(registration.key, entry, times.usableUntil - Date.now());
     registration.entry = entry;
-    registration.hadToken = true;
-    registration.nextReason = undefined;
+    registration.lifetimeMs = token.expiresAt - token.issuedAt;
+    registration.nextReason = 'expiry';
     registration.staleAccessToken = undefined;
-    if (this.#clockWatch === undefined && !this.#closed) {
-      this.#clockOffset = Date.now() - performance.now();
-      this.#clockWatch = setInterval(() => this.#checkClock(), CLOCK_CHECK_INTERVAL_MS);
-      this.#clockWatch.unref?.();
-    }
+    if (!this.#closed) this.#clock.start();
   }
 
-  /**
-   * Cached deadlines are wall-clock times, read on the hot path with one `Date.now()`. A wall clock that
-   * jumps forward only makes tokens look older (a fresh one is fetched); one that steps back would make
-   * them look younger than they are and keep them in service past their real expiry. So, every few
-   * seconds and off the hot path, the wall clock is compared with the monotonic one; when it stepped
-   * back, every cached deadline moves back by as much.
-   */
-  #checkClock(): void {
-    const offset = Date.now() - performance.now();
-    const jump = offset - this.#clockOffset;
-    this.#clockOffset = offset;
-    if (jump > -CLOCK_JUMP_TOLERANCE_MS) return;
+  /** The wall clock stepped back by `-jumpMs`: every cached deadline moves back by as much. */
+  #clockSteppedBack(jumpMs: number): void {
     // Once per credential: several ids may share one (and so one entry).
     const keys = new Set(Array.from(this.#registrations.values(), (registration) => registration.key));
     for (const key of keys) {
-      const entry = this.#local.peek(key);
+      const entry = this.#local.get(key);
       if (entry === undefined) continue;
-      const moved: CacheEntry = { ...entry, usableUntil: entry.usableUntil + jump, refreshAt: entry.refreshAt + jump };
+      // The token's own times move too: in the stepped-back clock, that is when it really expires.
+      const { token } = entry;
+      const shifted: Token = Object.freeze({ ...token, issuedAt: token.issuedAt + jumpMs, expiresAt: token.expiresAt + jumpMs });
+      const moved = new CacheEntry(shifted, { usableUntil: entry.usableUntil + jumpMs, refreshAt: entry.refreshAt + jumpMs }, entry.holder);
+      if (entry.holder?.entry === entry) entry.holder.entry = moved;
       this.#local.put(key, moved, moved.usableUntil - Date.now());
     }
-    this.#log('warn', { steppedBackMs: -jump }, 'the system clock stepped back; cached token deadlines moved back with it');
+    this.#log('warn', { steppedBackMs: -jumpMs }, 'the system clock stepped back; cached token deadlines moved back with it');
   }
 
   /** The registration's direct reference to its entry, which the store clears when it drops the entry. */
   #hold(registration: Registration, entry: CacheEntry): void {
     registration.entry = entry;
+    registration.lifetimeMs = entry.token.expiresAt - entry.token.issuedAt;
     entry.holder = registration;
   }
 
-  #waitFor(promise: Promise<Token>, signal: AbortSignal | undefined): Promise<Token> {
-    return signal === undefined ? promise : raceAbort(promise, signal);
+  /** The shared fetch as this caller's own promise: its own error object, under its own id. */
+  #waitFor(registration: Registration, promise: Promise<Token>, signal: AbortSignal | undefined): Promise<Token> {
+    const own = promise.catch((error: unknown) => {
+      throw error instanceof TokenError ? error.forProvider(registration.id) : error;
+    });
+    return signal === undefined ? own : raceAbort(own, signal);
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -486,9 +310,7 @@ export class TokenManager {
       registration.nextReason = 'invalidated';
       registration.staleAccessToken = accessToken;
     }
-    if (this.#shared !== undefined && !this.#sharedIsResting()) {
-      this.#shared.delete(registration.key, accessToken).catch((error: unknown) => this.#sharedFailed(error));
-    }
+    if (this.#fleet?.available === true) this.#fleet.invalidate(registration.key, accessToken);
     return dropped;
   }
 
@@ -504,17 +326,10 @@ export class TokenManager {
       issues.push({ path: `register.${String(id)}`, message: 'must be a provider made by alternativePayments(), autopay(), oauth2() or defineProvider()' });
     }
     if (issues.length > 0) throw new ConfigError(issues);
+    const registration = new Registration(id, provider);
     const previous = this.#registrations.get(id);
-    this.#registrations.set(id, {
-      id,
-      provider,
-      key: provider.cacheKey,
-      stats: previous?.stats ?? emptyStats(),
-      entry: undefined,
-      nextReason: undefined,
-      staleAccessToken: undefined,
-      hadToken: false,
-    });
+    if (previous !== undefined) registration.add(previous); // replacing a provider keeps the id's counters
+    this.#registrations.set(id, registration);
   }
 
   /**
@@ -526,7 +341,7 @@ export class TokenManager {
     const registration = this.#registrations.get(id);
     if (registration === undefined) return false;
     this.#registrations.delete(id);
-    addStats(this.#unregisteredStats, registration.stats);
+    this.#unregisteredStats.add(registration);
     return true;
   }
 
@@ -537,14 +352,14 @@ export class TokenManager {
 
   /** Counters: hits, misses, requests sent, deduplicated callers, failures, tokens issued by reason… */
   stats(): ManagerStats {
-    const total = emptyStats();
-    addStats(total, this.#unregisteredStats);
+    const total = new Counters();
+    total.add(this.#unregisteredStats);
     const byProvider: Record<string, ProviderStats> = {};
     for (const [id, registration] of this.#registrations) {
-      byProvider[id] = snapshotStats(registration.stats);
-      addStats(total, registration.stats);
+      byProvider[id] = registration.snapshot();
+      total.add(registration);
     }
-    return { ...snapshotStats(total), byProvider };
+    return { ...total.snapshot(), byProvider };
   }
 
   /**
@@ -567,10 +382,10 @@ export class TokenManager {
     if (this.#closed) return;
     this.#closed = true;
     this.#lifetime.abort(new Error('token manager closed'));
-    clearInterval(this.#clockWatch);
+    this.#clock.stop();
     await Promise.allSettled([...this.#inflight.values()]);
     await this.#local.close();
-    await this.#shared?.close();
+    await this.#fleet?.store.close();
   }
 
   #registration(id: string): Registration {
@@ -584,59 +399,16 @@ export class TokenManager {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new ConfigError([{ path: 'tokens', message: 'the token manager is closed' }]);
-  }
-
-  #log(level: 'debug' | 'info' | 'warn' | 'error', object: Record<string, unknown>, message: string): void {
-    const logger = this.#options.logger;
-    if (logger === undefined) return;
-    try {
-      logger[level](object, message);
-    } catch {
-      // A broken logger must not break token delivery.
-    }
+    if (this.#closed) throw new ManagerClosedError();
   }
 
   /** Only the public shape: no tokens, no secrets. */
   [inspect.custom](): string {
-    return `TokenManager ${inspect({ providers: this.providerIds(), store: this.#shared === undefined ? 'memory' : 'shared', closed: this.#closed })}`;
+    return `TokenManager ${inspect({ providers: this.providerIds(), store: this.#fleet === undefined ? 'memory' : 'shared', closed: this.#closed })}`;
   }
 
   /** Only the public shape: no tokens, no secrets. */
   toJSON(): unknown {
     return { providers: this.providerIds(), closed: this.#closed };
   }
-}
-
-/** Any thrown value as a TokenError; foreign errors are reduced to a scrubbed cause. */
-function asTokenError(error: unknown, signal: AbortSignal | undefined): TokenError {
-  return error instanceof TokenError ? error : transportError(error, signal, (text) => scrub(text));
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
-}
-
-/** How often the wall clock is compared with the monotonic clock. */
-const CLOCK_CHECK_INTERVAL_MS = 5_000;
-/** A step back smaller than this is drift, not a jump. */
-const CLOCK_JUMP_TOLERANCE_MS = 1_000;
-
-function describe(error: unknown): unknown {
-  return error instanceof TokenError ? error.toJSON() : error instanceof Error ? { name: error.name, message: scrub(error.message) } : String(error);
 }

@@ -3,8 +3,9 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_TOKENS } from './guard.js';
-import type { RetryPolicy } from './http.js';
+import type { RetryPolicy } from './retry.js';
 import type { Provider } from './provider.js';
+import { isMemoryStore } from './stores/memory.js';
 import type { TokenStore } from './stores/types.js';
 import { durationMs, functionSchema, parseOptions } from './validate.js';
 import type { Logger } from './logger.js';
@@ -80,11 +81,12 @@ export const providerShape = z.looseObject({
 
 const storeShape = z.custom<TokenStore>(
   (value) =>
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { shared?: unknown }).shared === 'boolean' &&
-    typeof (value as { ledger?: unknown }).ledger === 'object',
-  'must be a store made by memoryStore() or redisStore()',
+    isMemoryStore(value) ||
+    (typeof value === 'object' &&
+      value !== null &&
+      (value as { shared?: unknown }).shared === true &&
+      typeof (value as { ledger?: unknown }).ledger === 'object'),
+  'must be memoryStore(), sqliteStore(), redisStore() or another SharedTokenStore',
 );
 
 const schema = z.strictObject({

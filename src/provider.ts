@@ -4,22 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
+import type { TokenResponse } from './token.js';
 
-/** What the provider told us about its own issuance quota, from response headers. */
-export interface QuotaHint {
-  /** Tokens (or requests) the provider will still grant in the current window. */
-  readonly remaining: number;
-  /** When the window resets, epoch ms. */
-  readonly resetAt: number;
-}
-
-/** The raw outcome of one successful token request, before validation. */
-export interface TokenResponse {
-  /** The parsed JSON body of the 2xx answer; validated by the manager before anything is cached. */
-  readonly body: unknown;
-  /** The provider's own quota, when its headers reported one (Auth0 `Auth0-Client-Quota-Limit`, `x-ratelimit-*`). */
-  readonly quota?: QuotaHint | undefined;
-}
+export type { QuotaHint, TokenResponse } from './token.js';
 
 /** What the manager passes to {@link Provider.requestToken}. */
 export interface TokenRequestContext {
@@ -91,20 +78,45 @@ export function defineProvider(definition: ProviderDefinition): Provider {
 }
 
 /**
- * A provider as `defineProvider` makes it. A class, so the display methods live once on the prototype
- * rather than as closures on every instance: a broker may hold tens of thousands of providers.
+ * The display methods every provider class of this package shares, once on the prototype: a broker may
+ * hold tens of thousands of providers. Subclasses keep their secrets in private fields, which neither
+ * `util.inspect`, `JSON.stringify`, `Object.keys` nor a spread can reach.
  */
-class DefinedProvider implements Provider {
-  readonly kind: string;
+export abstract class ProviderBase implements Provider {
+  abstract readonly kind: string;
   readonly cacheKey: string;
+  abstract readonly apiBaseUrl: string | undefined;
+  abstract readonly defaultExpiresInSeconds: number | undefined;
+
+  /** For subclasses. */
+  protected constructor(cacheKey: string) {
+    this.cacheKey = cacheKey;
+  }
+
+  abstract requestToken(context: TokenRequestContext): Promise<TokenResponse>;
+
+  /** Only the public fields. */
+  toJSON(): unknown {
+    return { kind: this.kind, cacheKey: this.cacheKey, apiBaseUrl: this.apiBaseUrl };
+  }
+
+  /** Only the public fields. */
+  [inspect.custom](): string {
+    return `Provider ${inspect(this.toJSON())}`;
+  }
+}
+
+/** A provider as `defineProvider` makes it. */
+class DefinedProvider extends ProviderBase {
+  readonly kind: string;
   readonly apiBaseUrl: string | undefined;
   readonly defaultExpiresInSeconds: number | undefined;
   // Private: the definition's function is the closure that holds the secret.
   readonly #requestToken: (context: TokenRequestContext) => Promise<TokenResponse>;
 
   constructor(definition: ProviderDefinition) {
+    super(credentialKey(definition));
     this.kind = definition.kind;
-    this.cacheKey = credentialKey(definition);
     this.apiBaseUrl = definition.apiBaseUrl;
     this.defaultExpiresInSeconds = definition.defaultExpiresInSeconds;
     this.#requestToken = definition.requestToken;
@@ -113,14 +125,6 @@ class DefinedProvider implements Provider {
 
   requestToken(context: TokenRequestContext): Promise<TokenResponse> {
     return this.#requestToken(context);
-  }
-
-  toJSON(): unknown {
-    return { kind: this.kind, cacheKey: this.cacheKey, apiBaseUrl: this.apiBaseUrl };
-  }
-
-  [inspect.custom](): string {
-    return `Provider ${inspect(this.toJSON())}`;
   }
 }
 

@@ -7,6 +7,22 @@
 import { z } from 'zod';
 import { InvalidTokenResponseError } from './errors.js';
 
+/** What the provider told us about its own issuance quota, from response headers. */
+export interface QuotaHint {
+  /** Tokens (or requests) the provider will still grant in the current window. */
+  readonly remaining: number;
+  /** When the window resets, epoch ms. */
+  readonly resetAt: number;
+}
+
+/** The raw outcome of one successful token request, before validation. */
+export interface TokenResponse {
+  /** The parsed JSON body of the 2xx answer; validated by the manager before anything is cached. */
+  readonly body: unknown;
+  /** The provider's own quota, when its headers reported one (Auth0 `Auth0-Client-Quota-Limit`, `x-ratelimit-*`). */
+  readonly quota?: QuotaHint | undefined;
+}
+
 /** An access token as tokenbroker hands it out. */
 export interface Token {
   /** The access token itself, to send as `Authorization: Bearer <accessToken>`. */

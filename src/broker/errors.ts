@@ -21,6 +21,7 @@ export type BrokerErrorCode =
   | 'upstream_rate_limited'
   | 'issuance_limit'
   | 'timeout'
+  | 'shutting_down'
   | 'internal_error';
 
 /** One error answer: status, body and the headers it needs. */
@@ -68,5 +69,7 @@ export function tokenFailure(error: unknown, provider: string): BrokerError {
       return { status: 503, code: 'upstream_unavailable', message: `Provider "${provider}" is unavailable`, retryAfterSeconds };
     case 'config':
       return { status: 500, code: 'internal_error', message: 'The broker is misconfigured; see its log' };
+    case 'closed':
+      return { status: 503, code: 'shutting_down', message: 'The broker is shutting down' };
   }
 }

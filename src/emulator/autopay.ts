@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { fieldIssues } from '../zod-issues.js';
 import type { EmulatorState } from './state.js';
 import { admitTokenRequest, recordIssued, rejectUnread, type Authentication } from './token-admission.js';
 import type { TokenProblem } from './tokens.js';
@@ -204,9 +205,7 @@ export function handleJoinCustomerClub(
   if (json === undefined) return invalid('Request body must be a JSON object');
   const parsed = joinRequestSchema.safeParse(json);
   if (!parsed.success) {
-    return invalid(
-      parsed.error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')} ${issue.message}` : issue.message)).join('; '),
-    );
+    return invalid(fieldIssues(parsed.error.issues).map((issue) => `${issue.path} ${issue.message}`).join('; '));
   }
 
   const member = parsed.data;

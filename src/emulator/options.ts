@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { isLoopbackHost } from '../http.js';
+import { isLoopbackHost } from '../url-policy.js';
+import { formatIssues } from '../zod-issues.js';
 
 /** The two providers the emulator imitates, named as in `EmulatorClient.provider`. */
 export type ProviderId = 'alternative-payments' | 'autopay';
@@ -187,7 +188,7 @@ export interface ResolvedOptions {
 /** Validates `startEmulator` options; throws an Error naming every bad field. */
 export function resolveOptions(options: EmulatorOptions | undefined): ResolvedOptions {
   const parsed = optionsSchema.safeParse(options ?? {});
-  if (!parsed.success) throw new Error(describeIssues('Invalid emulator options', parsed.error.issues));
+  if (!parsed.success) throw new Error(formatIssues('Invalid emulator options', parsed.error.issues));
   const { host, port, clients, now, ...patch } = parsed.data;
   return {
     host: host ?? '127.0.0.1',
@@ -201,7 +202,7 @@ export function resolveOptions(options: EmulatorOptions | undefined): ResolvedOp
 /** Validates a knobs patch (from `configure` or over HTTP); throws an Error naming every bad field. */
 export function parseKnobsPatch(patch: unknown): KnobsPatch {
   const parsed = knobsPatchSchema.safeParse(patch ?? {});
-  if (!parsed.success) throw new Error(describeIssues('Invalid emulator knobs', parsed.error.issues));
+  if (!parsed.success) throw new Error(formatIssues('Invalid emulator knobs', parsed.error.issues));
   return parsed.data;
 }
 
@@ -223,28 +224,4 @@ export function applyKnobsPatch(base: Readonly<Knobs>, patch: KnobsPatch): Knobs
 
 function cloneBan(ban: BanPolicy | false): BanPolicy | false {
   return ban === false ? false : { ...ban };
-}
-
-
-// zod's own messages describe the expected type, never the received value, so no secret can leak
-// through them; the custom messages above are written the same way.
-function describeIssues(title: string, issues: readonly z.core.$ZodIssue[]): string {
-  const lines = issues.map((issue) => {
-    const field = formatPath(issue.path);
-    if (issue.code === 'unrecognized_keys') {
-      const where = field === '' ? '' : ` in ${field}`;
-      return `unknown option${issue.keys.length > 1 ? 's' : ''}${where}: ${issue.keys.join(', ')}`;
-    }
-    return `${field === '' ? '(options)' : field}: ${issue.message}`;
-  });
-  return `${title}: ${lines.join('; ')}`;
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let text = '';
-  for (const part of path) {
-    if (typeof part === 'number') text += `[${part}]`;
-    else text += text === '' ? String(part) : `.${String(part)}`;
-  }
-  return text;
 }

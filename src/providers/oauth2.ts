@@ -30,12 +30,12 @@ import {
 import {
   commonFailure,
   oauthErrorCode,
-  parseQuota,
   readTokenAnswer,
   transportError,
-  urlIssue,
   type TokenHttpResponse,
 } from '../http.js';
+import { parseQuota } from '../headers.js';
+import { urlIssue } from '../url-policy.js';
 import { defineProvider, type Provider } from '../provider.js';
 import { scrub as scrubText } from '../redact.js';
 import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';

@@ -30,6 +30,29 @@ export function formUrlEncode(value: string): string {
     .replace(/[-_.!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/**
+ * One shared copy of a provider's wire settings per distinct value, so that ten thousand credentials of
+ * one environment hold one endpoint object, not ten thousand. Bounded: past `max` distinct settings
+ * (a misuse, not a deployment) new ones are simply not shared.
+ */
+export class Interned<T> {
+  readonly #values = new Map<string, T>();
+  readonly #max: number;
+
+  constructor(max = 64) {
+    this.#max = max;
+  }
+
+  /** The shared value for `key`, made by `make` the first time. */
+  get(key: string, make: () => T): T {
+    const known = this.#values.get(key);
+    if (known !== undefined) return known;
+    const value = make();
+    if (this.#values.size < this.#max) this.#values.set(key, value);
+    return value;
+  }
+}
+
 /** `https://host/prefix/` → `https://host/prefix`, so paths can be appended with one slash. */
 export function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');

@@ -5,7 +5,9 @@ import { LRUCache } from 'lru-cache';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { parseOptions } from '../validate.js';
-import type { CacheEntry, IssuanceLedger, LedgerDecision, LocalTokenStore } from './types.js';
+import type { CacheEntry, IssuanceLedger, LedgerDecision, LocalTokenStore, MemoryStore } from './types.js';
+
+export type { MemoryStore } from './types.js';
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -20,19 +22,30 @@ const optionsSchema = z.strictObject({ max: z.number().int().positive().optional
 
 /**
  * The default store: tokens in this process's memory, bounded by `max`, each kept until it is no
- * longer usable. Use `redisStore` (`tokenbroker/redis`) to share tokens across processes.
+ * longer usable. Use `sqliteStore` (`tokenbroker/sqlite`) to share tokens across the processes of one host, `redisStore` (`tokenbroker/redis`) across a fleet.
  *
  * @example
  * ```ts
  * const tokens = createTokenManager({ providers, store: memoryStore({ max: 50_000 }) });
  * ```
  */
-export function memoryStore(options: MemoryStoreOptions = {}): LocalTokenStore {
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const { max = 10_000 } = parseOptions(optionsSchema, options, 'memoryStore');
   return new MemoryTokenStore(max);
 }
 
-class MemoryTokenStore implements LocalTokenStore {
+/** True for a store made by {@link memoryStore}: the only local store the manager accepts. */
+export function isMemoryStore(value: unknown): value is MemoryStore & LocalTokenStore {
+  return value instanceof MemoryTokenStore;
+}
+
+/** The manager's view of a memory store: the private cache contract. */
+export function localContract(store: MemoryStore): LocalTokenStore {
+  if (!isMemoryStore(store)) throw new TypeError('not a store made by memoryStore()');
+  return store;
+}
+
+class MemoryTokenStore implements LocalTokenStore, MemoryStore {
   readonly shared = false as const;
   readonly ledger = new MemoryLedger();
   readonly #cache: LRUCache<string, CacheEntry>;
@@ -59,8 +72,8 @@ class MemoryTokenStore implements LocalTokenStore {
     return this.#cache.size;
   }
 
-  /** The entry, marked most recently used. Its expiry (`usableUntil`) is left to the caller to check. */
-  peek(key: string): CacheEntry | undefined {
+  /** The entry, marked most recently used (as lru-cache's `get`). Its expiry (`usableUntil`) is left to the caller to check. */
+  get(key: string): CacheEntry | undefined {
     return this.#cache.get(key);
   }
 
@@ -94,33 +107,45 @@ class MemoryTokenStore implements LocalTokenStore {
   }
 }
 
-/** Rolling-window counts per credential, in this process only. */
+/**
+ * Rolling-window counts per credential, in this process only: the issue times of the tokens counted,
+ * as one number when there is one (the usual case) and an array of numbers when there are several, so
+ * that a broker's tens of thousands of credentials hold no object per entry. A reservation is named by
+ * its own time, made unique within its credential.
+ */
 export class MemoryLedger implements IssuanceLedger {
-  readonly #entries = new Map<string, Array<{ at: number; id: string }>>();
-  #nextId = 0;
+  readonly #entries = new Map<string, number | number[]>();
 
   reserve(key: string, now: number, limit: number, windowMs: number): LedgerDecision {
-    const kept = (this.#entries.get(key) ?? []).filter((entry) => entry.at > now - windowMs);
+    const kept = this.#times(key).filter((at) => at > now - windowMs);
     if (kept.length >= limit) {
-      this.#entries.set(key, kept);
-      return { allowed: false, retryAfterMs: Math.max(1, kept[0]!.at + windowMs - now) };
+      this.#store(key, kept);
+      return { allowed: false, retryAfterMs: Math.max(1, Math.min(...kept) + windowMs - now) };
     }
-    const reservation = String(++this.#nextId);
-    kept.push({ at: now, id: reservation });
-    this.#entries.set(key, kept);
-    return { allowed: true, reservation };
+    let at = now;
+    while (kept.includes(at)) at += 0.001; // two reservations in one millisecond keep distinct names
+    kept.push(at);
+    this.#store(key, kept);
+    return { allowed: true, reservation: String(at) };
   }
 
   confirm(key: string, reservation: string, now: number): void {
-    const entry = this.#entries.get(key)?.find((candidate) => candidate.id === reservation);
-    if (entry !== undefined) entry.at = Math.max(entry.at, now);
+    const at = Number(reservation);
+    this.#store(key, this.#times(key).map((time) => (time === at ? Math.max(time, now) : time)));
   }
 
   release(key: string, reservation: string): void {
-    const entries = this.#entries.get(key);
-    if (entries === undefined) return;
-    const remaining = entries.filter((entry) => entry.id !== reservation);
-    if (remaining.length === 0) this.#entries.delete(key);
-    else this.#entries.set(key, remaining);
+    const at = Number(reservation);
+    this.#store(key, this.#times(key).filter((time) => time !== at));
+  }
+
+  #times(key: string): number[] {
+    const entry = this.#entries.get(key);
+    return entry === undefined ? [] : typeof entry === 'number' ? [entry] : [...entry];
+  }
+
+  #store(key: string, times: number[]): void {
+    if (times.length === 0) this.#entries.delete(key);
+    else this.#entries.set(key, times.length === 1 ? times[0]! : times);
   }
 }

@@ -3,6 +3,7 @@
  * shared store (Redis) can sit behind it so that a fleet shares tokens, locks and the issuance budget.
  */
 import type { Token } from '../token.js';
+import type { CacheEntry } from './cache-entry.js';
 
 /** The outcome of asking the issuance ledger for room for one more token. */
 export type LedgerDecision =
@@ -40,20 +41,21 @@ export interface IssuanceLedger {
   confirm?(key: string, reservation: string, now: number): void | Promise<void>;
 }
 
-/** A store that only this process sees: the manager's hot cache. */
+/**
+ * A store that only this process sees: the manager's hot cache. Private to the package: the manager
+ * trusts its entries' `live` flag on the warm hit, so only {@link memoryStore} implements it.
+ */
 export interface LocalTokenStore {
   /** Distinguishes the store kinds. */
   readonly shared: false;
   /** The local issuance ledger. */
   readonly ledger: IssuanceLedger;
-  /** The cached entry for `key`, if present and not past its TTL. Synchronous: this is the hot path. */
-  peek(key: string): CacheEntry | undefined;
+  /** The cached entry for `key`, if present and not past its TTL, marked most recently used. Synchronous. */
+  get(key: string): CacheEntry | undefined;
   /** Caches `entry` until `ttlMs` from now. */
   put(key: string, entry: CacheEntry, ttlMs: number): void;
   /** Drops the entry; with `accessToken`, only when it still holds that token. Returns whether it dropped one. */
   remove(key: string, accessToken?: string): boolean;
-  /** Number of cached credentials. */
-  readonly size: number;
   /** Frees everything. */
   close(): Promise<void>;
 }
@@ -85,35 +87,20 @@ export interface SharedTokenStore {
   close(): Promise<void>;
 }
 
-/** Either kind of store `createTokenManager` accepts. */
-export type TokenStore = LocalTokenStore | SharedTokenStore;
-
 /**
- * What the local cache holds per credential. `promise` is created once, already resolved, so a warm
- * `getToken` returns it without allocating.
+ * The in-process store `memoryStore()` makes. Its cache contract is private to the token manager
+ * (the warm hit depends on it); pass the store to `createTokenManager`.
  */
-export interface CacheEntry {
-  /** The token. */
-  readonly token: Token;
-  /** `Promise.resolve(token)`, made once. */
-  readonly promise: Promise<Token>;
-  /** Served only while `Date.now() < usableUntil`. */
-  readonly usableUntil: number;
-  /**
-   * From then on, one caller refreshes in the background. Moved later after a failed refresh, but never
-   * past `usableUntil`: the warm-hit path checks only this.
-   */
-  refreshAt: number;
-  /**
-   * True until the store drops the entry (eviction, removal, replacement). The manager keeps a direct
-   * reference to its current entry and trusts it only while this holds, so a warm hit needs no lookup.
-   */
-  live: boolean;
-  /** Who holds a direct reference to this entry; the store clears it when it drops the entry. */
-  holder?:
-    | {
-        /** The holder's current entry; set to undefined when this one is dropped. */
-        entry: CacheEntry | undefined;
-      }
-    | undefined;
+export interface MemoryStore {
+  /** Distinguishes it from a shared store. */
+  readonly shared: false;
+  /** Credentials cached now. */
+  readonly size: number;
+  /** Frees every cached token. The manager calls it on `close()`. */
+  close(): Promise<void>;
 }
+
+/** Either kind of store `createTokenManager` accepts: a {@link MemoryStore} or a shared store. */
+export type TokenStore = MemoryStore | SharedTokenStore;
+
+export type { CacheEntry } from './cache-entry.js';

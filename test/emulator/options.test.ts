@@ -54,14 +54,14 @@ describe('options', () => {
       startupError({ clients: [{ provider: 'autopay', clientId: 'x', clientSecret: SECRET.repeat(200) }] }),
     ]);
     expect(messages[0]).toContain("clients[0].clientId: must not contain ':'");
-    expect(messages[1]).toContain('unknown option in clients[0]: extra');
+    expect(messages[1]).toContain('clients[0]: has unknown option extra');
     expect(messages[2]).toContain('clients[1].clientId: duplicate client id for autopay');
     expect(messages[3]).toContain('clients[0].clientSecret: ');
     for (const message of messages) expect(message).not.toContain(SECRET);
   });
 
   it('refuses unknown options and Autopay settings on an Alternative Payments client', async () => {
-    expect(await startupError({ prot: 1 })).toContain('unknown option: prot');
+    expect(await startupError({ prot: 1 })).toContain('(options): has unknown option prot');
     expect(
       await startupError({ clients: [{ provider: 'alternative-payments', clientId: 'a', clientSecret: 's', scope: 'x' }] }),
     ).toContain('clients[0].scope: is an Autopay setting');

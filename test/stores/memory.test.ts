@@ -4,17 +4,19 @@
  * way the manager does.
  */
 import { memoryStore } from '../../src/index.js';
+import { CacheEntry } from '../../src/stores/cache-entry.js';
+import { localContract } from '../../src/stores/memory.js';
 import { managerConformance, storeConformance } from './conformance.js';
 
 storeConformance('memoryStore', async () => {
-  const store = memoryStore();
+  const store = localContract(memoryStore());
   return {
     async put(key, token, ttlMs) {
       const usableUntil = Date.now() + ttlMs;
-      store.put(key, { token, promise: Promise.resolve(token), usableUntil, refreshAt: usableUntil, live: true, holder: undefined }, ttlMs);
+      store.put(key, new CacheEntry(token, { usableUntil, refreshAt: usableUntil }, undefined), ttlMs);
     },
     async read(key) {
-      const entry = store.peek(key);
+      const entry = store.get(key);
       return entry !== undefined && Date.now() < entry.usableUntil ? entry.token : undefined;
     },
     async remove(key, accessToken) {

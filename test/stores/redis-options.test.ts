@@ -38,8 +38,8 @@ describe('redisStore options', () => {
     expect(paths).toEqual(
       expect.arrayContaining([
         'redisStore.url',
-        'redisStore.encryptionKeys.0',
-        'redisStore.encryptionKeys.1',
+        'redisStore.encryptionKeys[0]',
+        'redisStore.encryptionKeys[1]',
         'redisStore.commandTimeoutMs',
         'redisStore.pollIntervalMs',
         'redisStore.keyPrefix',
@@ -70,8 +70,8 @@ describe('redisStore connections', () => {
   it('validates Cluster nodes and Sentinel settings field by field, quoting no password', () => {
     expect(configError(() => redisStore({ cluster: [] })).issues.map((issue) => issue.path)).toEqual(['redisStore.cluster']);
     expect(configError(() => redisStore({ cluster: [{ host: '', port: 70_000 }] })).issues.map((issue) => issue.path)).toEqual([
-      'redisStore.cluster.0.host',
-      'redisStore.cluster.0.port',
+      'redisStore.cluster[0].host',
+      'redisStore.cluster[0].port',
     ]);
     const sentinel = configError(() =>
       redisStore({ sentinels: [{ host: '127.0.0.1', port: 0 }], password: 'sentinel-pa55', sentinelPassword: 7, db: -1 } as never),
@@ -80,7 +80,7 @@ describe('redisStore connections', () => {
       'redisStore.db',
       'redisStore.name',
       'redisStore.sentinelPassword',
-      'redisStore.sentinels.0.port',
+      'redisStore.sentinels[0].port',
     ]);
     expect(sentinel.message).not.toContain('sentinel-pa55');
     expect(configError(() => redisStore({ sentinels: [{ host: 'h', port: 1 }], name: 'm', role: 'slave' } as never)).issues[0]!.message).toMatch(/unknown option role/);

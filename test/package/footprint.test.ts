@@ -1,0 +1,57 @@
+/**
+ * What each entry point loads, measured on the built package (dist/, as packed) with a module-resolution
+ * hook (scripts/load-probe.mjs): an app pays only for the parts it uses.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PROBE = join(ROOT, 'scripts/load-probe.mjs');
+const work = mkdtempSync(join(tmpdir(), 'tb-footprint-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+let runs = 0;
+/** Runs node with the probe from the repository root (so `tokenbroker` resolves to this package's dist/). */
+function loads(args: readonly string[], env: NodeJS.ProcessEnv = {}): { packages: string[]; builtins: string[] } {
+  const out = join(work, `loads-${++runs}.json`);
+  execFileSync(process.execPath, ['--import', PROBE, ...args], { cwd: ROOT, env: { ...process.env, ...env, LOAD_PROBE_OUT: out }, stdio: 'pipe' });
+  return JSON.parse(readFileSync(out, 'utf8')) as { packages: string[]; builtins: string[] };
+}
+
+const HEAVY = ['fastify', 'prom-client', 'ioredis', 'commander', 'openid-client', 'jose', 'oauth4webapi'];
+
+describe('what each entry point loads', () => {
+  it("import('tokenbroker') loads only ky, zod and lru-cache: no server, Redis, CLI, OpenTelemetry or OpenID code, no node:sqlite", () => {
+    const { packages, builtins } = loads(['-e', "await import('tokenbroker')"]);
+    for (const name of HEAVY) expect(packages).not.toContain(name);
+    expect(packages.filter((name) => name.startsWith('@opentelemetry/'))).toEqual([]);
+    expect(packages).toEqual(expect.arrayContaining(['ky', 'zod', 'lru-cache']));
+    expect(builtins).not.toContain('node:sqlite');
+  });
+
+  it('a manager with the built-in providers, created and used, still loads no OpenID code', () => {
+    const code = `
+      const { createTokenManager, alternativePayments, autopay } = await import('tokenbroker');
+      const tokens = createTokenManager({ providers: {
+        ap: alternativePayments({ clientId: 'a', clientSecret: 's', baseUrl: 'http://127.0.0.1:9' }),
+        autopay: autopay({ clientId: 'a', clientSecret: 's', tokenUrl: 'http://127.0.0.1:9/oauth/token' }),
+      } });
+      await tokens.close();`;
+    const { packages } = loads(['--input-type=module', '-e', code]);
+    for (const name of ['openid-client', 'jose', 'oauth4webapi', 'ioredis', 'fastify']) expect(packages).not.toContain(name);
+  });
+
+  it("import('tokenbroker/emulator') loads no third-party package but zod, and nothing of the client side", () => {
+    const { packages } = loads(['-e', "await import('tokenbroker/emulator')"]);
+    expect(packages.filter((name) => name !== 'zod')).toEqual([]);
+  });
+
+  it('tokenbroker --help loads none of fastify, prom-client, ioredis', () => {
+    const { packages } = loads([join(ROOT, 'dist/cli/main.js'), '--help']);
+    for (const name of ['fastify', 'prom-client', 'ioredis', 'openid-client']) expect(packages).not.toContain(name);
+  });
+});
