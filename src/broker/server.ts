@@ -8,9 +8,10 @@
  * `tokenbroker serve` command adds the config file, signals and exit codes.
  */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createTokenManager, type TokenManager } from '../manager.js';
-import { redisStore } from '../stores/redis.js';
+import { boundedRedisOptions, loadIoredis } from '../stores/redis/connection.js';
+import { redisStore } from '../stores/redis/index.js';
 import type { TokenStore } from '../stores/types.js';
 import type { Token } from '../token.js';
 import { authenticate, presentedKey } from './auth.js';
@@ -293,15 +294,9 @@ function buildStore(config: ResolvedStore, app: FastifyInstance): { store: Token
 }
 
 function redisStoreFor(config: Extract<ResolvedStore, { type: 'redis' }>, app: FastifyInstance): { redis: Redis; store: TokenStore } {
-  const redis = new Redis(config.url, {
-    // Bounded like the store's own connections: fail fast, never replay stale lock commands.
-    commandTimeout: READY_TIMEOUT_MS,
-    connectTimeout: 2 * READY_TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
-  });
+  // Bounded like the store's own connections: fail fast, never replay stale lock commands.
+  // ioredis is an optional peer: loaded only for a Redis store, with the same ConfigError when absent.
+  const redis = new (loadIoredis().Redis)(config.url, boundedRedisOptions(READY_TIMEOUT_MS));
   let warned = false;
   redis.on('error', (error: Error) => {
     // ioredis errors can quote the URL; only the name and system code are logged.
@@ -311,14 +306,12 @@ function redisStoreFor(config: Extract<ResolvedStore, { type: 'redis' }>, app: F
   redis.on('ready', () => {
     warned = false;
   });
-  const store = redisStore(
-    { client: redis },
-    {
-      ...(config.keyPrefix === undefined ? {} : { keyPrefix: config.keyPrefix }),
-      ...(config.encryptionKeys === undefined ? {} : { encryptionKeys: config.encryptionKeys }),
-      logger: app.log.child({ component: 'redis-store' }),
-    },
-  );
+  const store = redisStore({
+    client: redis,
+    ...(config.keyPrefix === undefined ? {} : { keyPrefix: config.keyPrefix }),
+    ...(config.encryptionKeys === undefined ? {} : { encryptionKeys: config.encryptionKeys }),
+    logger: app.log.child({ component: 'redis-store' }),
+  });
   return { redis, store };
 }
 

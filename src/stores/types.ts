@@ -25,7 +25,11 @@ export type LedgerDecision =
  * sent (so concurrent fetchers cannot both slip under the limit) and released if it fails.
  */
 export interface IssuanceLedger {
-  /** Atomically: forget entries older than `windowMs`; if fewer than `limit` remain, record one at `now`. */
+  /**
+   * Atomically: forget entries older than `windowMs`; if fewer than `limit` remain, record one at `now`.
+   * A shared ledger may use its server's clock instead of `now` (the Redis one does), so that processes
+   * whose clocks disagree count one budget.
+   */
   reserve(key: string, now: number, limit: number, windowMs: number): LedgerDecision | Promise<LedgerDecision>;
   /** Takes back a reservation whose request issued no token. */
   release(key: string, reservation: string): void | Promise<void>;
