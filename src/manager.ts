@@ -178,7 +178,9 @@ export class TokenManager {
     const running = this.#inflight.get(registration.key);
     if (running !== undefined) {
       registration.stats.deduplicated++;
-      return running;
+      return running.catch((error: unknown) => {
+        throw askedBy(error, registration.id);
+      });
     }
     const fetching = this.#issue(registration, reason, staleAccessToken).finally(() => {
       this.#inflight.delete(registration.key);
@@ -193,7 +195,7 @@ export class TokenManager {
     const cooldown = this.#activeCooldown(registration.key);
     if (cooldown !== undefined) {
       registration.stats.cooledDown++;
-      return this.#currentOr(registration, cooldown.error);
+      return this.#currentOr(registration, askedBy(cooldown.error, registration.id));
     }
     if (this.#shared !== undefined && !this.#sharedIsResting()) {
       return this.#issueAcrossFleet(this.#shared, registration, reason, staleAccessToken);
@@ -336,7 +338,13 @@ export class TokenManager {
     }
     let received: { token: Token; quota: QuotaHint | undefined };
     try {
-      received = await traceTokenFetch(this, registration.id, registration.provider.kind, reason, registration.stats, () => this.#requestWithRetries(registration));
+      // An extra request inside one attempt (oauth2's auth fallback) is counted by the guard too.
+      const spendExtraRequest = async () => {
+        const extra = await this.#guard.reserve(ledger, registration.key, Date.now());
+        if (extra.allowed) await Promise.resolve(ledger.confirm?.(registration.key, extra.reservation, Date.now()));
+        return extra.allowed;
+      };
+      received = await traceTokenFetch(this, registration.id, registration.provider.kind, reason, registration.stats, () => this.#requestWithRetries(registration, spendExtraRequest));
     } catch (error) {
       await Promise.resolve(ledger.release(registration.key, decision.reservation)).catch(() => {});
       throw this.#failed(registration, error);
@@ -351,7 +359,7 @@ export class TokenManager {
     return token;
   }
 
-  async #requestWithRetries(registration: Registration): Promise<{ token: Token; quota: QuotaHint | undefined }> {
+  async #requestWithRetries(registration: Registration, spendExtraRequest: () => Promise<boolean>): Promise<{ token: Token; quota: QuotaHint | undefined }> {
     const { provider } = registration;
     const { timeoutMs, retry, maxLifetimeMs } = this.#options;
     return withRetries(
@@ -360,7 +368,7 @@ export class TokenManager {
         try {
           registration.stats.requestsSent++;
           // Raced against the signal so a provider that ignores it still cannot hang the caller.
-          const response = await raceAbort(provider.requestToken({ signal: attempt.signal, timeoutMs }), attempt.signal);
+          const response = await raceAbort(provider.requestToken({ signal: attempt.signal, timeoutMs, spendExtraRequest }), attempt.signal);
           const token = parseTokenResponse(response.body, {
             now: Date.now(),
             defaultExpiresInSeconds: provider.defaultExpiresInSeconds,
@@ -553,13 +561,13 @@ export class TokenManager {
    */
   client(id: string): KyInstance {
     const registration = this.#registration(id);
-    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl);
+    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl, registration.provider);
   }
 
   /** A `fetch`-compatible function for provider `id`, with the same token and 401 behaviour as {@link client}. */
   fetch(id: string): typeof globalThis.fetch {
     const registration = this.#registration(id);
-    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl);
+    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl, globalThis.fetch, registration.provider);
   }
 
   /** Stops background work, aborts requests under way and closes the store's own connections. */
@@ -611,6 +619,14 @@ export class TokenManager {
 /** Any thrown value as a TokenError; foreign errors are reduced to a scrubbed cause. */
 function asTokenError(error: unknown, signal: AbortSignal | undefined): TokenError {
   return error instanceof TokenError ? error : transportError(error, signal, (text) => scrub(text));
+}
+
+/** The error as the id that asked sees it: a credential shared by several ids fails under each one's own. */
+function askedBy<E>(error: E, id: string): E {
+  if (!(error instanceof TokenError) || error.provider === id) return error;
+  const copy = Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as TokenError;
+  copy.provider = id;
+  return copy as E;
 }
 
 /** `promise`, or a rejection with the signal's reason as soon as it aborts. */
