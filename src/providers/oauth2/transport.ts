@@ -35,10 +35,23 @@ export interface TransportOptions {
  */
 export function transportFetch(options: TransportOptions): FetchLike {
   if (options.tls !== undefined) return tlsFetch(options.tls);
-  const base = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const { dispatcher } = options;
+  const { fetch: own, dispatcher } = options;
+  if (own === undefined && dispatcher === undefined) return (input, init) => globalThis.fetch(input, init);
+  // Another fetch (undici's own, say) may not know this realm's Request: it gets a URL and an init.
+  const base: FetchLike = own === undefined ? (input, init) => globalThis.fetch(input, init) : async (input, init) => (input instanceof Request ? own(input.url, await initOf(input, init)) : own(input, init));
   if (dispatcher === undefined) return base;
   return (input, init) => base(input, { ...init, dispatcher } as RequestInit);
+}
+
+async function initOf(request: Request, init: RequestInit | undefined): Promise<RequestInit> {
+  return {
+    method: request.method,
+    headers: [...request.headers],
+    body: request.body === null ? undefined : await request.arrayBuffer(),
+    redirect: request.redirect,
+    signal: request.signal,
+    ...init,
+  };
 }
 
 /**
