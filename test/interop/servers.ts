@@ -3,18 +3,17 @@
  * with a random port: @node-oauth/oauth2-server (behind node:http), oauth2-mock-server, and
  * oidc-provider (over node:http, or node:https asking for client certificates for mTLS).
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import OAuth2Server, { Request as OAuthRequest, Response as OAuthResponse } from '@node-oauth/oauth2-server';
 import { OAuth2Server as MockServer } from 'oauth2-mock-server';
 import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
+import type { TestCertificates } from './certificates.js';
+
+export { makeCertificates, type TestCertificates } from './certificates.js';
 
 /** What every started server gives the test. */
 export interface Started {
@@ -113,49 +112,7 @@ export async function startMockServer(options: { rfc8414?: boolean } = {}): Prom
 // ---------------------------------------------------------------------------------------------------
 // oidc-provider
 
-/** A certificate authority, a server certificate for 127.0.0.1 and two client certificates, made with openssl. */
-export interface TestCertificates {
-  readonly caCert: string;
-  readonly serverCert: string;
-  readonly serverKey: string;
-  /** Signed by the CA, subject `CN=tokenbroker-client` (tls_client_auth). */
-  readonly clientCert: string;
-  readonly clientKey: string;
-  /** Self-signed (self_signed_tls_client_auth). */
-  readonly selfSignedCert: string;
-  readonly selfSignedKey: string;
-}
-
-/** Makes fresh certificates in a temporary directory (removed before returning). */
-export function makeCertificates(): TestCertificates {
-  const dir = mkdtempSync(join(tmpdir(), 'tokenbroker-certs-'));
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  const sign = (name: string, extensions?: string) => {
-    if (extensions !== undefined) writeFileSync(join(dir, `${name}.ext`), `${extensions}\n`);
-    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...(extensions === undefined ? [] : ['-extfile', `${name}.ext`]));
-  };
-  try {
-    run('req', '-x509', ...ec, '-subj', '/CN=tokenbroker-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2');
-    run('req', ...ec, '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
-    sign('server', 'subjectAltName=IP:127.0.0.1');
-    run('req', ...ec, '-subj', '/CN=tokenbroker-client', '-keyout', 'client.key', '-out', 'client.csr');
-    sign('client');
-    run('req', '-x509', ...ec, '-subj', '/CN=tokenbroker-self-signed', '-keyout', 'self.key', '-out', 'self.crt', '-days', '2');
-    const file = (name: string) => readFileSync(join(dir, name), 'utf8');
-    return {
-      caCert: file('ca.crt'),
-      serverCert: file('server.crt'),
-      serverKey: file('server.key'),
-      clientCert: file('client.crt'),
-      clientKey: file('client.key'),
-      selfSignedCert: file('self.crt'),
-      selfSignedKey: file('self.key'),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const SIGNING_JWK = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'oidc-test', use: 'sig', alg: 'RS256' };
 
 /** oidc-provider with the client credentials grant and introspection on; more features by `configuration`. */
 export async function startOidcProvider(
@@ -175,6 +132,9 @@ export async function startOidcProvider(
       { ...introspector, grant_types: [], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' },
     ],
     scopes: ['api:read', 'api:write'],
+    // Its own signing key and token lifetime, so it does not warn about development defaults.
+    jwks: { keys: [SIGNING_JWK] },
+    ttl: { ClientCredentials: 600 },
     ...configuration,
     features: {
       clientCredentials: { enabled: true },

@@ -3,6 +3,7 @@
  * value) and what they resolve to: the settings every credential of one server shares, and the
  * secrets of this one.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../../errors.js';
 import { functionSchema, nonEmptyString, parseOptions, secureUrl } from '../../validate.js';
@@ -193,6 +194,19 @@ export function resolveOptions(options: OAuth2Options): { shared: SharedSettings
   }
   if (parsed.tls !== undefined && (parsed.dispatcher !== undefined || parsed.fetch !== undefined)) {
     issue('tls', 'cannot be combined with dispatcher or fetch (put the certificate in your dispatcher instead)');
+  }
+
+  if (parsed.tls !== undefined) {
+    try {
+      new X509Certificate(parsed.tls.cert);
+    } catch {
+      issue('tls.cert', 'is not a PEM certificate');
+    }
+    try {
+      createPrivateKey(parsed.tls.key);
+    } catch {
+      issue('tls.key', 'is not a PEM private key');
+    }
   }
 
   let signingKey: SigningKey | undefined;
