@@ -3,9 +3,9 @@
  * and on its maximum age, the server's auth methods, several `resource`s and repeated extra
  * parameters, and one transport (`fetch` + `dispatcher`) for every request (issue 14, findings 3–5).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { Agent, ProxyAgent, fetch as undiciFetch } from 'undici';
+import { Agent, EnvHttpProxyAgent, ProxyAgent, fetch as undiciFetch } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidTokenResponseError } from '../../src/errors.js';
 import { createTokenManager, type TokenManager } from '../../src/manager.js';
@@ -128,6 +128,18 @@ describe('oauth2 × oauth2-mock-server', () => {
     expect(mock.tokenRequests()).toBe(1);
   });
 
+  it('item 5: EnvHttpProxyAgent (what HTTP_PROXY/HTTPS_PROXY/NO_PROXY configure) as dispatcher', async () => {
+    mock = await startMockServer();
+    const proxy = await startConnectProxy();
+    closers.push(proxy.close);
+    // Given explicitly here; in an app it reads the environment variables.
+    const dispatcher = new EnvHttpProxyAgent({ httpProxy: proxy.url, noProxy: '' });
+    closers.unshift(() => dispatcher.destroy());
+    const provider = oauth2({ tokenUrl: `${mock.url}/token`, ...CREDENTIALS, fetch: undiciFetch as unknown as typeof fetch, dispatcher });
+    await expect(provider.requestToken(context())).resolves.toMatchObject({ body: { expires_in: 3600 } });
+    expect(proxy.tunnels.length + proxy.forwarded.length).toBeGreaterThan(0);
+  });
+
   it('item 5: a plain undici Agent as dispatcher works with the matching fetch', async () => {
     mock = await startMockServer();
     const dispatcher = new Agent();
@@ -144,11 +156,19 @@ async function startServer(handler: Parameters<typeof createServer>[1]): Promise
 }
 
 /** A CONNECT proxy on loopback that records the host:port of every tunnel. */
-async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {
+async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; forwarded: string[]; close(): Promise<void> }> {
   const tunnels: string[] = [];
-  const server = createServer((_req, res) => {
-    res.writeHead(405);
-    res.end();
+  const forwarded: string[] = [];
+  // Plain-HTTP forwarding (absolute-form request targets), for agents that do not tunnel http://.
+  const server = createServer((req, res) => {
+    forwarded.push(req.url ?? '');
+    const target = new URL(req.url ?? '');
+    const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
   });
   server.on('connect', (req, socket, head) => {
     const target = req.url ?? '';
@@ -164,7 +184,7 @@ async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; cl
     socket.on('error', () => upstream.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, close: () => closeServer(server) };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, forwarded, close: () => closeServer(server) };
 }
 
 function closeServer(server: Server): Promise<void> {
