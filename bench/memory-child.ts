@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { INetworkModule, NetworkResponse } from '@azure/msal-node';
 import { OAuth2Client as BadgatewayClient, OAuth2Fetch } from '@badgateway/oauth2-client';
 import { OAuth2Client as GoogleClient } from 'google-auth-library';
-import { createTokenManager, defineProvider } from '../src/index.js';
+import { createTokenManager, defineProvider, oauth2, type Provider } from '../src/index.js';
 import { CLIENT_SECRET, msalApplication } from './subjects.js';
 
 export interface MemoryResult {
@@ -66,6 +66,13 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
     for (let i = 0; i < list.length; i += 100) await Promise.all(list.slice(i, i + 100).map((id) => tokens.getToken(id)));
     return tokens;
   },
+  async 'tokenbroker-oauth2'(list) {
+    // The built-in oauth2() provider, its answers from an in-process fetch (its `fetch` option).
+    const tokens = createTokenManager();
+    for (const id of list) tokens.register(id, oauth2Provider(id));
+    for (let i = 0; i < list.length; i += 100) await Promise.all(list.slice(i, i + 100).map((id) => tokens.getToken(id)));
+    return tokens;
+  },
   async '@badgateway/oauth2-client'(list) {
     const inProcessFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
     const wrappers = list.map((id) => {
@@ -98,19 +105,16 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
   },
 };
 
+const inProcessTokenFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
+function oauth2Provider(id: string): Provider {
+  return oauth2({ tokenUrl: 'https://auth.example.test/oauth2/token', clientId: id, clientSecret: CLIENT_SECRET, fetch: inProcessTokenFetch });
+}
+
 /** tokenbroker's figure split in three: provider objects, registrations, then the warm cache. */
-async function tokenbrokerBreakdown(list: readonly string[]) {
+async function tokenbrokerBreakdown(list: readonly string[], makeProvider: (id: string) => Provider) {
   const tokens = createTokenManager();
   const h0 = await settledHeap();
-  const providers = list.map((id) =>
-    defineProvider({
-      kind: 'oauth2',
-      tokenUrl: 'https://auth.example.test/oauth2/token',
-      clientId: id,
-      clientSecret: CLIENT_SECRET,
-      requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
-    }),
-  );
+  const providers = list.map(makeProvider);
   const h1 = await settledHeap();
   list.forEach((id, i) => tokens.register(id, providers[i]!));
   const h2 = await settledHeap();
@@ -129,8 +133,19 @@ const kept = await setup(ids);
 const heapAfter = await settledHeap();
 void kept;
 let breakdown: MemoryResult['breakdown'];
-if (subject === 'tokenbroker') {
-  const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(ids.map((id) => `${id}-b`));
+const definedProvider = (id: string): Provider =>
+  defineProvider({
+    kind: 'oauth2',
+    tokenUrl: 'https://auth.example.test/oauth2/token',
+    clientId: id,
+    clientSecret: CLIENT_SECRET,
+    requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
+  });
+if (subject === 'tokenbroker' || subject === 'tokenbroker-oauth2') {
+  const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(
+    ids.map((id) => `${id}-b`),
+    subject === 'tokenbroker' ? definedProvider : oauth2Provider,
+  );
   breakdown = { providers, registrations, cachedTokens };
 }
 const result: MemoryResult = { name: subject, credentials: N, bytesPerCredential: (heapAfter - heapBefore) / N, heapBefore, heapAfter, breakdown };

@@ -64,6 +64,7 @@ export function oauth2(options: OAuth2Options): Provider {
 
 /** What only a few credentials have: their own key, certificate transport or DPoP binding. */
 interface Extras {
+  readonly credential: CredentialSettings;
   readonly transport: FetchLike | undefined;
   readonly dpop: DpopBinding | undefined;
   /** The server answered the last token request with a DPoP-bound token. */
@@ -73,17 +74,20 @@ interface Extras {
 /** An `oauth2()` provider. Its fields are private: `util.inspect` and JSON see only the public shape. */
 class OAuth2Provider implements Provider {
   readonly cacheKey: string;
+  // Four fields per credential, the common case holding no object of its own besides the cache key.
   readonly #profile: Profile;
-  readonly #credential: CredentialSettings;
+  readonly #clientId: string;
+  readonly #clientSecret: string | undefined;
   readonly #extras: Extras | undefined;
 
   constructor(profile: Profile, credential: CredentialSettings) {
     this.#profile = profile;
-    this.#credential = credential;
+    this.#clientId = credential.clientId;
+    this.#clientSecret = credential.clientSecret;
     const { settings } = profile;
     const dpop = credential.dpop === undefined ? undefined : new DpopBinding(credential.dpop);
-    this.#extras =
-      credential.tls === undefined && dpop === undefined ? undefined : { transport: credential.tls === undefined ? undefined : transportFetch({ tls: credential.tls }), dpop, dpopBound: false };
+    const own = credential.tls !== undefined || dpop !== undefined || credential.signingKey !== undefined;
+    this.#extras = own ? { credential, transport: credential.tls === undefined ? undefined : transportFetch({ tls: credential.tls }), dpop, dpopBound: false } : undefined;
     // Everything that changes the request or the token is in the key (and so in the cool-down): a new
     // auth method, resource or key is a new credential, never the old one's remembered refusal.
     const proof = [credential.clientSecret ?? '', credential.signingKey?.thumbprint ?? '', credential.keyId ?? '', tlsIdentity(credential)].join('\n');
@@ -137,8 +141,8 @@ class OAuth2Provider implements Provider {
   }
 
   async #grant(lib: OpenIdClient, metadata: ServerMetadata, method: WireAuthMethod, transport: FetchLike, signal: AbortSignal, scrub: (text: string) => string): Promise<TokenResponse> {
-    const credential = this.#credential;
     const extras = this.#extras;
+    const credential = extras?.credential ?? { clientId: this.#clientId, clientSecret: this.#clientSecret, signingKey: undefined, keyId: undefined, tls: undefined, dpop: undefined };
     const dpop = extras?.dpop === undefined ? undefined : await extras.dpop.handle(lib, metadata, credential.clientId);
     const { body, quota, tokenType } = await clientCredentialsGrant({
       lib,
@@ -173,7 +177,8 @@ class OAuth2Provider implements Provider {
 
   /** Built on the error path only: a scrubber per credential would cost memory on every one. */
   #scrubber(): (text: string) => string {
-    const { clientId, clientSecret } = this.#credential;
+    const clientId = this.#clientId;
+    const clientSecret = this.#clientSecret;
     let scrubber: ((text: string) => string) | undefined;
     return (text) => {
       scrubber ??=

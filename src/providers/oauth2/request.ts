@@ -85,6 +85,9 @@ export async function clientCredentialsGrant(request: GrantRequest): Promise<Tok
     );
     if (isHttp(metadata.token_endpoint ?? '')) lib.allowInsecureRequests(config);
     config[lib.customFetch] = exchange.fetch;
+    // The manager's per-attempt signal is the timeout. openid-client's own (30 s) would add an
+    // AbortSignal.timeout per request that lives, timer and all, for its full 30 s.
+    config.timeout = 0;
     const result = await lib.clientCredentialsGrant(config, new URLSearchParams(request.params as [string, string][]), { DPoP: request.dpop });
     const answer = exchange.lastAnswer();
     // A plain copy: openid-client's helper methods are non-enumerable and stay behind.
