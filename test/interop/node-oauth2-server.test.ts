@@ -71,6 +71,19 @@ describe('oauth2 × @node-oauth/oauth2-server', () => {
     expect(tokens.stats().byProvider.colon).toMatchObject({ requestsSent: 1, failures: 0 });
   });
 
+  it("item 2: Basic working for one id is not taken as the endpoint's answer for the next", async () => {
+    tokens = createTokenManager({
+      providers: {
+        plain: oauth2({ tokenUrl: tokenUrl(), clientId: 'interop-client', clientSecret: 'interop-secret' }),
+        colon: oauth2({ tokenUrl: tokenUrl(), clientId: 'team:payments', clientSecret: 'colon-secret' }),
+      },
+    });
+    await tokens.getToken('plain');
+    const token = await tokens.getToken('colon');
+    expect(server.issued.has(token.accessToken)).toBe(true);
+    expect(server.seen).toEqual(['interop-client', 'team%3Apayments', 'team:payments']);
+  });
+
   it("item 2: the fallback is counted by the issuance guard (a budget of one stops it)", async () => {
     tokens = createTokenManager({
       guard: { maxTokens: 1 },

@@ -28,14 +28,17 @@ export function basicCredentials(clientId: string, clientSecret: string): string
 }
 
 /**
- * What `'auto'` learnt, per token endpoint: the method that got a token there. Bounded, oldest
- * forgotten first; forgetting only costs one more Basic attempt.
+ * What `'auto'` learnt, per token endpoint: that it took the secret in the body after refusing Basic.
+ * Only that is kept: Basic working for one client id says nothing about the next (a server that does
+ * not decode Basic takes `interop-client` but not `team:payments`), so Basic stays first, with its one
+ * fallback, until the body is known to work. Bounded, oldest forgotten first; forgetting costs one
+ * more Basic attempt.
  */
-const learnt = new Map<string, 'client_secret_basic' | 'client_secret_post'>();
+const learnt = new Map<string, 'client_secret_post'>();
 const MAX_LEARNT = 1024;
 
-/** Records the method that worked at `tokenEndpoint`. */
-export function rememberMethod(tokenEndpoint: string, method: 'client_secret_basic' | 'client_secret_post'): void {
+/** Records that `tokenEndpoint` took the secret in the body. */
+export function rememberMethod(tokenEndpoint: string, method: 'client_secret_post'): void {
   if (learnt.get(tokenEndpoint) === method) return;
   learnt.delete(tokenEndpoint);
   if (learnt.size >= MAX_LEARNT) learnt.delete(learnt.keys().next().value!);

@@ -122,9 +122,7 @@ class OAuth2Provider implements Provider {
       const metadata = await profile.metadata.current(lib, boundFetch(transport, context.signal, scrub).fetch);
       const { method, mayFallBack } = chooseMethod(profile.settings, metadata);
       try {
-        const response = await this.#grant(lib, metadata, method, transport, context.signal, scrub);
-        if (mayFallBack) rememberMethod(metadata.token_endpoint!, 'client_secret_basic');
-        return response;
+        return await this.#grant(lib, metadata, method, transport, context.signal, scrub);
       } catch (error) {
         // 'auto' with nothing known: a server that refused Basic may take the secret in the body
         // (Go's AuthStyleAutoDetect). Tried once, and counted in the issuance guard like any request.
