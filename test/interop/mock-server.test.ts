@@ -88,6 +88,14 @@ describe('oauth2 × oauth2-mock-server', () => {
     expect(mock.metadataRequests()).toBe(2);
   });
 
+  it('dpop set, a Bearer answer is refused rather than used unbound', async () => {
+    mock = await startMockServer();
+    const error = await rejectionOf(oauth2({ tokenUrl: `${mock.url}/token`, ...CREDENTIALS, dpop: true }).requestToken(context()));
+    expect(error).toBeInstanceOf(InvalidTokenResponseError);
+    expect((error as Error).message).toContain('only a DPoP-bound token is accepted');
+    expect(mock.tokenRequests()).toBe(1);
+  });
+
   it('finding 5: several resources (RFC 8707) and repeated extra parameters', async () => {
     mock = await startMockServer();
     await oauth2({

@@ -153,6 +153,17 @@ describe('oauth2 × oidc-provider', () => {
       expect(api.nonceChallenges()).toBe(1); // answered once; the nonce is then remembered
       expect(new Set(api.jtis).size).toBe(api.jtis.length); // a fresh proof every time
 
+      // Another process with the same DPoP key (here: another provider object that never asked for a
+      // token) uses a token it found in a shared store: it is sent DPoP-bound, with its own proof.
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const options = { issuer: oidc.url, clientId: 'dpop-client', clientSecret: 'dpop-secret', scope: 'api:read', dpop: { privateKey }, apiBaseUrl: `${api.url}/v1/` };
+      const fetcher = createTokenManager({ providers: { idp: oauth2(options) } });
+      const stored = await fetcher.getToken('idp');
+      await fetcher.close();
+      const elsewhere = oauth2(options);
+      const answer = await elsewhere.authorizedFetch!(new Request(`${api.url}/v1/accounts`), stored);
+      expect(answer.status).toBe(200);
+
       // The resource server turns the current token away once: invalidated, a new one, one retry.
       api.rejectNextToken();
       await expect(client.get('accounts').json()).resolves.toMatchObject({ ok: true });

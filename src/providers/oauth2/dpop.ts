@@ -4,7 +4,7 @@
  * with a fresh proof (`htm`, `htu`, `ath`). A resource server's `use_dpop_nonce` challenge is answered
  * once with a proof carrying the nonce it sent.
  */
-import type { DPoPHandle, ServerMetadata } from 'openid-client';
+import type { DPoPHandle } from 'openid-client';
 import type { Token } from '../../token.js';
 import { dpopKeyPair, randomDpopKey, type SigningKey } from './keys.js';
 import type { OpenIdClient } from './library.js';
@@ -34,14 +34,13 @@ export class DpopBinding {
     return this.#key.thumbprint;
   }
 
-  /** The handle for token requests and proofs; one per credential, so nonces are remembered. */
-  handle(lib: OpenIdClient, metadata: ServerMetadata, clientId: string): Promise<DPoPHandle> {
-    this.#handle ??= dpopKeyPair(this.#key).then((pair) => lib.getDPoPHandle(new lib.Configuration(metadata, clientId), pair));
-    return this.#handle;
-  }
-
-  /** A started handle, if there is one: authorised requests can only come after a token request. */
-  started(): Promise<DPoPHandle> | undefined {
+  /**
+   * The handle for token requests and proofs; one per credential, so nonces are remembered. It may
+   * be made before any token request of this process (a token another process stored): openid-client
+   * reads only the client's clock skew from the Configuration, so no server metadata is needed.
+   */
+  handle(lib: OpenIdClient, clientId: string): Promise<DPoPHandle> {
+    this.#handle ??= dpopKeyPair(this.#key).then((pair) => lib.getDPoPHandle(new lib.Configuration({ issuer: 'urn:tokenbroker:dpop' }, clientId), pair));
     return this.#handle;
   }
 

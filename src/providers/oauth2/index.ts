@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import { InvalidCredentialsError } from '../../errors.js';
+import { InvalidCredentialsError, InvalidTokenResponseError } from '../../errors.js';
 import { credentialKey, type Provider, type TokenRequestContext, type TokenResponse } from '../../provider.js';
 import { scrub as scrubText } from '../../redact.js';
 import type { Token } from '../../token.js';
@@ -67,8 +67,6 @@ interface Extras {
   readonly credential: CredentialSettings;
   readonly transport: FetchLike | undefined;
   readonly dpop: DpopBinding | undefined;
-  /** The server answered the last token request with a DPoP-bound token. */
-  dpopBound: boolean;
 }
 
 /** An `oauth2()` provider. Its fields are private: `util.inspect` and JSON see only the public shape. */
@@ -87,7 +85,7 @@ class OAuth2Provider implements Provider {
     const { settings } = profile;
     const dpop = credential.dpop === undefined ? undefined : new DpopBinding(credential.dpop);
     const own = credential.tls !== undefined || dpop !== undefined || credential.signingKey !== undefined;
-    this.#extras = own ? { credential, transport: credential.tls === undefined ? undefined : transportFetch({ tls: credential.tls }), dpop, dpopBound: false } : undefined;
+    this.#extras = own ? { credential, transport: credential.tls === undefined ? undefined : transportFetch({ tls: credential.tls }), dpop } : undefined;
     // Everything that changes the request or the token is in the key (and so in the cool-down): a new
     // auth method, resource or key is a new credential, never the old one's remembered refusal.
     const proof = [credential.clientSecret ?? '', credential.signingKey?.thumbprint ?? '', credential.keyId ?? '', tlsIdentity(credential)].join('\n');
@@ -141,7 +139,7 @@ class OAuth2Provider implements Provider {
   async #grant(lib: OpenIdClient, metadata: ServerMetadata, method: WireAuthMethod, transport: FetchLike, signal: AbortSignal, scrub: (text: string) => string): Promise<TokenResponse> {
     const extras = this.#extras;
     const credential = extras?.credential ?? { clientId: this.#clientId, clientSecret: this.#clientSecret, signingKey: undefined, keyId: undefined, tls: undefined, dpop: undefined };
-    const dpop = extras?.dpop === undefined ? undefined : await extras.dpop.handle(lib, metadata, credential.clientId);
+    const dpop = extras?.dpop === undefined ? undefined : await extras.dpop.handle(lib, credential.clientId);
     const { body, quota, tokenType } = await clientCredentialsGrant({
       lib,
       metadata,
@@ -155,10 +153,14 @@ class OAuth2Provider implements Provider {
       scrub,
     });
     if (extras?.dpop !== undefined) {
-      // The manager caches Bearer-typed tokens; this provider remembers the binding and its
-      // authorised requests say `DPoP` with a proof (see authorizedFetch).
-      extras.dpopBound = tokenType?.toLowerCase() === 'dpop';
-      if (extras.dpopBound) (body as Record<string, unknown>).token_type = 'Bearer';
+      // Asked for DPoP, a Bearer token is refused rather than used unbound: with `dpop` set, every
+      // token of this provider is DPoP-bound, including one another process stored (see authorizedFetch).
+      if (tokenType?.toLowerCase() !== 'dpop') {
+        throw new InvalidTokenResponseError(`Token endpoint answered token_type ${JSON.stringify(tokenType ?? null)}; dpop is set, so only a DPoP-bound token is accepted`);
+      }
+      // The manager caches Bearer-typed tokens; the binding is this provider's, and its authorised
+      // requests say `DPoP` with a proof.
+      body.token_type = 'Bearer';
     }
     return { body, quota };
   }
@@ -166,8 +168,8 @@ class OAuth2Provider implements Provider {
   /** Sends an authorised API request: this provider's transport, and a DPoP proof for a bound token. */
   async authorizedFetch(request: Request, token: Token): Promise<Response> {
     const transport = this.#extras?.transport ?? this.#profile.transport;
-    const handle = this.#extras?.dpopBound === true ? this.#extras.dpop?.started() : undefined;
-    if (handle !== undefined) return sendWithProof(await handle, request, token, transport);
+    const dpop = this.#extras?.dpop;
+    if (dpop !== undefined) return sendWithProof(await dpop.handle(await openIdClient(), this.#clientId), request, token, transport);
     const headers = new Headers(request.headers);
     headers.set('authorization', `Bearer ${token.accessToken}`);
     return transport(new Request(request, { headers }));

@@ -71,7 +71,7 @@ export interface GrantRequest {
 }
 
 /** Sends one client-credentials grant; throws only TokenErrors. */
-export async function clientCredentialsGrant(request: GrantRequest): Promise<TokenResponse & { tokenType: string | undefined }> {
+export async function clientCredentialsGrant(request: GrantRequest): Promise<{ body: Record<string, unknown>; quota: TokenResponse['quota']; tokenType: string | undefined }> {
   const { lib, metadata, signal, scrub } = request;
   const exchange = boundFetch(request.transport, signal, scrub);
   try {
