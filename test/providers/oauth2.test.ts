@@ -124,6 +124,16 @@ describe('oauth2', () => {
     expect(await rejectionOf(insecure.requestToken(context()))).toBeInstanceOf(InvalidTokenResponseError);
   });
 
+  it('refuses a discovered mtls_endpoint_aliases.token_endpoint that fails the URL policy', async () => {
+    nock('https://issuer.example')
+      .get('/.well-known/openid-configuration')
+      .reply(200, { issuer: 'https://issuer.example', token_endpoint: 'https://issuer.example/token', mtls_endpoint_aliases: { token_endpoint: 'http://tokens.example/token' } });
+    const provider = oauth2({ issuer: 'https://issuer.example', clientId: 'id', clientSecret: 'secret-1' });
+    const error = await rejectionOf(provider.requestToken(context()));
+    expect(error).toBeInstanceOf(InvalidTokenResponseError);
+    expect((error as Error).message).toContain('mtls_endpoint_aliases.token_endpoint');
+  });
+
   it('works over http:// to a loopback host, discovery included', async () => {
     nock('http://127.0.0.1:4031')
       .get('/.well-known/openid-configuration')

@@ -34,7 +34,11 @@ export function fixedMetadata(tokenUrl: string): MetadataSource {
   return { current: () => ready, markStale() {} };
 }
 
-/** Discovered metadata, shared by every credential of the issuer. */
+/**
+ * Discovered metadata, shared by every credential of the issuer. One discovery at a time: callers
+ * that arrive while it runs share it (and its outcome — if the request that started it is aborted,
+ * they fail too, and their manager retries as for any failed request).
+ */
 export function discoveredMetadata(issuer: string, maxAgeMs: number): MetadataSource {
   let pending: Promise<ServerMetadata> | undefined;
   let fetchedAt = 0;
@@ -83,6 +87,12 @@ async function discover(lib: OpenIdClient, issuer: string, fetch: CustomFetch): 
     throw new InvalidTokenResponseError(
       `Discovery document of ${issuer} has ${tokenEndpoint === undefined ? 'no token_endpoint' : `an unusable token_endpoint (${problem!.message})`}`,
     );
+  }
+  // RFC 8705 §5: mutual-TLS clients send to the alias when there is one; it gets the same URL policy.
+  const alias = metadata.mtls_endpoint_aliases?.token_endpoint;
+  const aliasProblem = alias === undefined ? undefined : urlIssue(alias, 'mtls_endpoint_aliases.token_endpoint');
+  if (aliasProblem !== undefined) {
+    throw new InvalidTokenResponseError(`Discovery document of ${issuer} has an unusable mtls_endpoint_aliases.token_endpoint (${aliasProblem.message})`);
   }
   // A plain frozen copy: the Configuration it came from is not kept.
   return Object.freeze({ ...metadata });

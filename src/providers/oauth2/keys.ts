@@ -9,7 +9,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, Key
 /** The JWS algorithms tokenbroker signs with. */
 export const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
-/** One of {@link SIGNING_ALGORITHMS}. */
+/** A JWS algorithm for `private_key_jwt` and DPoP: RS256/384/512, PS256/384/512, ES256/384/512 or EdDSA. */
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
 /** A private key as the options take it. */
