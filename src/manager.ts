@@ -339,10 +339,11 @@ export class TokenManager {
     let received: { token: Token; quota: QuotaHint | undefined };
     try {
       // An extra request inside one attempt (oauth2's auth fallback) is counted by the guard too.
+      // If the ledger cannot answer, the extra request is not sent.
       const spendExtraRequest = async () => {
-        const extra = await this.#guard.reserve(ledger, registration.key, Date.now());
-        if (extra.allowed) await Promise.resolve(ledger.confirm?.(registration.key, extra.reservation, Date.now()));
-        return extra.allowed;
+        const extra = await this.#guard.reserve(ledger, registration.key, Date.now()).catch(() => undefined);
+        if (extra?.allowed === true) await Promise.resolve(ledger.confirm?.(registration.key, extra.reservation, Date.now())).catch(() => {});
+        return extra?.allowed === true;
       };
       received = await traceTokenFetch(this, registration.id, registration.provider.kind, reason, registration.stats, () => this.#requestWithRetries(registration, spendExtraRequest));
     } catch (error) {

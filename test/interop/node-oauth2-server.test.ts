@@ -114,6 +114,18 @@ describe('oauth2 × @node-oauth/oauth2-server', () => {
     expect(server.tokenRequests()).toBe(2);
   });
 
+  it('item 8: ids sharing one credential that fail together each get the error under their own id', async () => {
+    tokens = createTokenManager({ retry: { attempts: 1 } });
+    const basic = oauth2({ tokenUrl: tokenUrl(), clientId: 'team:payments', clientSecret: 'colon-secret', authMethod: 'client_secret_basic' });
+    tokens.register('first', basic);
+    tokens.register('second', basic);
+    const [first, second] = await Promise.all([tokens.getToken('first').catch((e: unknown) => e), tokens.getToken('second').catch((e: unknown) => e)]);
+    expect(first).toMatchObject({ provider: 'first', code: 'invalid_credentials' });
+    expect(second).toMatchObject({ provider: 'second', code: 'invalid_credentials' });
+    expect(second).toBeInstanceOf(InvalidCredentialsError);
+    expect(server.tokenRequests()).toBe(1);
+  });
+
   it('finding 5: a 401 with a `Basic realm` challenge keeps the body’s invalid_client as providerCode', async () => {
     tokens = createTokenManager({
       providers: { wrong: oauth2({ tokenUrl: tokenUrl(), clientId: 'interop-client', clientSecret: 'not-the-secret', authMethod: 'client_secret_basic' }) },
