@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { INetworkModule, NetworkResponse } from '@azure/msal-node';
 import { OAuth2Client as BadgatewayClient, OAuth2Fetch } from '@badgateway/oauth2-client';
 import { OAuth2Client as GoogleClient } from 'google-auth-library';
-import { alternativePayments, autopay, createTokenManager, defineProvider, type Provider } from '../src/index.js';
+import { alternativePayments, autopay, createTokenManager, defineProvider, oauth2, type Provider } from '../src/index.js';
 import { CLIENT_SECRET, msalApplication } from './subjects.js';
 
 export interface MemoryResult {
@@ -86,6 +86,10 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
   async 'tokenbroker autopay'(list) {
     return warmManager(list, (id) => autopay({ clientId: id, clientSecret: CLIENT_SECRET, tokenUrl: 'https://auth.example.test/oauth/token' }));
   },
+  // The built-in oauth2() provider, its answers from an in-process fetch (its `fetch` option).
+  async 'tokenbroker oauth2'(list) {
+    return warmManager(list, oauth2Provider);
+  },
   async '@badgateway/oauth2-client'(list) {
     const inProcessFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
     const wrappers = list.map((id) => {
@@ -118,19 +122,16 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
   },
 };
 
+const inProcessTokenFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
+function oauth2Provider(id: string): Provider {
+  return oauth2({ tokenUrl: 'https://auth.example.test/oauth2/token', clientId: id, clientSecret: CLIENT_SECRET, fetch: inProcessTokenFetch });
+}
+
 /** tokenbroker's figure split in three: provider objects, registrations, then the warm cache. */
-async function tokenbrokerBreakdown(list: readonly string[]) {
+async function tokenbrokerBreakdown(list: readonly string[], makeProvider: (id: string) => Provider) {
   const tokens = createTokenManager();
   const h0 = await settledHeap();
-  const providers = list.map((id) =>
-    defineProvider({
-      kind: 'oauth2',
-      tokenUrl: 'https://auth.example.test/oauth2/token',
-      clientId: id,
-      clientSecret: CLIENT_SECRET,
-      requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
-    }),
-  );
+  const providers = list.map(makeProvider);
   const h1 = await settledHeap();
   list.forEach((id, i) => tokens.register(id, providers[i]!));
   const h2 = await settledHeap();
@@ -149,8 +150,23 @@ const kept = await setup(ids);
 const heapAfter = await settledHeap();
 void kept;
 let breakdown: MemoryResult['breakdown'];
-if (subject === 'tokenbroker') {
-  const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(ids.map((id) => `${id}-b`));
+const definedProvider = (id: string): Provider =>
+  defineProvider({
+    kind: 'oauth2',
+    tokenUrl: 'https://auth.example.test/oauth2/token',
+    clientId: id,
+    clientSecret: CLIENT_SECRET,
+    requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
+  });
+const breakdownProviders: Record<string, (id: string) => Provider> = {
+  tokenbroker: definedProvider,
+  'tokenbroker alternativePayments': (id) => alternativePayments({ clientId: id, clientSecret: CLIENT_SECRET, baseUrl: 'https://ap.example.test' }),
+  'tokenbroker autopay': (id) => autopay({ clientId: id, clientSecret: CLIENT_SECRET, tokenUrl: 'https://auth.example.test/oauth/token' }),
+  'tokenbroker oauth2': oauth2Provider,
+};
+const makeProvider = breakdownProviders[subject];
+if (makeProvider !== undefined) {
+  const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(ids.map((id) => `${id}-b`), makeProvider);
   breakdown = { providers, registrations, cachedTokens };
 }
 const result: MemoryResult = { name: subject, credentials: N, bytesPerCredential: (heapAfter - heapBefore) / N, heapBefore, heapAfter, breakdown };

@@ -92,9 +92,18 @@ export class Issuer {
         { provider: id, retryAfterMs: decision.retryAfterMs },
       );
     }
+    // An extra request inside one attempt (oauth2's auth-method fallback) is counted by the guard too.
+    // If the ledger cannot answer, the extra request is not sent.
+    const spendExtraRequest = async (): Promise<boolean> => {
+      const extra = await this.guard.reserve(used, key, Date.now(), credential.lifetimeMs).catch(() => undefined);
+      if (extra?.allowed === true) await Promise.resolve(used.confirm?.(key, extra.reservation, Date.now())).catch(() => {});
+      return extra?.allowed === true;
+    };
     let received: { token: Token; quota: QuotaHint | undefined };
     try {
-      received = await traceTokenFetch(this.#owner, id, credential.provider.kind, reason, credential, () => this.#requestWithRetries(credential));
+      received = await traceTokenFetch(this.#owner, id, credential.provider.kind, reason, credential, () =>
+        this.#requestWithRetries(credential, spendExtraRequest),
+      );
     } catch (error) {
       await Promise.resolve(used.release(key, decision.reservation)).catch(() => {});
       throw this.#failed(credential, error);
@@ -107,7 +116,7 @@ export class Issuer {
     return received;
   }
 
-  async #requestWithRetries(credential: Credential): Promise<{ token: Token; quota: QuotaHint | undefined }> {
+  async #requestWithRetries(credential: Credential, spendExtraRequest: () => Promise<boolean>): Promise<{ token: Token; quota: QuotaHint | undefined }> {
     const { provider, id } = credential;
     const { timeoutMs, retry, maxLifetimeMs } = this.#options;
     return withRetries(
@@ -116,7 +125,7 @@ export class Issuer {
         try {
           credential.requestsSent++;
           // Raced against the signal so a provider that ignores it still cannot hang the caller.
-          const response = await raceAbort(provider.requestToken({ signal: attempt.signal, timeoutMs }), attempt.signal);
+          const response = await raceAbort(provider.requestToken({ signal: attempt.signal, timeoutMs, spendExtraRequest }), attempt.signal);
           const token = parseTokenResponse(response.body, {
             now: Date.now(),
             defaultExpiresInSeconds: provider.defaultExpiresInSeconds,

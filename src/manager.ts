@@ -368,13 +368,13 @@ export class TokenManager {
    */
   client(id: string): KyInstance {
     const registration = this.#registration(id);
-    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl);
+    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl, registration.provider);
   }
 
   /** A `fetch`-compatible function for provider `id`, with the same token and 401 behaviour as {@link client}. */
   fetch(id: string): typeof globalThis.fetch {
     const registration = this.#registration(id);
-    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl);
+    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl, globalThis.fetch, registration.provider);
   }
 
   /** Stops background work, aborts requests under way and closes the store's own connections. */

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { TokenResponse } from './token.js';
+import type { Token, TokenResponse } from './token.js';
 
 export type { QuotaHint, TokenResponse } from './token.js';
 
@@ -14,6 +14,11 @@ export interface TokenRequestContext {
   readonly signal: AbortSignal;
   /** Per-attempt timeout in ms, for providers whose HTTP stack wants it explicitly. */
   readonly timeoutMs: number;
+  /**
+   * Asks the issuance guard for one more token request within this attempt (an `oauth2()` client
+   * retrying with another auth method); `false` means the budget is spent and it must not be sent.
+   */
+  readonly spendExtraRequest?: (() => Promise<boolean>) | undefined;
 }
 
 /**
@@ -36,6 +41,12 @@ export interface Provider {
   readonly defaultExpiresInSeconds?: number | undefined;
   /** Performs one token request. */
   requestToken(context: TokenRequestContext): Promise<TokenResponse>;
+  /**
+   * Sends an authorised API request for `tokens.client(id)`/`fetch(id)` when the provider needs more
+   * than `Authorization: Bearer` over the global fetch (its own transport, DPoP proofs). The 401 rule
+   * stays the client's.
+   */
+  authorizedFetch?(request: Request, token: Token): Promise<Response>;
 }
 
 /** What {@link defineProvider} takes. */
