@@ -18,6 +18,9 @@ const PACKAGE_TESTS = [
   'test/cli/serve-peers.test.ts',
   'test/redis/docs-example.test.ts',
   'test/redis/fleet.test.ts',
+  'test/redis/cluster-fleet.test.ts',
+  'test/redis/sentinel-fleet.test.ts',
+  'test/redis/clock-skew.test.ts',
   'test/sqlite/fleet.test.ts',
 ];
 
@@ -35,6 +38,7 @@ export default defineConfig({
           // Tests that import the package by name get the source, like every other unit test.
           alias: [
             { find: /^tokenbroker$/, replacement: src('index.ts') },
+            { find: /^tokenbroker\/redis$/, replacement: src('stores/redis/index.ts') },
             { find: /^tokenbroker\/(.*)$/, replacement: src('$1/index.ts') },
           ],
         },

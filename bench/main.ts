@@ -51,6 +51,9 @@ async function child<T>(script: string, args: readonly string[], nodeFlags: read
 const MEMORY_NOTES: Record<string, string> = {
   floor: 'a Map entry and a token object { accessToken, tokenType, expiresAt, issuedAt }',
   tokenbroker: 'a provider (defineProvider), its registration and counters, the LRU entry with the token and its resolved promise, the issuance-guard and ledger entries',
+  'tokenbroker alternativePayments': 'the same with the built-in alternativePayments() provider, its requests answered by an in-process fetch',
+  'tokenbroker autopay': 'the same with the built-in autopay() provider, its requests answered by an in-process fetch',
+  'tokenbroker oauth2': 'the same with the built-in oauth2() provider (tokenUrl, client_secret auto) answered by an in-process fetch',
   '@badgateway/oauth2-client': 'an OAuth2Client, an OAuth2Fetch and its token',
   'google-auth-library': 'an OAuth2Client holding its credentials (access and refresh token)',
   '@azure/msal-node': 'a ConfidentialClientApplication (one per client id) and its in-memory token cache',
@@ -83,7 +86,7 @@ const day = await child<DayResult[]>('./day-child.ts', []);
 
 step('4/5 memory');
 const memory: (MemoryResult & { note?: string })[] = [];
-for (const name of ['floor', 'tokenbroker', '@badgateway/oauth2-client', 'google-auth-library', '@azure/msal-node']) {
+for (const name of ['floor', 'tokenbroker', 'tokenbroker alternativePayments', 'tokenbroker autopay', 'tokenbroker oauth2', '@badgateway/oauth2-client', 'google-auth-library', '@azure/msal-node']) {
   const result = await child<MemoryResult>('./memory-child.ts', [name, '10000'], ['--expose-gc']);
   memory.push({ ...result, note: MEMORY_NOTES[name] });
 }

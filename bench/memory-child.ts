@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { INetworkModule, NetworkResponse } from '@azure/msal-node';
 import { OAuth2Client as BadgatewayClient, OAuth2Fetch } from '@badgateway/oauth2-client';
 import { OAuth2Client as GoogleClient } from 'google-auth-library';
-import { createTokenManager, defineProvider } from '../src/index.js';
+import { alternativePayments, autopay, createTokenManager, defineProvider, oauth2, type Provider } from '../src/index.js';
 import { CLIENT_SECRET, msalApplication } from './subjects.js';
 
 export interface MemoryResult {
@@ -26,10 +26,14 @@ const N = Number(process.argv[3] ?? 10_000);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc');
 
+/**
+ * Full GCs with pauses between them, so FinalizationRegistry clean-ups (undici's Request registers one
+ * per request signal) run before the heap is read: otherwise garbage awaiting them counts as kept.
+ */
 async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 10; i++) {
     gc!();
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return process.memoryUsage().heapUsed;
 }
@@ -37,6 +41,15 @@ async function settledHeap(): Promise<number> {
 const tokenBody = () => ({ access_token: randomBytes(28).toString('hex'), token_type: 'Bearer', expires_in: 3600 });
 const tokenJson = () => JSON.stringify(tokenBody());
 const ids = Array.from({ length: N }, (_, i) => `client-${String(i).padStart(5, '0')}`);
+
+globalThis.fetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
+
+async function warmManager(list: readonly string[], make: (id: string) => Provider) {
+  const tokens = createTokenManager(); // memoryStore() by default, max 10 000
+  for (const id of list) tokens.register(id, make(id));
+  for (let i = 0; i < list.length; i += 100) await Promise.all(list.slice(i, i + 100).map((id) => tokens.getToken(id)));
+  return tokens;
+}
 
 /** Each setup runs once before the baseline with n = 0 (module-level state, JIT) … */
 const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
@@ -65,6 +78,17 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
     }
     for (let i = 0; i < list.length; i += 100) await Promise.all(list.slice(i, i + 100).map((id) => tokens.getToken(id)));
     return tokens;
+  },
+  // The built-in providers send real HTTP requests through ky: the global fetch answers in-process.
+  async 'tokenbroker alternativePayments'(list) {
+    return warmManager(list, (id) => alternativePayments({ clientId: id, clientSecret: CLIENT_SECRET, baseUrl: 'https://ap.example.test' }));
+  },
+  async 'tokenbroker autopay'(list) {
+    return warmManager(list, (id) => autopay({ clientId: id, clientSecret: CLIENT_SECRET, tokenUrl: 'https://auth.example.test/oauth/token' }));
+  },
+  // The built-in oauth2() provider, its answers from an in-process fetch (its `fetch` option).
+  async 'tokenbroker oauth2'(list) {
+    return warmManager(list, oauth2Provider);
   },
   async '@badgateway/oauth2-client'(list) {
     const inProcessFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
@@ -98,19 +122,16 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
   },
 };
 
+const inProcessTokenFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
+function oauth2Provider(id: string): Provider {
+  return oauth2({ tokenUrl: 'https://auth.example.test/oauth2/token', clientId: id, clientSecret: CLIENT_SECRET, fetch: inProcessTokenFetch });
+}
+
 /** tokenbroker's figure split in three: provider objects, registrations, then the warm cache. */
-async function tokenbrokerBreakdown(list: readonly string[]) {
+async function tokenbrokerBreakdown(list: readonly string[], makeProvider: (id: string) => Provider) {
   const tokens = createTokenManager();
   const h0 = await settledHeap();
-  const providers = list.map((id) =>
-    defineProvider({
-      kind: 'oauth2',
-      tokenUrl: 'https://auth.example.test/oauth2/token',
-      clientId: id,
-      clientSecret: CLIENT_SECRET,
-      requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
-    }),
-  );
+  const providers = list.map(makeProvider);
   const h1 = await settledHeap();
   list.forEach((id, i) => tokens.register(id, providers[i]!));
   const h2 = await settledHeap();
@@ -129,8 +150,23 @@ const kept = await setup(ids);
 const heapAfter = await settledHeap();
 void kept;
 let breakdown: MemoryResult['breakdown'];
-if (subject === 'tokenbroker') {
-  const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(ids.map((id) => `${id}-b`));
+const definedProvider = (id: string): Provider =>
+  defineProvider({
+    kind: 'oauth2',
+    tokenUrl: 'https://auth.example.test/oauth2/token',
+    clientId: id,
+    clientSecret: CLIENT_SECRET,
+    requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
+  });
+const breakdownProviders: Record<string, (id: string) => Provider> = {
+  tokenbroker: definedProvider,
+  'tokenbroker alternativePayments': (id) => alternativePayments({ clientId: id, clientSecret: CLIENT_SECRET, baseUrl: 'https://ap.example.test' }),
+  'tokenbroker autopay': (id) => autopay({ clientId: id, clientSecret: CLIENT_SECRET, tokenUrl: 'https://auth.example.test/oauth/token' }),
+  'tokenbroker oauth2': oauth2Provider,
+};
+const makeProvider = breakdownProviders[subject];
+if (makeProvider !== undefined) {
+  const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(ids.map((id) => `${id}-b`), makeProvider);
   breakdown = { providers, registrations, cachedTokens };
 }
 const result: MemoryResult = { name: subject, credentials: N, bytesPerCredential: (heapAfter - heapBefore) / N, heapBefore, heapAfter, breakdown };

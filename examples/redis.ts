@@ -5,7 +5,8 @@
  * REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/redis.ts
  * Runs against the built-in emulator; it needs a Redis server (apt-get install redis-server).
  */
-import { alternativePayments, createTokenManager, redisStore } from 'tokenbroker';
+import { alternativePayments, createTokenManager } from 'tokenbroker';
+import { redisStore } from 'tokenbroker/redis';
 import { SAMPLE_CLIENTS, startEmulator } from 'tokenbroker/emulator';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -18,7 +19,7 @@ const startProcess = () =>
     providers: {
       ap: alternativePayments({ clientId: sample.clientId, clientSecret: sample.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl }),
     },
-    store: redisStore({ url }, { keyPrefix: `example-${process.pid}:` }),
+    store: redisStore({ url, keyPrefix: `example-${process.pid}:` }),
   });
 const first = startProcess();
 const second = startProcess();

@@ -27,7 +27,7 @@ if grep -E '^(test|tests|bench|demo|examples|scripts|docs|\.ci|src)/|\.test\.|fi
   echo "npm pack contains files that must not ship (above)" >&2
   exit 1
 fi
-for required in package.json README.md LICENSE CHANGELOG.md dist/index.js dist/index.d.ts dist/emulator/index.js dist/emulator/index.d.ts dist/cli/main.js; do
+for required in package.json README.md LICENSE CHANGELOG.md dist/index.js dist/index.d.ts dist/emulator/index.js dist/emulator/index.d.ts dist/stores/redis/index.js dist/stores/redis/index.d.ts dist/cli/main.js; do
   grep -qx "$required" "$WORK/contents.txt" || { echo "npm pack is missing $required" >&2; exit 1; }
 done
 if tar -xzf "$TARBALL" -O | grep -a -E 'tb-test-secret|BEGIN (RSA |EC )?PRIVATE KEY' >/dev/null; then
@@ -66,4 +66,35 @@ TS
 cp consumer.ts consumer.mts
 # Run the consumer as users would: Node strips the types of the .mts file (Node >= 22.18 / 23.6).
 node --experimental-strip-types --no-warnings consumer.mts
+echo "== a fresh project with only the tarball"
+LEAN="$WORK/lean"
+mkdir -p "$LEAN"
+cd "$LEAN"
+echo '{ "name": "tokenbroker-lean", "private": true, "type": "module" }' > package.json
+npm install --no-audit --no-fund --loglevel=error "$TARBALL"
+PACKAGES="$(npm ls --all --parseable | tail -n +2 | sort -u | wc -l)"
+echo "npm install <tarball> installed $PACKAGES packages, tokenbroker included: $(npm ls --all --parseable | tail -n +2 | sed 's|.*/node_modules/||' | sort -u | tr '\n' ' ')"
+if [ "$PACKAGES" -gt 8 ]; then echo "more than 8 packages" >&2; exit 1; fi
+LOAD_PROBE_OUT="$WORK/loads.json" node --import "$ROOT/scripts/load-probe.mjs" -e "await import('tokenbroker')"
+echo "import('tokenbroker') loads: $(node -p "require('$WORK/loads.json').packages.join(' ')")"
+node -e "
+  const { packages, builtins } = require('$WORK/loads.json');
+  const heavy = packages.filter((name) => /^(fastify|prom-client|ioredis|commander|openid-client|jose|oauth4webapi|@opentelemetry\/.*)$/.test(name));
+  if (heavy.length > 0 || builtins.includes('node:sqlite')) { console.error('import(\'tokenbroker\') loaded', heavy, builtins.filter((b) => b === 'node:sqlite')); process.exit(1); }
+"
+
+echo "== the README quickstarts, unchanged, against the emulator"
+node node_modules/tokenbroker/dist/cli/main.js emulate --port 0 > "$WORK/emulator.txt" 2>&1 &
+EMULATOR_PID=$!
+trap 'kill "$EMULATOR_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 50); do grep -q 'export TOKENBROKER_AUTOPAY_API_BASE_URL' "$WORK/emulator.txt" && break; sleep 0.1; done
+eval "$(grep -E '^\s*export TOKENBROKER_' "$WORK/emulator.txt")"
+export AP_CLIENT_ID="$TOKENBROKER_AP_CLIENT_ID" AP_CLIENT_SECRET="$TOKENBROKER_AP_CLIENT_SECRET"
+export AUTOPAY_CLIENT_ID="$TOKENBROKER_AUTOPAY_CLIENT_ID" AUTOPAY_CLIENT_SECRET="$TOKENBROKER_AUTOPAY_CLIENT_SECRET"
+for HEADING in "### Alternative Payments" "### Autopay"; do
+  node "$ROOT/scripts/readme/quickstart.mjs" "$HEADING" > quickstart.mts
+  timeout 30 node --experimental-strip-types --no-warnings --import "$ROOT/scripts/readme/redirect-fetch.mjs" quickstart.mts
+  echo "README $HEADING quickstart: ran, exit 0"
+done
+kill "$EMULATOR_PID"
 echo "== package checks passed"

@@ -6,6 +6,7 @@
  */
 import ky, { type KyInstance } from 'ky';
 import { ConfigError } from './errors.js';
+import type { Provider } from './provider.js';
 import type { Token } from './token.js';
 
 /** The part of the manager the client needs. */
@@ -23,7 +24,13 @@ export function createAuthorizedFetch(
   id: string,
   apiBaseUrl?: string,
   baseFetch: typeof globalThis.fetch = globalThis.fetch,
+  provider?: Pick<Provider, 'authorizedFetch'>,
 ): typeof globalThis.fetch {
+  // A provider that sends its own requests (its transport, DPoP proofs) does; the 401 rule stays here.
+  const send =
+    provider?.authorizedFetch === undefined
+      ? (request: Request, token: Token) => baseFetch(withToken(request, token))
+      : (request: Request, token: Token) => provider.authorizedFetch!(request, token);
   const allowedOrigin = apiBaseUrl === undefined ? undefined : new URL(apiBaseUrl).origin;
   return async function authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     // ky hands over a Request of its own and an options object that is usually empty: reuse the Request.
@@ -37,7 +44,7 @@ export function createAuthorizedFetch(
     // A body can be sent once; keep a copy for the single retry after a 401.
     const spare = request.body === null ? request : request.clone();
     const token = await tokens.getToken(id, { signal: request.signal });
-    const response = await baseFetch(withToken(request, token));
+    const response = await send(request, token);
     if (response.status !== 401) {
       if (spare !== request) void spare.body?.cancel().catch(() => {});
       return response;
@@ -46,7 +53,7 @@ export function createAuthorizedFetch(
     const fresh = await tokens.getToken(id, { signal: request.signal });
     if (fresh.accessToken === token.accessToken) return response;
     await response.body?.cancel().catch(() => {});
-    return baseFetch(withToken(spare, fresh));
+    return send(spare, fresh);
   };
 }
 
@@ -62,9 +69,14 @@ function withToken(request: Request, token: Token): Request {
 }
 
 /** A ky instance whose `prefix` is the provider's API base URL and whose fetch is authorised. */
-export function createAuthorizedClient(tokens: TokenSource, id: string, apiBaseUrl: string | undefined): KyInstance {
+export function createAuthorizedClient(
+  tokens: TokenSource,
+  id: string,
+  apiBaseUrl: string | undefined,
+  provider?: Pick<Provider, 'authorizedFetch'>,
+): KyInstance {
   return ky.create({
     ...(apiBaseUrl === undefined ? {} : { prefix: apiBaseUrl }),
-    fetch: createAuthorizedFetch(tokens, id, apiBaseUrl),
+    fetch: createAuthorizedFetch(tokens, id, apiBaseUrl, globalThis.fetch, provider),
   });
 }

@@ -8,8 +8,7 @@
  * after a 401, one restart — so the default of 6 never gets in the way but stops a loop at once.
  */
 import type { IssuanceLedger, LedgerDecision } from './stores/types.js';
-import type { QuotaHint } from './provider.js';
-import type { Token } from './token.js';
+import type { QuotaHint } from './token.js';
 
 /** Settings of the issuance guard. */
 export interface GuardOptions {
@@ -25,43 +24,39 @@ export const DEFAULT_WINDOW_MS = 60 * 60 * 1000;
 /** The default budget: see the module comment for why 6. */
 export const DEFAULT_MAX_TOKENS = 6;
 
-/** Decides whether one more token may be requested for a credential. */
+/**
+ * Decides whether one more token may be requested for a credential. The lifetime that sets the window
+ * is the caller's to keep (the manager keeps it on the registration, one number per credential); only
+ * a provider-reported quota, which few providers send, is kept here.
+ */
 export class IssuanceGuard {
   readonly #options: GuardOptions;
-  readonly #lifetimes = new Map<string, number>();
   readonly #quotas = new Map<string, QuotaHint>();
 
   constructor(options: GuardOptions) {
     this.#options = options;
   }
 
-  /** The rolling window that applies to `key` now. */
-  windowFor(key: string): number {
-    return this.#options.windowMs ?? this.#lifetimes.get(key) ?? DEFAULT_WINDOW_MS;
+  /** The rolling window for a credential whose latest token lived `lifetimeMs` (0: none seen yet). */
+  windowFor(lifetimeMs: number): number {
+    return this.#options.windowMs ?? (lifetimeMs > 0 ? Math.max(1000, lifetimeMs) : DEFAULT_WINDOW_MS);
   }
 
   /**
    * Reserves room for one token in `ledger`, or says how long until there is room. A provider-reported
    * quota at zero refuses until its reset, whatever our own count says.
    */
-  async reserve(ledger: IssuanceLedger, key: string, now: number): Promise<LedgerDecision> {
+  async reserve(ledger: IssuanceLedger, key: string, now: number, lifetimeMs: number): Promise<LedgerDecision> {
     const quota = this.#quotas.get(key);
     if (quota !== undefined) {
       if (now >= quota.resetAt) this.#quotas.delete(key);
       else if (quota.remaining <= 0) return { allowed: false, retryAfterMs: quota.resetAt - now };
     }
-    return ledger.reserve(key, now, this.#options.maxTokens, this.windowFor(key));
+    return ledger.reserve(key, now, this.#options.maxTokens, this.windowFor(lifetimeMs));
   }
 
-  /** Learns from a new token (its lifetime sets the default window) and the provider's quota headers. */
-  observe(key: string, token: Token, quota: QuotaHint | undefined): void {
-    this.#lifetimes.set(key, Math.max(1000, token.expiresAt - token.issuedAt));
+  /** Learns the provider's own quota from a token response's headers. */
+  observeQuota(key: string, quota: QuotaHint | undefined): void {
     if (quota !== undefined) this.#quotas.set(key, quota);
-  }
-
-  /** Forgets what it learnt about `key` (the credential was unregistered). */
-  forget(key: string): void {
-    this.#lifetimes.delete(key);
-    this.#quotas.delete(key);
   }
 }

@@ -19,7 +19,6 @@ export {
 } from './provider.js';
 export * from './providers/index.js';
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { redisStore, type RedisConnection, type RedisStoreOptions } from './stores/redis.js';
 export type { IssuanceLedger, LedgerDecision, SharedTokenStore, TokenStore } from './stores/types.js';
 export {
   ConfigError,

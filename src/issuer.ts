@@ -17,14 +17,15 @@ import { traceTokenFetch } from './telemetry.js';
 import { attemptSignal, raceAbort } from './timers.js';
 import { parseTokenResponse, type Token } from './token.js';
 
-/** The credential being issued for, as the issuer sees it. */
-export interface Credential {
+/** The credential being issued for, as the issuer sees it: its id, provider, key and its counters. */
+export interface Credential extends Counters {
   /** The id that asked. */
   readonly id: string;
   readonly provider: Provider;
   /** The cache, lock and ledger key. */
   readonly key: string;
-  readonly stats: Counters;
+  /** The lifetime of the credential's latest token, ms (0: none seen yet): it sets the guard's window. */
+  readonly lifetimeMs: number;
   /** The token being replaced because it was rejected, if so: passed on to the provider. */
   readonly staleAccessToken?: string | undefined;
 }
@@ -76,47 +77,57 @@ export class Issuer {
     fallbackLedger: IssuanceLedger,
     onLedgerFailure: (error: unknown) => void,
   ): Promise<{ token: Token; quota: QuotaHint | undefined }> {
-    const { key, id, stats } = credential;
+    const { key, id } = credential;
     let used = ledger;
-    const decision = await this.guard.reserve(ledger, key, Date.now()).catch((error: unknown) => {
+    const decision = await this.guard.reserve(ledger, key, Date.now(), credential.lifetimeMs).catch((error: unknown) => {
       if (ledger === fallbackLedger) throw error;
       onLedgerFailure(error);
       used = fallbackLedger;
-      return this.guard.reserve(fallbackLedger, key, Date.now());
+      return this.guard.reserve(fallbackLedger, key, Date.now(), credential.lifetimeMs);
     });
     if (!decision.allowed) {
-      stats.guardRefusals++;
+      credential.guardRefusals++;
       this.#log('warn', { provider: id, retryAfterMs: decision.retryAfterMs }, 'issuance budget spent; no token request sent');
-      const windowSeconds = Math.round(this.guard.windowFor(key) / 1000);
+      const windowSeconds = Math.round(this.guard.windowFor(credential.lifetimeMs) / 1000);
       throw new IssuanceLimitError(
         `Issuance budget spent for "${id}": ${this.#options.guard.maxTokens} new tokens within ${windowSeconds} s; no request was sent`,
         { provider: id, retryAfterMs: decision.retryAfterMs },
       );
     }
+    // An extra request inside one attempt (oauth2's auth-method fallback) is counted by the guard too.
+    // If the ledger cannot answer, the extra request is not sent.
+    const spendExtraRequest = async (): Promise<boolean> => {
+      const extra = await this.guard.reserve(used, key, Date.now(), credential.lifetimeMs).catch(() => undefined);
+      if (extra?.allowed === true) await Promise.resolve(used.confirm?.(key, extra.reservation, Date.now())).catch(() => {});
+      return extra?.allowed === true;
+    };
     let received: { token: Token; quota: QuotaHint | undefined };
     try {
-      received = await traceTokenFetch(this.#owner, id, credential.provider.kind, reason, stats, () => this.#requestWithRetries(credential));
+      received = await traceTokenFetch(this.#owner, id, credential.provider.kind, reason, credential, () =>
+        this.#requestWithRetries(credential, spendExtraRequest),
+      );
     } catch (error) {
       await Promise.resolve(used.release(key, decision.reservation)).catch(() => {});
       throw this.#failed(credential, error);
     }
     // Counted from the issue, as the provider counts it, not from the reservation before the retries.
     await Promise.resolve(used.confirm?.(key, decision.reservation, Date.now())).catch(() => {});
-    this.guard.observe(key, received.token, received.quota);
-    stats.tokensIssued[reason]++;
+    this.guard.observeQuota(key, received.quota);
+    credential[reason]++;
     this.#log('info', { provider: id, reason, expiresAt: received.token.expiresAt }, 'new token issued');
     return received;
   }
 
-  async #requestWithRetries({ provider, id, stats, staleAccessToken }: Credential): Promise<{ token: Token; quota: QuotaHint | undefined }> {
+  async #requestWithRetries(credential: Credential, spendExtraRequest: () => Promise<boolean>): Promise<{ token: Token; quota: QuotaHint | undefined }> {
+    const { provider, id, staleAccessToken } = credential;
     const { timeoutMs, retry, maxLifetimeMs } = this.#options;
     return withRetries(
       async () => {
         const attempt = attemptSignal(timeoutMs, this.#signal);
         try {
-          stats.requestsSent++;
+          credential.requestsSent++;
           // Raced against the signal so a provider that ignores it still cannot hang the caller.
-          const context = { signal: attempt.signal, timeoutMs, rejectedAccessToken: staleAccessToken };
+          const context = { signal: attempt.signal, timeoutMs, spendExtraRequest, rejectedAccessToken: staleAccessToken };
           const response = await raceAbort(provider.requestToken(context), attempt.signal);
           const token = parseTokenResponse(response.body, {
             now: Date.now(),
@@ -141,9 +152,10 @@ export class Issuer {
   }
 
   /** Records a failed fetch: the counters, the cool-down it earns, and the error under the id that asked. */
-  #failed({ id, key, stats }: Credential, error: unknown): TokenError {
+  #failed(credential: Credential, error: unknown): TokenError {
+    const { id, key } = credential;
     const failure = asTokenError(error, undefined).forProvider(id);
-    stats.failures++;
+    credential.failures++;
     const cooldownMs =
       failure instanceof InvalidCredentialsError
         ? this.#options.invalidCredentialsCooldownMs

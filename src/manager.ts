@@ -20,9 +20,10 @@ import { describeError, Issuer } from './issuer.js';
 import type { LogFn } from './logger.js';
 import { providerShape, resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
 import type { Provider } from './provider.js';
-import { addStats, emptyStats, snapshotStats, type Counters, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
+import { Counters, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
 import { localContract, memoryStore } from './stores/memory.js';
-import type { CacheEntry, IssuanceLedger, LocalTokenStore } from './stores/types.js';
+import { CacheEntry } from './stores/cache-entry.js';
+import type { IssuanceLedger, LocalTokenStore } from './stores/types.js';
 import { observeManager } from './telemetry.js';
 import { raceAbort } from './timers.js';
 import { authorizationHeader, tokenTimes, type Token, type TokenTimingPolicy } from './token.js';
@@ -35,18 +36,33 @@ export interface GetTokenOptions {
   readonly forceRefresh?: boolean;
 }
 
-interface Registration {
+/**
+ * One registered id: its provider, its counters (inherited, flat) and its direct reference to the cache
+ * entry. A class with every field set in the constructor, so all registrations share one shape and a
+ * broker's tens of thousands of them cost one small object each.
+ */
+class Registration extends Counters {
   readonly id: string;
   readonly provider: Provider;
-  readonly key: string;
-  readonly stats: Counters;
   /** The cache entry last seen for this credential; trusted only while `entry.live`. */
-  entry: CacheEntry | undefined;
-  /** The reason the next fetch will carry, when something other than expiry caused it. */
-  nextReason: IssueReason | undefined;
+  entry: CacheEntry | undefined = undefined;
+  /** The reason the next fetch will carry: a cold start until the first token, then expiry unless something else caused it. */
+  nextReason: IssueReason = 'coldStart';
   /** The token an invalidation dropped: never accepted back from a shared store. */
-  staleAccessToken: string | undefined;
-  hadToken: boolean;
+  staleAccessToken: string | undefined = undefined;
+  /** The lifetime of the latest token seen, ms (0: none yet): the issuance guard's window follows it. */
+  lifetimeMs = 0;
+
+  constructor(id: string, provider: Provider) {
+    super();
+    this.id = id;
+    this.provider = provider;
+  }
+
+  /** The credential's cache, lock and ledger key (a field of the provider: one string per credential, not two references). */
+  get key(): string {
+    return this.provider.cacheKey;
+  }
 }
 
 /**
@@ -79,7 +95,7 @@ export class TokenManager {
   readonly #inflight = new Map<string, Promise<Token>>();
   readonly #lifetime = new AbortController();
   readonly #clock = new ClockWatch((jumpMs) => this.#clockSteppedBack(jumpMs));
-  readonly #unregisteredStats = emptyStats();
+  readonly #unregisteredStats = new Counters();
   readonly #log: LogFn = (level, object, message) => {
     try {
       this.#options.logger?.[level](object, message);
@@ -132,7 +148,7 @@ export class TokenManager {
       const registration = this.#registrations.get(id);
       const entry = registration?.entry;
       if (entry !== undefined && entry.live && Date.now() < entry.refreshAt) {
-        registration!.stats.hits++;
+        registration!.hits++;
         return entry.promise;
       }
     }
@@ -155,12 +171,12 @@ export class TokenManager {
     }
     const now = Date.now();
     if (entry !== undefined && now < entry.usableUntil) {
-      registration.stats.hits++;
+      registration.hits++;
       if (now >= entry.refreshAt) this.#refreshInBackground(registration, entry, now);
       return entry.token;
     }
-    registration.stats.misses++;
-    const reason = registration.nextReason ?? (registration.hadToken ? 'expiry' : 'coldStart');
+    registration.misses++;
+    const reason = registration.nextReason;
     return this.#waitFor(registration, this.#singleFlight(registration, reason, registration.staleAccessToken), options?.signal);
   }
 
@@ -181,7 +197,7 @@ export class TokenManager {
   #singleFlight(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
     const running = this.#inflight.get(registration.key);
     if (running !== undefined) {
-      registration.stats.deduplicated++;
+      registration.deduplicated++;
       return running;
     }
     const fetching = this.#issue(registration, reason, staleAccessToken).finally(() => {
@@ -200,7 +216,7 @@ export class TokenManager {
   async #issue(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
     const cooldown = this.#issuer.cooldownError(registration.key, registration.id);
     if (cooldown !== undefined) {
-      registration.stats.cooledDown++;
+      registration.cooledDown++;
       return this.#currentOr(registration, cooldown);
     }
     try {
@@ -238,18 +254,11 @@ export class TokenManager {
   /** Caches `token` and makes it the registration's entry: the next warm hit returns it. */
   #remember(registration: Registration, token: Token): void {
     const times = tokenTimes(token, this.#timing);
-    const entry: CacheEntry = {
-      token,
-      promise: Promise.resolve(token),
-      usableUntil: times.usableUntil,
-      refreshAt: times.refreshAt,
-      live: true,
-      holder: registration,
-    };
+    const entry = new CacheEntry(token, times, registration);
     this.#local.put(registration.key, entry, times.usableUntil - Date.now());
     registration.entry = entry;
-    registration.hadToken = true;
-    registration.nextReason = undefined;
+    registration.lifetimeMs = token.expiresAt - token.issuedAt;
+    registration.nextReason = 'expiry';
     registration.staleAccessToken = undefined;
     if (!this.#closed) this.#clock.start();
   }
@@ -261,7 +270,11 @@ export class TokenManager {
     for (const key of keys) {
       const entry = this.#local.get(key);
       if (entry === undefined) continue;
-      const moved: CacheEntry = { ...entry, usableUntil: entry.usableUntil + jumpMs, refreshAt: entry.refreshAt + jumpMs };
+      // The token's own times move too: in the stepped-back clock, that is when it really expires.
+      const { token } = entry;
+      const shifted: Token = Object.freeze({ ...token, issuedAt: token.issuedAt + jumpMs, expiresAt: token.expiresAt + jumpMs });
+      const moved = new CacheEntry(shifted, { usableUntil: entry.usableUntil + jumpMs, refreshAt: entry.refreshAt + jumpMs }, entry.holder);
+      if (entry.holder?.entry === entry) entry.holder.entry = moved;
       this.#local.put(key, moved, moved.usableUntil - Date.now());
     }
     this.#log('warn', { steppedBackMs: -jumpMs }, 'the system clock stepped back; cached token deadlines moved back with it');
@@ -270,6 +283,7 @@ export class TokenManager {
   /** The registration's direct reference to its entry, which the store clears when it drops the entry. */
   #hold(registration: Registration, entry: CacheEntry): void {
     registration.entry = entry;
+    registration.lifetimeMs = entry.token.expiresAt - entry.token.issuedAt;
     entry.holder = registration;
   }
 
@@ -312,17 +326,10 @@ export class TokenManager {
       issues.push({ path: `register.${String(id)}`, message: 'must be a provider made by alternativePayments(), autopay(), oauth2() or defineProvider()' });
     }
     if (issues.length > 0) throw new ConfigError(issues);
+    const registration = new Registration(id, provider);
     const previous = this.#registrations.get(id);
-    this.#registrations.set(id, {
-      id,
-      provider,
-      key: provider.cacheKey,
-      stats: previous?.stats ?? emptyStats(),
-      entry: undefined,
-      nextReason: undefined,
-      staleAccessToken: undefined,
-      hadToken: false,
-    });
+    if (previous !== undefined) registration.add(previous); // replacing a provider keeps the id's counters
+    this.#registrations.set(id, registration);
   }
 
   /**
@@ -334,7 +341,7 @@ export class TokenManager {
     const registration = this.#registrations.get(id);
     if (registration === undefined) return false;
     this.#registrations.delete(id);
-    addStats(this.#unregisteredStats, registration.stats);
+    this.#unregisteredStats.add(registration);
     return true;
   }
 
@@ -345,14 +352,14 @@ export class TokenManager {
 
   /** Counters: hits, misses, requests sent, deduplicated callers, failures, tokens issued by reason… */
   stats(): ManagerStats {
-    const total = emptyStats();
-    addStats(total, this.#unregisteredStats);
+    const total = new Counters();
+    total.add(this.#unregisteredStats);
     const byProvider: Record<string, ProviderStats> = {};
     for (const [id, registration] of this.#registrations) {
-      byProvider[id] = snapshotStats(registration.stats);
-      addStats(total, registration.stats);
+      byProvider[id] = registration.snapshot();
+      total.add(registration);
     }
-    return { ...snapshotStats(total), byProvider };
+    return { ...total.snapshot(), byProvider };
   }
 
   /**
@@ -361,13 +368,13 @@ export class TokenManager {
    */
   client(id: string): KyInstance {
     const registration = this.#registration(id);
-    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl);
+    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl, registration.provider);
   }
 
   /** A `fetch`-compatible function for provider `id`, with the same token and 401 behaviour as {@link client}. */
   fetch(id: string): typeof globalThis.fetch {
     const registration = this.#registration(id);
-    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl);
+    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl, globalThis.fetch, registration.provider);
   }
 
   /** Stops background work, aborts requests under way and closes the store's own connections. */

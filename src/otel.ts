@@ -24,7 +24,7 @@ import {
   type MeterProvider,
   type Observable,
 } from '@opentelemetry/api';
-import { addStats, emptyStats, ISSUE_REASONS, type Counters, type ManagerStats } from './stats.js';
+import { addSnapshot, Counters, ISSUE_REASONS, type ManagerStats, type ProviderStats } from './stats.js';
 
 /** The name of tokenbroker's tracer and meter. */
 export const INSTRUMENTATION_NAME = 'tokenbroker';
@@ -133,8 +133,8 @@ function currentInstruments(): Instruments {
 }
 
 /** Counters summed per provider id over every live manager (collection time only). */
-function statsByProvider(): Map<string, Counters> {
-  const byProvider = new Map<string, Counters>();
+function statsByProvider(): Map<string, ProviderStats> {
+  const byProvider = new Map<string, ProviderStats>();
   for (const ref of sources) {
     const source = ref.deref();
     if (source === undefined) {
@@ -143,8 +143,8 @@ function statsByProvider(): Map<string, Counters> {
     }
     for (const [id, stats] of Object.entries(source.stats().byProvider)) {
       let sum = byProvider.get(id);
-      if (sum === undefined) byProvider.set(id, (sum = emptyStats()));
-      addStats(sum, stats);
+      if (sum === undefined) byProvider.set(id, (sum = new Counters().snapshot()));
+      addSnapshot(sum, stats);
     }
   }
   return byProvider;

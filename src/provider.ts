@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { TokenResponse } from './token.js';
+import type { Token, TokenResponse } from './token.js';
 
 export type { QuotaHint, TokenResponse } from './token.js';
 
@@ -14,6 +14,11 @@ export interface TokenRequestContext {
   readonly signal: AbortSignal;
   /** Per-attempt timeout in ms, for providers whose HTTP stack wants it explicitly. */
   readonly timeoutMs: number;
+  /**
+   * Asks the issuance guard for one more token request within this attempt (an `oauth2()` client
+   * retrying with another auth method); `false` means the budget is spent and it must not be sent.
+   */
+  readonly spendExtraRequest?: (() => Promise<boolean>) | undefined;
   /**
    * The access token this request replaces because it was rejected (a 401 through `client()`/`fetch()`,
    * or `invalidate(id, token)`); undefined otherwise. A provider that is itself a cache (`fromBroker`)
@@ -42,6 +47,12 @@ export interface Provider {
   readonly defaultExpiresInSeconds?: number | undefined;
   /** Performs one token request. */
   requestToken(context: TokenRequestContext): Promise<TokenResponse>;
+  /**
+   * Sends an authorised API request for `tokens.client(id)`/`fetch(id)` when the provider needs more
+   * than `Authorization: Bearer` over the global fetch (its own transport, DPoP proofs). The 401 rule
+   * stays the client's.
+   */
+  authorizedFetch?(request: Request, token: Token): Promise<Response>;
 }
 
 /** What {@link defineProvider} takes. */
@@ -84,20 +95,45 @@ export function defineProvider(definition: ProviderDefinition): Provider {
 }
 
 /**
- * A provider as `defineProvider` makes it. A class, so the display methods live once on the prototype
- * rather than as closures on every instance: a broker may hold tens of thousands of providers.
+ * The display methods every provider class of this package shares, once on the prototype: a broker may
+ * hold tens of thousands of providers. Subclasses keep their secrets in private fields, which neither
+ * `util.inspect`, `JSON.stringify`, `Object.keys` nor a spread can reach.
  */
-class DefinedProvider implements Provider {
-  readonly kind: string;
+export abstract class ProviderBase implements Provider {
+  abstract readonly kind: string;
   readonly cacheKey: string;
+  abstract readonly apiBaseUrl: string | undefined;
+  abstract readonly defaultExpiresInSeconds: number | undefined;
+
+  /** For subclasses. */
+  protected constructor(cacheKey: string) {
+    this.cacheKey = cacheKey;
+  }
+
+  abstract requestToken(context: TokenRequestContext): Promise<TokenResponse>;
+
+  /** Only the public fields. */
+  toJSON(): unknown {
+    return { kind: this.kind, cacheKey: this.cacheKey, apiBaseUrl: this.apiBaseUrl };
+  }
+
+  /** Only the public fields. */
+  [inspect.custom](): string {
+    return `Provider ${inspect(this.toJSON())}`;
+  }
+}
+
+/** A provider as `defineProvider` makes it. */
+class DefinedProvider extends ProviderBase {
+  readonly kind: string;
   readonly apiBaseUrl: string | undefined;
   readonly defaultExpiresInSeconds: number | undefined;
   // Private: the definition's function is the closure that holds the secret.
   readonly #requestToken: (context: TokenRequestContext) => Promise<TokenResponse>;
 
   constructor(definition: ProviderDefinition) {
+    super(credentialKey(definition));
     this.kind = definition.kind;
-    this.cacheKey = credentialKey(definition);
     this.apiBaseUrl = definition.apiBaseUrl;
     this.defaultExpiresInSeconds = definition.defaultExpiresInSeconds;
     this.#requestToken = definition.requestToken;
@@ -106,14 +142,6 @@ class DefinedProvider implements Provider {
 
   requestToken(context: TokenRequestContext): Promise<TokenResponse> {
     return this.#requestToken(context);
-  }
-
-  toJSON(): unknown {
-    return { kind: this.kind, cacheKey: this.cacheKey, apiBaseUrl: this.apiBaseUrl };
-  }
-
-  [inspect.custom](): string {
-    return `Provider ${inspect(this.toJSON())}`;
   }
 }
 

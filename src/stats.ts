@@ -8,6 +8,9 @@ export const ISSUE_REASONS = ['coldStart', 'expiry', 'refreshAhead', 'invalidate
 /** Why a new token was asked for. */
 export type IssueReason = (typeof ISSUE_REASONS)[number];
 
+/** The event counters besides tokens issued, in the order reports list them. */
+export const EVENT_COUNTERS = ['hits', 'misses', 'deduplicated', 'requestsSent', 'failures', 'guardRefusals', 'cooledDown'] as const;
+
 /** Counters of one provider id (or the total over all ids). */
 export interface ProviderStats {
   /** `getToken` calls answered from the cache. */
@@ -37,38 +40,46 @@ export interface ManagerStats extends ProviderStats {
   readonly byProvider: Record<string, ProviderStats>;
 }
 
-/** The live counters the manager increments: `tokensIssued` by reason only (the total is derived). */
-export type Counters = Omit<ProviderStats, 'tokensIssued'> & { tokensIssued: Record<IssueReason, number> };
+/**
+ * The live counters: flat number fields, so that counting on the warm path allocates nothing and a
+ * credential's registration (which extends this class) carries them in its own object.
+ */
+export class Counters {
+  hits = 0;
+  misses = 0;
+  deduplicated = 0;
+  requestsSent = 0;
+  failures = 0;
+  guardRefusals = 0;
+  cooledDown = 0;
+  coldStart = 0;
+  expiry = 0;
+  refreshAhead = 0;
+  invalidated = 0;
+  forced = 0;
 
-/** A fresh set of zeroed counters. */
-export function emptyStats(): Counters {
-  return {
-    hits: 0,
-    misses: 0,
-    deduplicated: 0,
-    requestsSent: 0,
-    failures: 0,
-    guardRefusals: 0,
-    cooledDown: 0,
-    tokensIssued: { coldStart: 0, expiry: 0, refreshAhead: 0, invalidated: 0, forced: 0 },
-  };
+  /** Adds `from` into these counters. */
+  add(from: Counters): void {
+    for (const name of EVENT_COUNTERS) this[name] += from[name];
+    for (const reason of ISSUE_REASONS) this[reason] += from[reason];
+  }
+
+  /** A copy in the public shape, with the total of new tokens; callers cannot change the live counters. */
+  snapshot(): ProviderStats {
+    const tokensIssued = { total: 0 } as ProviderStats['tokensIssued'];
+    for (const reason of ISSUE_REASONS) {
+      tokensIssued[reason] = this[reason];
+      tokensIssued.total += this[reason];
+    }
+    const stats = { tokensIssued } as ProviderStats;
+    for (const name of EVENT_COUNTERS) stats[name] = this[name];
+    return stats;
+  }
 }
 
-/** Adds `from` into `into`. */
-export function addStats(into: Counters, from: Counters): void {
-  into.hits += from.hits;
-  into.misses += from.misses;
-  into.deduplicated += from.deduplicated;
-  into.requestsSent += from.requestsSent;
-  into.failures += from.failures;
-  into.guardRefusals += from.guardRefusals;
-  into.cooledDown += from.cooledDown;
+/** Adds the public-shape `from` into `into` (sums over managers, at collection time). */
+export function addSnapshot(into: ProviderStats, from: ProviderStats): void {
+  for (const name of EVENT_COUNTERS) into[name] += from[name];
   for (const reason of ISSUE_REASONS) into.tokensIssued[reason] += from.tokensIssued[reason];
-}
-
-/** A copy for callers, with the total of new tokens; they cannot change the live counters. */
-export function snapshotStats(counters: Counters): ProviderStats {
-  let total = 0;
-  for (const reason of ISSUE_REASONS) total += counters.tokensIssued[reason];
-  return { ...counters, tokensIssued: { ...counters.tokensIssued, total } };
+  into.tokensIssued.total += from.tokensIssued.total;
 }

@@ -65,8 +65,9 @@ describe('secrets never leak', () => {
     ];
     for (const [origin, path, status, body] of cases) {
       const id = origin === AP ? 'ap' : origin === AUTOPAY ? 'autopay' : path === '/token' ? 'rfc' : 'rfcPost';
-      // Retryable answers are sent twice: the manager makes two attempts here.
-      nock(origin).post(path).times(status >= 429 ? 2 : 1).reply(status, body, { 'content-type': 'application/json', location: `https://evil.example.com/?s=${SECRET}` });
+      // Retryable answers are sent twice: the manager makes two attempts here. So are rfc's invalid_client
+      // answers: oauth2's 'auto' tries Basic, then the secret in the body.
+      nock(origin).post(path).times(status >= 429 || (id === 'rfc' && (status === 400 || status === 401)) ? 2 : 1).reply(status, body, { 'content-type': 'application/json', location: `https://evil.example.com/?s=${SECRET}` });
       errors.push(await tokens.getToken(id).catch((e: unknown) => e));
     }
     // A successful token, so the cache and stats hold something.

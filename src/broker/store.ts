@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { redisStore } from '../stores/redis.js';
+import { redisStore } from '../stores/redis/index.js';
 import type { SharedTokenStore } from '../stores/types.js';
 import type { ResolvedStore } from './config.js';
 import { embeddedStore } from './embedded-store.js';
@@ -68,14 +68,12 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
   }
   let store: SharedTokenStore;
   try {
-    store = redisStore(
-      { url: config.url },
-      {
-        ...(config.keyPrefix === undefined ? {} : { keyPrefix: config.keyPrefix }),
-        ...(config.encryptionKeys === undefined ? {} : { encryptionKeys: config.encryptionKeys }),
-        logger,
-      },
-    );
+    store = redisStore({
+      url: config.url,
+      ...(config.keyPrefix === undefined ? {} : { keyPrefix: config.keyPrefix }),
+      ...(config.encryptionKeys === undefined ? {} : { encryptionKeys: config.encryptionKeys }),
+      logger,
+    });
   } catch (error) {
     return rename((path) => (/url/i.test(path) ? `store.${config.urlField}` : /keyPrefix/.test(path) ? 'store.keyPrefix' : keysField(path)))(error);
   }

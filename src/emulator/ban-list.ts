@@ -1,4 +1,4 @@
-import type { BanPolicy, ProviderId } from './options.js';
+import type { BanPolicy, EmulatedProvider } from './options.js';
 import type { BannedClient } from './stats.js';
 
 /**
@@ -11,12 +11,12 @@ export class BanList {
   readonly #banned = new Map<string, BannedClient>();
 
   /** Whether the client has lost access (until `reset`). */
-  isBanned(provider: ProviderId, clientId: string): boolean {
+  isBanned(provider: EmulatedProvider, clientId: string): boolean {
     return this.#banned.has(key(provider, clientId));
   }
 
   /** Records one issued token; returns true when this issuance got the client banned. */
-  recordIssued(provider: ProviderId, clientId: string, now: number, policy: BanPolicy | false): boolean {
+  recordIssued(provider: EmulatedProvider, clientId: string, now: number, policy: BanPolicy | false): boolean {
     if (policy === false) return false;
     const clientKey = key(provider, clientId);
     const windowStart = now - policy.windowSeconds * 1000;
@@ -42,6 +42,6 @@ export class BanList {
 }
 
 /** Client ids are unique per provider only, so the provider is part of the key. */
-function key(provider: ProviderId, clientId: string): string {
+function key(provider: EmulatedProvider, clientId: string): string {
   return `${provider}\u0000${clientId}`;
 }

@@ -3,7 +3,7 @@ import {
   DEFAULT_AUTOPAY_AUDIENCE,
   DEFAULT_AUTOPAY_SCOPE,
   type EmulatorClient,
-  type ProviderId,
+  type EmulatedProvider,
 } from './options.js';
 
 /**
@@ -28,7 +28,7 @@ export const SAMPLE_CLIENTS: readonly [alternativePayments: Readonly<EmulatorCli
 
 /** A registered client as the emulator keeps it: the secret only as a digest. */
 export interface RegisteredClient {
-  readonly provider: ProviderId;
+  readonly provider: EmulatedProvider;
   readonly clientId: string;
   readonly scope: string;
   readonly audience: string;
@@ -52,19 +52,19 @@ export class ClientRegistry {
   }
 
   /** The registered client with this id, without checking any secret. */
-  find(provider: ProviderId, clientId: string | undefined): RegisteredClient | undefined {
+  find(provider: EmulatedProvider, clientId: string | undefined): RegisteredClient | undefined {
     return clientId === undefined ? undefined : this.#clients.get(registryKey(provider, clientId));
   }
 
   /** The client if `clientId` and `clientSecret` match a registered one, compared in constant time. */
-  authenticate(provider: ProviderId, clientId: string, clientSecret: string): RegisteredClient | undefined {
+  authenticate(provider: EmulatedProvider, clientId: string, clientSecret: string): RegisteredClient | undefined {
     const client = this.find(provider, clientId);
     if (client === undefined) return undefined;
     return timingSafeEqual(client.secretDigest, digest(clientSecret)) ? client : undefined;
   }
 }
 
-function registryKey(provider: ProviderId, clientId: string): string {
+function registryKey(provider: EmulatedProvider, clientId: string): string {
   return `${provider}\u0000${clientId}`;
 }
 

@@ -18,10 +18,10 @@ export type {
   Forced429,
   Knobs,
   KnobsPatch,
-  ProviderId,
+  EmulatedProvider,
   TokenLifetimes,
 } from './options.js';
-export type { ApiOutcome, BannedClient, EmulatorStats, ProviderStats, RejectionReason, RequestCounters } from './stats.js';
+export type { ApiOutcome, BannedClient, EmulatorStats, EmulatedProviderStats, RejectionReason, RequestCounters } from './stats.js';
 
 /** A running emulator. Call `close()` when done so the process can exit. */
 export interface Emulator {

@@ -3,7 +3,7 @@ import { isLoopbackHost } from '../url-policy.js';
 import { formatIssues } from '../zod-issues.js';
 
 /** The two providers the emulator imitates, named as in `EmulatorClient.provider`. */
-export type ProviderId = 'alternative-payments' | 'autopay';
+export type EmulatedProvider = 'alternative-payments' | 'autopay';
 
 /** The audience Autopay's token server expects unless a client says otherwise. */
 export const DEFAULT_AUTOPAY_AUDIENCE = 'https://api.autopay.io';
@@ -13,7 +13,7 @@ export const DEFAULT_AUTOPAY_SCOPE = 'customer_club';
 /** One client the emulator accepts credentials for. */
 export interface EmulatorClient {
   /** Which provider's token endpoint this client authenticates at. */
-  provider: ProviderId;
+  provider: EmulatedProvider;
   /** Client id, unique per provider. For Alternative Payments it may not contain ':' (Basic auth splits there). */
   clientId: string;
   /** Client secret. Any non-empty string; the emulator keeps only a SHA-256 digest of it. */

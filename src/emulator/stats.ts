@@ -1,4 +1,4 @@
-import type { ProviderId } from './options.js';
+import type { EmulatedProvider } from './options.js';
 
 /** Why a token request was refused. */
 export type RejectionReason = 'invalid_credentials' | 'rate_limited' | 'error_injected' | 'banned' | 'bad_request';
@@ -19,7 +19,7 @@ export interface RequestCounters {
 }
 
 /** Counters for one provider: its totals, and the same per registered client id. */
-export interface ProviderStats extends RequestCounters {
+export interface EmulatedProviderStats extends RequestCounters {
   /**
    * Per client id. Only registered ids appear: requests naming an unknown id count in the
    * provider's totals only, so a stream of made-up ids cannot grow this without bound.
@@ -30,7 +30,7 @@ export interface ProviderStats extends RequestCounters {
 /** A client that lost API access for excessive token generation. */
 export interface BannedClient {
   /** Which provider's client is banned. */
-  provider: ProviderId;
+  provider: EmulatedProvider;
   /** The banned client id. */
   clientId: string;
   /** When the ban began, epoch ms on the emulator's clock. */
@@ -40,7 +40,7 @@ export interface BannedClient {
 /** Everything the emulator counted since it started or was last reset. A plain, JSON-safe object. */
 export interface EmulatorStats {
   /** Counters per provider, each with its clients. */
-  providers: Record<ProviderId, ProviderStats>;
+  providers: Record<EmulatedProvider, EmulatedProviderStats>;
   /** Clients banned for excessive token generation, until `reset()`. */
   bannedClients: BannedClient[];
 }
@@ -49,19 +49,19 @@ export interface EmulatorStats {
 export class Counters {
   #providers = emptyProviders();
 
-  tokenRequest(provider: ProviderId, clientId: string | undefined): void {
+  tokenRequest(provider: EmulatedProvider, clientId: string | undefined): void {
     for (const counters of this.#targets(provider, clientId)) counters.tokenRequests += 1;
   }
 
-  tokenIssued(provider: ProviderId, clientId: string): void {
+  tokenIssued(provider: EmulatedProvider, clientId: string): void {
     for (const counters of this.#targets(provider, clientId)) counters.tokensIssued += 1;
   }
 
-  tokenRejected(provider: ProviderId, clientId: string | undefined, reason: RejectionReason): void {
+  tokenRejected(provider: EmulatedProvider, clientId: string | undefined, reason: RejectionReason): void {
     for (const counters of this.#targets(provider, clientId)) counters.tokenRequestsRejected[reason] += 1;
   }
 
-  apiCall(provider: ProviderId, clientId: string | undefined, outcome: ApiOutcome): void {
+  apiCall(provider: EmulatedProvider, clientId: string | undefined, outcome: ApiOutcome): void {
     for (const counters of this.#targets(provider, clientId)) counters.apiCalls[outcome] += 1;
   }
 
@@ -74,8 +74,8 @@ export class Counters {
     return structuredClone({ providers: this.#providers, bannedClients });
   }
 
-  /** `clientId` must already be known to be registered (see `ProviderStats.clients`). */
-  *#targets(provider: ProviderId, clientId: string | undefined): Generator<RequestCounters> {
+  /** `clientId` must already be known to be registered (see `EmulatedProviderStats.clients`). */
+  *#targets(provider: EmulatedProvider, clientId: string | undefined): Generator<RequestCounters> {
     const stats = this.#providers[provider];
     yield stats;
     if (clientId !== undefined) {
@@ -86,7 +86,7 @@ export class Counters {
   }
 }
 
-function emptyProviders(): Record<ProviderId, ProviderStats> {
+function emptyProviders(): Record<EmulatedProvider, EmulatedProviderStats> {
   return {
     'alternative-payments': { ...emptyCounters(), clients: Object.create(null) as Record<string, RequestCounters> },
     autopay: { ...emptyCounters(), clients: Object.create(null) as Record<string, RequestCounters> },

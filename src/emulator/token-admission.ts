@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegisteredClient } from './clients.js';
-import type { ProviderId } from './options.js';
+import type { EmulatedProvider } from './options.js';
 import type { EmulatorState } from './state.js';
 
 /** What a provider's own parsing of a token request concluded. `D` carries its wire details. */
@@ -28,7 +28,7 @@ export type Admission<D> =
  */
 export async function admitTokenRequest<D>(
   state: EmulatorState,
-  provider: ProviderId,
+  provider: EmulatedProvider,
   claimedClientId: string | undefined,
   authenticate: () => Authentication<D>,
 ): Promise<Admission<D>> {
@@ -80,7 +80,7 @@ export function recordIssued(state: EmulatorState, client: RegisteredClient): vo
 }
 
 /** Counts a token request refused before admission, e.g. for a body over the size limit. */
-export function rejectUnread(state: EmulatorState, provider: ProviderId, claimedClientId: string | undefined): void {
+export function rejectUnread(state: EmulatorState, provider: EmulatedProvider, claimedClientId: string | undefined): void {
   const countedId = state.clients.find(provider, claimedClientId)?.clientId;
   state.counters.tokenRequest(provider, countedId);
   state.counters.tokenRejected(provider, countedId, 'bad_request');

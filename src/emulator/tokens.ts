@@ -1,10 +1,10 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { RegisteredClient } from './clients.js';
-import type { ProviderId } from './options.js';
+import type { EmulatedProvider } from './options.js';
 
 /** What the emulator remembers about an issued token (never the token itself). */
 export interface TokenRecord {
-  readonly provider: ProviderId;
+  readonly provider: EmulatedProvider;
   readonly clientId: string;
   readonly scope: string | undefined;
   readonly expiresAt: number;
@@ -74,7 +74,7 @@ export class TokenStore {
   }
 
   /** Whether `accessToken` was issued to a client of `provider` and is still alive. */
-  check(accessToken: string, provider: ProviderId): TokenCheck {
+  check(accessToken: string, provider: EmulatedProvider): TokenCheck {
     const record = this.#records.get(tokenKey(accessToken));
     if (record === undefined) return { ok: false, problem: 'unknown', clientId: undefined };
     if (record.provider !== provider) return { ok: false, problem: 'wrong_provider', clientId: undefined };

@@ -5,15 +5,18 @@
  */
 import { z } from 'zod';
 import { commonFailure, postTokenRequest, successResponse } from '../http.js';
-import { defineProvider, type Provider } from '../provider.js';
+import type { Provider, TokenRequestContext } from '../provider.js';
+import type { TokenResponse } from '../token.js';
 import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
-import { credentialScrubber, credentialsRefused, withoutTrailingSlash } from './shared.js';
+import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 /** Base URLs of the two Alternative Payments environments. */
 const ALTERNATIVE_PAYMENTS_BASE_URLS = {
   production: 'https://public-api.alternativepayments.io',
   demo: 'https://public-api.demo.alternativepayments.io',
 } as const;
+
+const KIND = 'alternative-payments';
 
 /** Token lifetime to assume if a response ever lacks `expires_in`: the documented 3600 s. */
 const DOCUMENTED_LIFETIME_SECONDS = 3600;
@@ -34,7 +37,7 @@ const DOCUMENTED_LIFETIME_SECONDS = 3600;
 export interface AlternativePaymentsOptions {
   /** The client id from the Partner Dashboard. Must not contain `:` (Basic credentials cannot carry it). */
   readonly clientId: string;
-  /** The client secret from the Partner Dashboard. Kept only in a closure; never shown. */
+  /** The client secret from the Partner Dashboard. Kept only in a private field; never shown. */
   readonly clientSecret: string;
   /**
    * `'production'` (default, `https://public-api.alternativepayments.io`) or `'demo'`
@@ -86,39 +89,35 @@ const optionsSchema = z.strictObject({
 export function alternativePayments(options: AlternativePaymentsOptions): Provider {
   const { clientId, clientSecret, environment, baseUrl } = parseOptions(optionsSchema, options, 'alternativePayments');
   const base = withoutTrailingSlash(baseUrl ?? ALTERNATIVE_PAYMENTS_BASE_URLS[environment ?? 'production']);
-  const tokenUrl = `${base}/oauth/token`;
-  const basicCredentials = `${clientId}:${clientSecret}`;
-  const scrub = credentialScrubber(clientSecret, [basicCredentials]);
+  const endpoint = endpoints.get(base, () => ({ kind: KIND, defaultExpiresInSeconds: DOCUMENTED_LIFETIME_SECONDS, tokenUrl: `${base}/oauth/token`, apiBaseUrl: base, variant: base }));
+  return new AlternativePaymentsProvider(clientId, clientSecret, endpoint);
+}
 
-  return defineProvider({
-    kind: 'alternative-payments',
-    tokenUrl,
-    clientId,
-    clientSecret,
-    // Demo and production tokens are refused by each other: the base URL is part of the identity.
-    variant: base,
-    apiBaseUrl: base,
-    defaultExpiresInSeconds: DOCUMENTED_LIFETIME_SECONDS,
-    async requestToken({ signal }) {
-      const response = await postTokenRequest({
-        url: tokenUrl,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-          // Built per request so the header value never outlives the call in any object.
-          authorization: `Basic ${Buffer.from(basicCredentials, 'utf8').toString('base64')}`,
-        },
-        body: 'grant_type=client_credentials',
-        signal,
-        scrub,
-      });
-      const now = Date.now();
-      if (response.status >= 200 && response.status < 300) return successResponse(response, now);
-      // The provider documents 403 for bad credentials or a malformed Basic header; 401 means the same.
-      if (response.status === 401 || response.status === 403) {
-        throw credentialsRefused('Alternative Payments', response, scrub);
-      }
-      throw commonFailure(response, scrub, now);
-    },
-  });
+const endpoints = new Interned<Endpoint>();
+
+/** One Alternative Payments credential. Demo and production tokens are refused by each other: the base URL is the variant. */
+class AlternativePaymentsProvider extends EndpointCredential<Endpoint> {
+  protected async send({ signal }: TokenRequestContext, clientId: string, clientSecret: string, endpoint: Endpoint): Promise<TokenResponse> {
+    // Built per request (token requests are rare) so no credential-sized string or scrubber stays in memory per credential.
+    const basicCredentials = `${clientId}:${clientSecret}`;
+    const scrub = credentialScrubber(clientSecret, [basicCredentials]);
+    const response = await postTokenRequest({
+      url: endpoint.tokenUrl,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        authorization: `Basic ${Buffer.from(basicCredentials, 'utf8').toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+      signal,
+      scrub,
+    });
+    const now = Date.now();
+    if (response.status >= 200 && response.status < 300) return successResponse(response, now);
+    // The provider documents 403 for bad credentials or a malformed Basic header; 401 means the same.
+    if (response.status === 401 || response.status === 403) {
+      throw credentialsRefused('Alternative Payments', response, scrub);
+    }
+    throw commonFailure(response, scrub, now);
+  }
 }

@@ -3,9 +3,12 @@
  */
 import { z } from 'zod';
 import { commonFailure, oauthErrorCode, postTokenRequest, successResponse } from '../http.js';
-import { defineProvider, type Provider } from '../provider.js';
+import type { Provider, TokenRequestContext } from '../provider.js';
+import type { TokenResponse } from '../token.js';
 import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
-import { credentialScrubber, credentialsRefused, withoutTrailingSlash } from './shared.js';
+import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
+
+const KIND = 'autopay';
 
 /** Autopay's documented endpoints and audience. */
 const AUTOPAY_DEFAULTS = {
@@ -42,7 +45,7 @@ const REFUSED_CLIENT_CODES = new Set(['access_denied', 'unauthorized_client']);
 export interface AutopayOptions {
   /** The client id from your Autopay representative. */
   readonly clientId: string;
-  /** The client secret. Kept only in a closure; never shown. */
+  /** The client secret. Kept only in a private field; never shown. */
   readonly clientSecret: string;
   /** The `audience` sent with the request; default `https://api.autopay.io` (the only one documented). */
   readonly audience?: string | undefined;
@@ -85,42 +88,39 @@ const optionsSchema = z.strictObject({
  */
 export function autopay(options: AutopayOptions): Provider {
   const parsed = parseOptions(optionsSchema, options, 'autopay');
-  const { clientId, clientSecret } = parsed;
   const audience = parsed.audience ?? AUTOPAY_DEFAULTS.audience;
   const tokenUrl = parsed.tokenUrl ?? AUTOPAY_DEFAULTS.tokenUrl;
   const apiBaseUrl = withoutTrailingSlash(parsed.apiBaseUrl ?? AUTOPAY_DEFAULTS.apiBaseUrl);
-  const scrub = credentialScrubber(clientSecret);
+  const endpoint = endpoints.get(JSON.stringify([tokenUrl, audience, apiBaseUrl]), () => ({ kind: KIND, defaultExpiresInSeconds: DOCUMENTED_MINIMUM_LIFETIME_SECONDS, tokenUrl, apiBaseUrl, variant: audience }));
+  return new AutopayProvider(parsed.clientId, parsed.clientSecret, endpoint);
+}
 
-  return defineProvider({
-    kind: 'autopay',
-    tokenUrl,
-    clientId,
-    clientSecret,
-    // A token is issued for one audience: another audience is another credential.
-    variant: audience,
-    apiBaseUrl,
-    defaultExpiresInSeconds: DOCUMENTED_MINIMUM_LIFETIME_SECONDS,
-    async requestToken({ signal }) {
-      const response = await postTokenRequest({
-        url: tokenUrl,
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({
-          client_id: clientId,
-          client_secret: clientSecret,
-          audience,
-          grant_type: 'client_credentials',
-        }),
-        signal,
-        scrub,
-      });
-      const now = Date.now();
-      if (response.status >= 200 && response.status < 300) return successResponse(response, now);
-      if (response.status === 401) throw credentialsRefused('Autopay', response, scrub);
-      if (response.status === 403) {
-        const code = oauthErrorCode(response.json);
-        if (code !== undefined && REFUSED_CLIENT_CODES.has(code)) throw credentialsRefused('Autopay', response, scrub, code);
-      }
-      throw commonFailure(response, scrub, now);
-    },
-  });
+const endpoints = new Interned<Endpoint>();
+
+/** One Autopay credential. A token is issued for one audience: the audience is the variant. */
+class AutopayProvider extends EndpointCredential<Endpoint> {
+  protected async send({ signal }: TokenRequestContext, clientId: string, clientSecret: string, endpoint: Endpoint): Promise<TokenResponse> {
+    // Made per request (token requests are rare) so no scrubber stays in memory per credential.
+    const scrub = credentialScrubber(clientSecret);
+    const response = await postTokenRequest({
+      url: endpoint.tokenUrl,
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({
+        client_id: clientId,
+        client_secret: clientSecret,
+        audience: endpoint.variant,
+        grant_type: 'client_credentials',
+      }),
+      signal,
+      scrub,
+    });
+    const now = Date.now();
+    if (response.status >= 200 && response.status < 300) return successResponse(response, now);
+    if (response.status === 401) throw credentialsRefused('Autopay', response, scrub);
+    if (response.status === 403) {
+      const code = oauthErrorCode(response.json);
+      if (code !== undefined && REFUSED_CLIENT_CODES.has(code)) throw credentialsRefused('Autopay', response, scrub, code);
+    }
+    throw commonFailure(response, scrub, now);
+  }
 }

@@ -4,4 +4,4 @@
 export { alternativePayments, type AlternativePaymentsOptions } from './alternative-payments.js';
 export { autopay, type AutopayOptions } from './autopay.js';
 export { fromBroker, type FromBrokerOptions } from './from-broker.js';
-export { oauth2, type OAuth2Options } from './oauth2.js';
+export { oauth2, type FetchLike, type OAuth2AuthMethod, type OAuth2Options, type SigningAlgorithm, type TlsClientCertificate } from './oauth2/index.js';

@@ -3,6 +3,8 @@
  * wire, and the credential-refusal error. Not exported from the package.
  */
 import { InvalidCredentialsError } from '../errors.js';
+import { credentialKey, ProviderBase, type TokenRequestContext } from '../provider.js';
+import type { TokenResponse } from '../token.js';
 import { oauthErrorCode, type TokenHttpResponse } from '../http.js';
 import { scrubberFor } from '../redact.js';
 
@@ -28,6 +30,80 @@ export function formUrlEncode(value: string): string {
   return encodeURIComponent(value)
     .replace(/%20/g, '+')
     .replace(/[-_.!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * One shared copy of a provider's wire settings per distinct value, so that ten thousand credentials of
+ * one environment hold one endpoint object, not ten thousand. Bounded: past `max` distinct settings
+ * (a misuse, not a deployment) new ones are simply not shared.
+ */
+export class Interned<T> {
+  readonly #values = new Map<string, T>();
+  readonly #max: number;
+
+  constructor(max = 64) {
+    this.#max = max;
+  }
+
+  /** The shared value for `key`, made by `make` the first time. */
+  get(key: string, make: () => T): T {
+    const known = this.#values.get(key);
+    if (known !== undefined) return known;
+    const value = make();
+    if (this.#values.size < this.#max) this.#values.set(key, value);
+    return value;
+  }
+}
+
+/** The wire settings of a built-in provider, shared by every credential that has the same ones. */
+export interface Endpoint {
+  /** The provider kind, e.g. `alternative-payments`. */
+  readonly kind: string;
+  /** Lifetime to assume when a response has no `expires_in`, in seconds. */
+  readonly defaultExpiresInSeconds: number;
+  readonly tokenUrl: string;
+  readonly apiBaseUrl: string;
+  /** What else makes a token different (environment, audience): part of the cache key. */
+  readonly variant: string;
+}
+
+/**
+ * A built-in provider's credential: its client id and secret in private fields (out of reach of
+ * `util.inspect`, `JSON.stringify`, `Object.keys` and spreads), its endpoint shared. Subclasses name the
+ * kind and send the request; the secret reaches them only as an argument of {@link send}.
+ */
+export abstract class EndpointCredential<E extends Endpoint> extends ProviderBase {
+  readonly #clientId: string;
+  readonly #clientSecret: string;
+  readonly #endpoint: E;
+
+  /** Subclasses add no fields: the instance is frozen here. */
+  constructor(clientId: string, clientSecret: string, endpoint: E) {
+    super(credentialKey({ kind: endpoint.kind, tokenUrl: endpoint.tokenUrl, clientId, clientSecret, variant: endpoint.variant }));
+    this.#clientId = clientId;
+    this.#clientSecret = clientSecret;
+    this.#endpoint = endpoint;
+    Object.freeze(this);
+  }
+
+  get kind(): string {
+    return this.#endpoint.kind;
+  }
+
+  get apiBaseUrl(): string {
+    return this.#endpoint.apiBaseUrl;
+  }
+
+  get defaultExpiresInSeconds(): number {
+    return this.#endpoint.defaultExpiresInSeconds;
+  }
+
+  requestToken(context: TokenRequestContext): Promise<TokenResponse> {
+    return this.send(context, this.#clientId, this.#clientSecret, this.#endpoint);
+  }
+
+  /** One token round-trip in the provider's wire format. */
+  protected abstract send(context: TokenRequestContext, clientId: string, clientSecret: string, endpoint: E): Promise<TokenResponse>;
 }
 
 /** `https://host/prefix/` → `https://host/prefix`, so paths can be appended with one slash. */

@@ -107,33 +107,45 @@ class MemoryTokenStore implements LocalTokenStore, MemoryStore {
   }
 }
 
-/** Rolling-window counts per credential, in this process only. */
+/**
+ * Rolling-window counts per credential, in this process only: the issue times of the tokens counted,
+ * as one number when there is one (the usual case) and an array of numbers when there are several, so
+ * that a broker's tens of thousands of credentials hold no object per entry. A reservation is named by
+ * its own time, made unique within its credential.
+ */
 export class MemoryLedger implements IssuanceLedger {
-  readonly #entries = new Map<string, Array<{ at: number; id: string }>>();
-  #nextId = 0;
+  readonly #entries = new Map<string, number | number[]>();
 
   reserve(key: string, now: number, limit: number, windowMs: number): LedgerDecision {
-    const kept = (this.#entries.get(key) ?? []).filter((entry) => entry.at > now - windowMs);
+    const kept = this.#times(key).filter((at) => at > now - windowMs);
     if (kept.length >= limit) {
-      this.#entries.set(key, kept);
-      return { allowed: false, retryAfterMs: Math.max(1, kept[0]!.at + windowMs - now) };
+      this.#store(key, kept);
+      return { allowed: false, retryAfterMs: Math.max(1, Math.min(...kept) + windowMs - now) };
     }
-    const reservation = String(++this.#nextId);
-    kept.push({ at: now, id: reservation });
-    this.#entries.set(key, kept);
-    return { allowed: true, reservation };
+    let at = now;
+    while (kept.includes(at)) at += 0.001; // two reservations in one millisecond keep distinct names
+    kept.push(at);
+    this.#store(key, kept);
+    return { allowed: true, reservation: String(at) };
   }
 
   confirm(key: string, reservation: string, now: number): void {
-    const entry = this.#entries.get(key)?.find((candidate) => candidate.id === reservation);
-    if (entry !== undefined) entry.at = Math.max(entry.at, now);
+    const at = Number(reservation);
+    this.#store(key, this.#times(key).map((time) => (time === at ? Math.max(time, now) : time)));
   }
 
   release(key: string, reservation: string): void {
-    const entries = this.#entries.get(key);
-    if (entries === undefined) return;
-    const remaining = entries.filter((entry) => entry.id !== reservation);
-    if (remaining.length === 0) this.#entries.delete(key);
-    else this.#entries.set(key, remaining);
+    const at = Number(reservation);
+    this.#store(key, this.#times(key).filter((time) => time !== at));
+  }
+
+  #times(key: string): number[] {
+    const entry = this.#entries.get(key);
+    return entry === undefined ? [] : typeof entry === 'number' ? [entry] : [...entry];
+  }
+
+  #store(key: string, times: number[]): void {
+    if (times.length === 0) this.#entries.delete(key);
+    else this.#entries.set(key, times.length === 1 ? times[0]! : times);
   }
 }

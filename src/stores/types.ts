@@ -3,6 +3,7 @@
  * shared store (Redis) can sit behind it so that a fleet shares tokens, locks and the issuance budget.
  */
 import type { Token } from '../token.js';
+import type { CacheEntry } from './cache-entry.js';
 
 /** The outcome of asking the issuance ledger for room for one more token. */
 export type LedgerDecision =
@@ -24,7 +25,11 @@ export type LedgerDecision =
  * sent (so concurrent fetchers cannot both slip under the limit) and released if it fails.
  */
 export interface IssuanceLedger {
-  /** Atomically: forget entries older than `windowMs`; if fewer than `limit` remain, record one at `now`. */
+  /**
+   * Atomically: forget entries older than `windowMs`; if fewer than `limit` remain, record one at `now`.
+   * A shared ledger may use its server's clock instead of `now` (the Redis one does), so that processes
+   * whose clocks disagree count one budget.
+   */
   reserve(key: string, now: number, limit: number, windowMs: number): LedgerDecision | Promise<LedgerDecision>;
   /** Takes back a reservation whose request issued no token. */
   release(key: string, reservation: string): void | Promise<void>;
@@ -98,32 +103,4 @@ export interface MemoryStore {
 /** Either kind of store `createTokenManager` accepts: a {@link MemoryStore} or a shared store. */
 export type TokenStore = MemoryStore | SharedTokenStore;
 
-/**
- * What the local cache holds per credential. `promise` is created once, already resolved, so a warm
- * `getToken` returns it without allocating.
- */
-export interface CacheEntry {
-  /** The token. */
-  readonly token: Token;
-  /** `Promise.resolve(token)`, made once. */
-  readonly promise: Promise<Token>;
-  /** Served only while `Date.now() < usableUntil`. */
-  readonly usableUntil: number;
-  /**
-   * From then on, one caller refreshes in the background. Moved later after a failed refresh, but never
-   * past `usableUntil`: the warm-hit path checks only this.
-   */
-  refreshAt: number;
-  /**
-   * True until the store drops the entry (eviction, removal, replacement). The manager keeps a direct
-   * reference to its current entry and trusts it only while this holds, so a warm hit needs no lookup.
-   */
-  live: boolean;
-  /** Who holds a direct reference to this entry; the store clears it when it drops the entry. */
-  holder?:
-    | {
-        /** The holder's current entry; set to undefined when this one is dropped. */
-        entry: CacheEntry | undefined;
-      }
-    | undefined;
-}
+export type { CacheEntry } from './cache-entry.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alternativePayments } from '../../src/providers/alternative-payments.js';
 import { autopay } from '../../src/providers/autopay.js';
-import { oauth2 } from '../../src/providers/oauth2.js';
+import { oauth2 } from '../../src/providers/oauth2/index.js';
 
 const SECRET = 'tb-test-secret-Zq9!x';
 const OTHER = 'tb-test-secret-rotated';
@@ -49,7 +49,7 @@ describe('cacheKey', () => {
     expect(keys.size).toBe(3);
   });
 
-  it('differs for a different scope, audience, resource or extra parameter, not for the auth method', () => {
+  it('differs for a different scope, audience, resource, extra parameter or auth method (issue 14 item 8)', () => {
     const base = { tokenUrl: 'https://auth.example.com/token', clientId: 'id', clientSecret: SECRET };
     const keys = [
       oauth2(base).cacheKey,
@@ -60,9 +60,11 @@ describe('cacheKey', () => {
       oauth2({ ...base, extraParams: { tenant: 'a' } }).cacheKey,
       oauth2({ ...base, extraParams: { tenant: 'b' } }).cacheKey,
       oauth2({ ...base, tokenUrl: 'https://auth.example.com/other' }).cacheKey,
+      oauth2({ ...base, authMethod: 'client_secret_post' }).cacheKey,
+      oauth2({ ...base, authMethod: 'client_secret_basic' }).cacheKey,
+      oauth2({ ...base, resource: ['https://api.example.com', 'https://b.example.com'] }).cacheKey,
     ];
     expect(new Set(keys).size).toBe(keys.length);
-    expect(oauth2({ ...base, authMethod: 'client_secret_post' }).cacheKey).toBe(oauth2(base).cacheKey);
     expect(oauth2({ ...base, extraParams: { a: '1', b: '2' } }).cacheKey).toBe(oauth2({ ...base, extraParams: { b: '2', a: '1' } }).cacheKey);
   });
 

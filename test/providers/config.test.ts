@@ -3,7 +3,7 @@ import { ConfigError } from '../../src/errors.js';
 import { alternativePayments } from '../../src/providers/alternative-payments.js';
 import { autopay } from '../../src/providers/autopay.js';
 import { alternativePayments as fromIndex, autopay as autopayFromIndex, oauth2 as oauth2FromIndex } from '../../src/providers/index.js';
-import { oauth2 } from '../../src/providers/oauth2.js';
+import { oauth2 } from '../../src/providers/oauth2/index.js';
 
 const SECRET = 'tb-test-secret-Zq9!x';
 

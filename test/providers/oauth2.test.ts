@@ -1,5 +1,5 @@
 import nock from 'nock';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   ConfigError,
   InvalidCredentialsError,
@@ -7,7 +7,8 @@ import {
   ProviderUnavailableError,
   RateLimitedError,
 } from '../../src/errors.js';
-import { oauth2 } from '../../src/providers/oauth2.js';
+import { oauth2 } from '../../src/providers/oauth2/index.js';
+import { forgetSharedState } from '../../src/providers/oauth2/profile.js';
 import { context, decodeBasic, recorder, rejectionOf, useNock, type SeenRequest } from './helpers.js';
 
 const AS = 'https://auth.example.com';
@@ -16,6 +17,7 @@ const TOKEN = { access_token: 'at-1', token_type: 'Bearer', expires_in: 600, sco
 
 describe('oauth2', () => {
   useNock();
+  beforeEach(() => forgetSharedState());
 
   it('client_secret_basic form-urlencodes id and secret before Base64 (RFC 6749 §2.3.1)', async () => {
     const seen: SeenRequest[] = [];
@@ -122,6 +124,16 @@ describe('oauth2', () => {
     expect(await rejectionOf(insecure.requestToken(context()))).toBeInstanceOf(InvalidTokenResponseError);
   });
 
+  it('refuses a discovered mtls_endpoint_aliases.token_endpoint that fails the URL policy', async () => {
+    nock('https://issuer.example')
+      .get('/.well-known/openid-configuration')
+      .reply(200, { issuer: 'https://issuer.example', token_endpoint: 'https://issuer.example/token', mtls_endpoint_aliases: { token_endpoint: 'http://tokens.example/token' } });
+    const provider = oauth2({ issuer: 'https://issuer.example', clientId: 'id', clientSecret: 'secret-1' });
+    const error = await rejectionOf(provider.requestToken(context()));
+    expect(error).toBeInstanceOf(InvalidTokenResponseError);
+    expect((error as Error).message).toContain('mtls_endpoint_aliases.token_endpoint');
+  });
+
   it('works over http:// to a loopback host, discovery included', async () => {
     nock('http://127.0.0.1:4031')
       .get('/.well-known/openid-configuration')
@@ -136,7 +148,7 @@ describe('oauth2', () => {
   });
 
   it('maps 401 invalid_client to InvalidCredentialsError', async () => {
-    nock(AS).post('/oauth2/token').reply(401, { error: 'invalid_client', error_description: 'Client authentication failed' });
+    nock(AS).post('/oauth2/token').twice().reply(401, { error: 'invalid_client', error_description: 'Client authentication failed' });
     const error = await rejectionOf(oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 'secret-1' }).requestToken(context()));
     expect(error).toBeInstanceOf(InvalidCredentialsError);
     expect(error).toMatchObject({ status: 401, providerCode: 'invalid_client' });
@@ -144,14 +156,14 @@ describe('oauth2', () => {
   });
 
   it('maps a 401 WWW-Authenticate challenge to InvalidCredentialsError', async () => {
-    nock(AS).post('/oauth2/token').reply(401, '', { 'www-authenticate': 'Basic realm="token", error="invalid_client"' });
+    nock(AS).post('/oauth2/token').twice().reply(401, '', { 'www-authenticate': 'Basic realm="token", error="invalid_client"' });
     const error = await rejectionOf(oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 'secret-1' }).requestToken(context()));
     expect(error).toBeInstanceOf(InvalidCredentialsError);
     expect(error).toMatchObject({ status: 401 });
   });
 
   it('maps a bare 401 without an OAuth error body to InvalidCredentialsError', async () => {
-    nock(AS).post('/oauth2/token').reply(401, 'Unauthorized', { 'content-type': 'text/plain' });
+    nock(AS).post('/oauth2/token').twice().reply(401, 'Unauthorized', { 'content-type': 'text/plain' });
     const error = await rejectionOf(oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 'secret-1' }).requestToken(context()));
     expect(error).toBeInstanceOf(InvalidCredentialsError);
     expect(error).toMatchObject({ status: 401 });

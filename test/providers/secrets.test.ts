@@ -5,7 +5,7 @@ import { InvalidCredentialsError, InvalidTokenResponseError, TokenError } from '
 import type { Provider } from '../../src/provider.js';
 import { alternativePayments } from '../../src/providers/alternative-payments.js';
 import { autopay } from '../../src/providers/autopay.js';
-import { oauth2 } from '../../src/providers/oauth2.js';
+import { oauth2 } from '../../src/providers/oauth2/index.js';
 import { formUrlEncode } from '../../src/providers/shared.js';
 import { context, errorViews, expectNoneOf, rejectionOf, secretForms, useNock } from './helpers.js';
 

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alternativePayments, createTokenManager, redisStore, type TokenManager } from '../../src/index.js';
+import { alternativePayments, createTokenManager, type TokenManager } from '../../src/index.js';
+import { redisStore } from '../../src/stores/redis/index.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
@@ -33,7 +34,7 @@ describe.skipIf(skip)('encryption at rest', () => {
     const manager = (encryptionKeys: string[]) => {
       const tokens = createTokenManager({
         providers: { ap: alternativePayments({ baseUrl: emulator.alternativePaymentsBaseUrl, ...CLIENT }) },
-        store: redisStore({ url: server.url }, { keyPrefix: 'enc:', encryptionKeys, logger: { warn: (object: unknown, message: string) => warnings.push({ object, message }) } }),
+        store: redisStore({ url: server.url, keyPrefix: 'enc:', encryptionKeys, logger: { warn: (object: unknown, message: string) => warnings.push({ object, message }) } }),
       });
       managers.push(tokens);
       return tokens;
@@ -42,7 +43,7 @@ describe.skipIf(skip)('encryption at rest', () => {
     const first = await manager([k1]).getToken('ap');
     expect(requests()).toBe(1);
     const raw = server.client();
-    const [key] = await raw.keys('enc:token:*');
+    const [key] = await raw.keys('enc:v2:{*}:token');
     const stored = (await raw.get(key!))!;
     expect(stored).not.toContain(first.accessToken);
     expect(stored).not.toContain(Buffer.from(first.accessToken).toString('base64'));

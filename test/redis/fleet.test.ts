@@ -3,7 +3,8 @@
  * processes, the emulator (or a stalling loopback token server) in this one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alternativePayments, redisStore } from '../../src/index.js';
+import { alternativePayments } from '../../src/index.js';
+import { redisStore } from '../../src/stores/redis/index.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { startLoopbackServer } from '../helpers/loopback-server.js';
 import { runFleet, spawnWorker, type WorkerConfig } from './fleet.js';
@@ -157,7 +158,7 @@ describe.skipIf(skip)('a fleet of processes on one Redis', () => {
 
     // Every process restarts; the shared token is gone too. The budget lives in Redis, so still no request.
     const keyPrefix = (config.store as { keyPrefix: string }).keyPrefix;
-    const store = redisStore({ url: server.url }, { keyPrefix });
+    const store = redisStore({ url: server.url, keyPrefix });
     await store.delete(alternativePayments({ baseUrl: emulator.alternativePaymentsBaseUrl, ...CLIENT }).cacheKey);
     await store.close();
     const second = await runFleet(4, { ...config, mode: 'cold', concurrency: 20 });

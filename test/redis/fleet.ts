@@ -9,7 +9,12 @@ import { fileURLToPath } from 'node:url';
 const WORKER = fileURLToPath(new URL('./fixtures/fleet-worker.mjs', import.meta.url));
 
 export interface WorkerConfig {
-  readonly redisUrl: string;
+  /** A single node by URL, unless `connection` says otherwise. */
+  readonly redisUrl?: string;
+  /** The connection part of redisStore's options (`{ cluster }`, `{ sentinels, name }`). */
+  readonly connection?: Record<string, unknown>;
+  /** Shifts this process's Date.now() (ms): a host whose clock is off. */
+  readonly clockOffsetMs?: number;
   readonly provider: { readonly baseUrl: string; readonly clientId: string; readonly clientSecret: string };
   readonly manager?: Record<string, unknown>;
   readonly store?: Record<string, unknown>;
@@ -20,6 +25,8 @@ export interface WorkerConfig {
 }
 
 export interface WorkerResult {
+  /** The manager's warning messages ("shared store unavailable…" among them). */
+  readonly warnings: string[];
   readonly ms: number;
   readonly accessTokens: string[];
   readonly errors: Array<{ name?: string; code?: string; retryAfterMs?: number; message: string }>;

@@ -4,7 +4,8 @@
  * connections stand for three processes, so the test can stop Redis between two calls.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alternativePayments, createTokenManager, redisStore, type SharedTokenStore, type TokenManager } from '../../src/index.js';
+import { alternativePayments, createTokenManager, type SharedTokenStore, type TokenManager } from '../../src/index.js';
+import { redisStore } from '../../src/stores/redis/index.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
@@ -33,7 +34,7 @@ describe.skipIf(skip)('Redis outage', () => {
     const stores: SharedTokenStore[] = [];
     const managers: TokenManager[] = [];
     for (let i = 0; i < 3; i++) {
-      const store = redisStore({ url: server.url }, { keyPrefix: 'outage:', commandTimeoutMs: 500 });
+      const store = redisStore({ url: server.url, keyPrefix: 'outage:', commandTimeoutMs: 500 });
       stores.push(store);
       managers.push(
         createTokenManager({
@@ -114,7 +115,7 @@ describe.skipIf(skip)('Redis outage', () => {
     const managers = [0, 1].map(() =>
       createTokenManager({
         providers: { ap: alternativePayments({ baseUrl: emulator.alternativePaymentsBaseUrl, ...CLIENT }) },
-        store: redisStore({ url: server.url }, { keyPrefix: 'frozen:', commandTimeoutMs: 500 }),
+        store: redisStore({ url: server.url, keyPrefix: 'frozen:', commandTimeoutMs: 500 }),
         timeoutMs: TIMEOUT_MS,
         retry: { attempts: 1 },
       }),

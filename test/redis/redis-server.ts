@@ -55,6 +55,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+// Should a test crash before its close(), its servers still die with the test process.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export async function startRedisServer(): Promise<RedisServer> {
   if (redisServerBinary === undefined) throw new Error('redis-server is not installed');
   const binary = redisServerBinary;
@@ -67,6 +73,8 @@ export async function startRedisServer(): Promise<RedisServer> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;
+    running.add(proc);
+    proc.once('exit', () => running.delete(proc));
     let output = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000);

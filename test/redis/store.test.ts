@@ -2,11 +2,13 @@
  * The Redis store against the store conformance suite, and what only Redis does: pub/sub waits, locks,
  * unreadable values, the user's own client, and staying out of the caller's way when Redis is gone.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisStore, type SharedTokenStore } from '../../src/index.js';
+import { createTokenManager, type SharedTokenStore } from '../../src/index.js';
+import { redisStore } from '../../src/stores/redis/index.js';
+import { fakeProvider } from '../helpers/fake-provider.js';
 import { managerConformance, sampleToken, storeConformance } from '../stores/conformance.js';
 import { freePort, skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
@@ -24,7 +26,7 @@ describe.skipIf(skip)('redisStore', () => {
   });
 
   storeConformance('redisStore', async () => {
-    const store = redisStore({ url: server.url }, { keyPrefix: nextPrefix() });
+    const store = redisStore({ url: server.url, keyPrefix: nextPrefix() });
     return {
       put: (key, token, ttlMs) => store.set(key, token, ttlMs),
       read: (key) => store.get(key),
@@ -34,11 +36,11 @@ describe.skipIf(skip)('redisStore', () => {
     };
   });
 
-  managerConformance('redisStore', () => redisStore({ url: server.url }, { keyPrefix: nextPrefix() }));
+  managerConformance('redisStore', () => redisStore({ url: server.url, keyPrefix: nextPrefix() }));
 
   describe('locks', () => {
     it('one owner at a time; only the owner releases; the lock expires by itself', async () => {
-      const store = redisStore({ url: server.url }, { keyPrefix: nextPrefix() });
+      const store = redisStore({ url: server.url, keyPrefix: nextPrefix() });
       try {
         const owner = await store.acquireLock('k', 300);
         expect(owner).toEqual(expect.any(String));
@@ -64,8 +66,8 @@ describe.skipIf(skip)('redisStore', () => {
     beforeAll(() => {
       keyPrefix = nextPrefix();
       // Long polling: a prompt answer can only come from the notification.
-      a = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 10_000 });
-      b = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 10_000 });
+      a = redisStore({ url: server.url, keyPrefix, pollIntervalMs: 10_000 });
+      b = redisStore({ url: server.url, keyPrefix, pollIntervalMs: 10_000 });
     });
     afterAll(async () => {
       await Promise.all([a?.close(), b?.close()]);
@@ -86,7 +88,7 @@ describe.skipIf(skip)('redisStore', () => {
 
     it('returns what is stored (maybe nothing) as soon as the lock is gone, without waiting out the timeout', async () => {
       const owner = await a.acquireLock('w2', 5_000);
-      const polling = redisStore({ url: server.url }, { keyPrefix, pollIntervalMs: 100 });
+      const polling = redisStore({ url: server.url, keyPrefix, pollIntervalMs: 100 });
       try {
         const started = Date.now();
         const waiting = polling.waitForToken('w2', 8_000, new AbortController().signal);
@@ -127,8 +129,8 @@ describe.skipIf(skip)('redisStore', () => {
 
     it('close() ends pending waits with undefined', async () => {
       const keyPrefix = nextPrefix();
-      const holder = redisStore({ url: server.url }, { keyPrefix });
-      const waiter = redisStore({ url: server.url }, { keyPrefix });
+      const holder = redisStore({ url: server.url, keyPrefix });
+      const waiter = redisStore({ url: server.url, keyPrefix });
       await holder.acquireLock('w5', 10_000);
       const waiting = waiter.waitForToken('w5', 8_000, new AbortController().signal);
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -142,11 +144,11 @@ describe.skipIf(skip)('redisStore', () => {
     it('a malformed value is a miss with a warning, never a crash', async () => {
       const keyPrefix = nextPrefix();
       const warnings: unknown[] = [];
-      const store = redisStore({ url: server.url }, { keyPrefix, logger: { warn: (object: unknown) => warnings.push(object) } });
+      const store = redisStore({ url: server.url, keyPrefix, logger: { warn: (object: unknown) => warnings.push(object) } });
       const raw = server.client();
       try {
         await store.set('m', sampleToken(), 60_000);
-        const [key] = await raw.keys(`${keyPrefix}token:*`);
+        const [key] = await raw.keys(`${keyPrefix}v2:{*}:token`);
         for (const bad of ['not json', '{"v":1}', '{"v":1,"fp":"x","token":{"accessToken":5}}', '[]']) {
           await raw.set(key!, bad);
           expect(await store.get('m')).toBeUndefined();
@@ -160,11 +162,11 @@ describe.skipIf(skip)('redisStore', () => {
 
     it('uses SET with a PX expiry equal to the given TTL', async () => {
       const keyPrefix = nextPrefix();
-      const store = redisStore({ url: server.url }, { keyPrefix });
+      const store = redisStore({ url: server.url, keyPrefix });
       const raw = server.client();
       try {
         await store.set('t', sampleToken(), 45_000);
-        const [key] = await raw.keys(`${keyPrefix}token:*`);
+        const [key] = await raw.keys(`${keyPrefix}v2:{*}:token`);
         const ttl = await raw.pttl(key!);
         expect(ttl).toBeGreaterThan(40_000);
         expect(ttl).toBeLessThanOrEqual(45_000);
@@ -178,8 +180,8 @@ describe.skipIf(skip)('redisStore', () => {
     it('with { client } it never closes the user client, but closes the subscriber it duplicated', async () => {
       const client = new Redis(server.port, '127.0.0.1');
       const keyPrefix = nextPrefix();
-      const store = redisStore({ client }, { keyPrefix, pollIntervalMs: 50 });
-      const other = redisStore({ url: server.url }, { keyPrefix });
+      const store = redisStore({ client, keyPrefix, pollIntervalMs: 50 });
+      const other = redisStore({ url: server.url, keyPrefix });
       try {
         const owner = await other.acquireLock('c', 5_000);
         const waiting = store.waitForToken('c', 5_000, new AbortController().signal);
@@ -203,7 +205,7 @@ describe.skipIf(skip)('redisStore', () => {
 
     it('fails fast when nothing listens: every call rejects within commandTimeoutMs', async () => {
       const port = await freePort();
-      const store = redisStore({ url: `redis://:hunter2-password@127.0.0.1:${port}` }, { commandTimeoutMs: 300 });
+      const store = redisStore({ url: `redis://:hunter2-password@127.0.0.1:${port}`, commandTimeoutMs: 300 });
       try {
         for (const call of [
           () => store.get('x'),
@@ -227,7 +229,7 @@ describe.skipIf(skip)('redisStore', () => {
     });
 
     it('after close() calls reject at once and nothing keeps the process alive', async () => {
-      const store = redisStore({ url: server.url }, { keyPrefix: nextPrefix() });
+      const store = redisStore({ url: server.url, keyPrefix: nextPrefix() });
       await store.get('x');
       await store.close();
       await expect(store.get('x')).rejects.toThrow(/closed/);
@@ -235,9 +237,69 @@ describe.skipIf(skip)('redisStore', () => {
     });
   });
 
+  describe('key layout', () => {
+    it('ignores a 0.1.0 store on the same Redis and prefix: a fresh token, no wait on its lock, its budget apart', async () => {
+      const keyPrefix = nextPrefix();
+      const fake = fakeProvider();
+      const id = createHash('sha256').update(fake.provider.cacheKey, 'utf8').digest('base64url');
+      const raw = server.client();
+      // What 0.1.0 wrote for this credential: a token in its envelope, a held lock, a spent ledger, a channel.
+      const now = Date.now();
+      const oldToken = { accessToken: 'token-of-the-old-layout', tokenType: 'Bearer', issuedAt: now, expiresAt: now + 3_600_000 };
+      await raw.set(`${keyPrefix}token:${id}`, JSON.stringify({ v: 1, fp: 'x', token: oldToken }), 'PX', 60_000);
+      await raw.set(`${keyPrefix}lock:${id}`, 'an-old-process', 'PX', 60_000);
+      for (let i = 0; i < 10; i++) await raw.zadd(`${keyPrefix}ledger:${id}`, now, `old-${i}`);
+      // A value of the wrong type where a careless layout could look, too.
+      await raw.hset(`${keyPrefix}stored:${id}`, 'x', '1');
+      const tokens = createTokenManager({ providers: { p: fake.provider }, store: redisStore({ url: server.url, keyPrefix }), retry: { attempts: 1 }, guard: { maxTokens: 2 } });
+      try {
+        const started = Date.now();
+        const token = await tokens.getToken('p');
+        expect(token.accessToken).not.toBe(oldToken.accessToken);
+        expect(fake.calls()).toBe(1);
+        expect(Date.now() - started).toBeLessThan(2_000); // never waited on the old lock
+        // The new layout's own budget: the old ledger's 10 entries do not count.
+        await tokens.getToken('p', { forceRefresh: true });
+        expect(fake.calls()).toBe(2);
+        // The old keys are left as they were, for 0.1.0 processes still running.
+        expect(await raw.get(`${keyPrefix}lock:${id}`)).toBe('an-old-process');
+        expect(await raw.zcard(`${keyPrefix}ledger:${id}`)).toBe(10);
+        const layout = (await raw.keys(`${keyPrefix}*`)).filter((key) => key.startsWith(`${keyPrefix}v2:`));
+        expect(layout.sort()).toEqual([`${keyPrefix}v2:{${id}}:ledger`, `${keyPrefix}v2:{${id}}:token`]);
+      } finally {
+        await tokens.close();
+      }
+    });
+  });
+
+  describe('one clock', () => {
+    it("the ledger counts by the server's clock: callers 5 minutes behind and ahead share one budget", async () => {
+      const keyPrefix = nextPrefix();
+      const behind = redisStore({ url: server.url, keyPrefix });
+      const ahead = redisStore({ url: server.url, keyPrefix });
+      try {
+        const fiveMinutes = 5 * 60_000;
+        const window = 60_000;
+        const first = await behind.ledger.reserve('k', Date.now() - fiveMinutes, 2, window);
+        const second = await ahead.ledger.reserve('k', Date.now() + fiveMinutes, 2, window);
+        expect([first.allowed, second.allowed]).toEqual([true, true]);
+        // By its own clock the caller ahead would see both entries as 5 minutes old, outside the window.
+        const third = await ahead.ledger.reserve('k', Date.now() + fiveMinutes, 2, window);
+        const fourth = await behind.ledger.reserve('k', Date.now() - fiveMinutes, 2, window);
+        expect(third.allowed).toBe(false);
+        expect(fourth.allowed).toBe(false);
+        if (third.allowed) throw new Error('unreachable');
+        expect(third.retryAfterMs).toBeGreaterThan(window - 5_000);
+        expect(third.retryAfterMs).toBeLessThanOrEqual(window);
+      } finally {
+        await Promise.all([behind.close(), ahead.close()]);
+      }
+    });
+  });
+
   it('inspect and JSON show neither the URL password nor an encryption key', () => {
     const key = randomBytes(32).toString('base64');
-    const store = redisStore({ url: `redis://user:s3cret-pass@127.0.0.1:${server.port}/0?password=other-secret` }, { encryptionKeys: [key] });
+    const store = redisStore({ url: `redis://user:s3cret-pass@127.0.0.1:${server.port}/0?password=other-secret`, encryptionKeys: [key] });
     try {
       const shown = `${inspect(store, { depth: 10, showHidden: true })} ${JSON.stringify(store)} ${inspect(store.ledger)} ${JSON.stringify(store.ledger)}`;
       expect(shown).not.toContain('s3cret-pass');

@@ -6,6 +6,7 @@
  * stack, cause chain), util.inspect at full depth, JSON, every logger call, stats(), the emulator's
  * stats() and its HTTP /_emulator/stats, and everything written to stdout, stderr or the console.
  */
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -23,7 +24,8 @@ import {
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { formUrlEncode } from '../../src/providers/shared.js';
 import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
-import { everythingAbout } from '../helpers/leak-scan.js';
+import { everythingAbout, privateKeyForms } from '../helpers/leak-scan.js';
+import { makeCertificates } from '../interop/certificates.js';
 
 const SECRET = 'S3cr3t+/=%:&?#Zq-everywhere-7c1d';
 const EMULATOR_SECRET = 'Emu+Secret/=%:-a91f-everywhere';
@@ -37,7 +39,20 @@ const forms = (secret: string) => [
   Buffer.from(`${CLIENT_ID}:${secret}`).toString('base64'),
   Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${formUrlEncode(secret)}`).toString('base64'),
 ];
-const FORMS = [...forms(SECRET), ...forms(EMULATOR_SECRET)];
+// Issue 14: a secret used only for client_secret_jwt, a private_key_jwt key, a DPoP key, a TLS client key.
+const JWT_SECRET = 'JwtS3cret+/=%-hs256-everywhere-4e2b-0123456789abcdef';
+const SIGNING_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const DPOP_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const CERTIFICATES = makeCertificates();
+const TLS_KEY = createPrivateKey(CERTIFICATES.clientKey);
+const FORMS = [
+  ...forms(SECRET),
+  ...forms(EMULATOR_SECRET),
+  ...forms(JWT_SECRET),
+  ...privateKeyForms(SIGNING_KEY),
+  ...privateKeyForms(DPOP_KEY),
+  ...privateKeyForms(TLS_KEY),
+];
 
 function leaks(text: string): string[] {
   return FORMS.filter((form) => text.includes(form));
@@ -145,6 +160,22 @@ describe('secrets never leak, whatever the fault (exhaustive)', () => {
       rfcBasic: oauth2({ clientId: CLIENT_ID, clientSecret: SECRET, tokenUrl: `${base}/oauth/token` }),
       rfcPost: oauth2({ clientId: CLIENT_ID, clientSecret: SECRET, tokenUrl: `${base}/oauth/token`, authMethod: 'client_secret_post' }),
       rfcDiscovery: oauth2({ clientId: CLIENT_ID, clientSecret: SECRET, issuer: base }),
+      rfcSecretJwt: oauth2({ clientId: CLIENT_ID, clientSecret: JWT_SECRET, authMethod: 'client_secret_jwt', tokenUrl: `${base}/oauth/token` }),
+      rfcPrivateKeyJwt: oauth2({
+        clientId: CLIENT_ID,
+        // As a PEM string, the form most apps hold it in.
+        privateKey: SIGNING_KEY.export({ format: 'pem', type: 'pkcs8' }).toString(),
+        keyId: 'everywhere-key',
+        tokenUrl: `${base}/oauth/token`,
+      }),
+      rfcDpop: oauth2({ clientId: CLIENT_ID, clientSecret: SECRET, dpop: { privateKey: DPOP_KEY.export({ format: 'jwk' }) }, tokenUrl: `${base}/oauth/token`, apiBaseUrl: base }),
+      rfcTls: oauth2({
+        clientId: CLIENT_ID,
+        authMethod: 'tls_client_auth',
+        // The loopback server is http: the certificate is never asked for, but it is held like in production.
+        tls: { cert: CERTIFICATES.clientCert, key: CERTIFICATES.clientKey, ca: CERTIFICATES.caCert },
+        tokenUrl: `${base}/oauth/token`,
+      }),
       custom: defineProvider({
         kind: 'my-bank',
         tokenUrl: `${base}/oauth/token`,
@@ -229,13 +260,21 @@ describe('secrets never leak, whatever the fault (exhaustive)', () => {
     for (const undo of restore.reverse()) undo();
   });
 
+  it('the scan sees each new secret and key when it is there (so it can fail)', () => {
+    for (const text of [JWT_SECRET, SIGNING_KEY.export({ format: 'pem', type: 'pkcs8' }).toString(), JSON.stringify(DPOP_KEY.export({ format: 'jwk' })), JSON.stringify(TLS_KEY.export({ format: 'jwk' }))]) {
+      expect(leaks(text).length).toBeGreaterThan(0);
+    }
+  });
+
   it('drove the error paths: every provider, every fault, the emulator', () => {
     const tokenErrors = errors.filter((e): e is TokenError => e instanceof TokenError);
     expect(tokenErrors.length).toBeGreaterThanOrEqual(6 * (Object.keys(faults).length + 1));
     expect(new Set(tokenErrors.map((e) => e.name))).toEqual(
       new Set(['InvalidCredentialsError', 'ProviderUnavailableError', 'RateLimitedError', 'InvalidTokenResponseError', 'IssuanceLimitError']),
     );
-    expect(new Set(tokenErrors.map((e) => e.provider))).toEqual(new Set(['ap', 'autopay', 'rfcBasic', 'rfcPost', 'rfcDiscovery', 'custom']));
+    expect(new Set(tokenErrors.map((e) => e.provider))).toEqual(
+      new Set(['ap', 'autopay', 'rfcBasic', 'rfcPost', 'rfcDiscovery', 'rfcSecretJwt', 'rfcPrivateKeyJwt', 'rfcDpop', 'rfcTls', 'custom']),
+    );
     expect(errors.every((e) => e instanceof TokenError || e instanceof Error || typeof e === 'string')).toBe(true);
   });
 

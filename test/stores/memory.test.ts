@@ -4,6 +4,7 @@
  * way the manager does.
  */
 import { memoryStore } from '../../src/index.js';
+import { CacheEntry } from '../../src/stores/cache-entry.js';
 import { localContract } from '../../src/stores/memory.js';
 import { managerConformance, storeConformance } from './conformance.js';
 
@@ -12,7 +13,7 @@ storeConformance('memoryStore', async () => {
   return {
     async put(key, token, ttlMs) {
       const usableUntil = Date.now() + ttlMs;
-      store.put(key, { token, promise: Promise.resolve(token), usableUntil, refreshAt: usableUntil, live: true, holder: undefined }, ttlMs);
+      store.put(key, new CacheEntry(token, { usableUntil, refreshAt: usableUntil }, undefined), ttlMs);
     },
     async read(key) {
       const entry = store.get(key);

@@ -2,7 +2,7 @@
  * `tokenbroker emulate`: the offline emulator of both providers, in the foreground until Ctrl-C.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { SAMPLE_CLIENTS, startEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.js';
+import type { Emulator, EmulatorClient, EmulatorOptions } from '../../emulator/index.js';
 import { ENV_VARS } from '../config.js';
 import { contextOf, type Output, writeLine } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -68,8 +68,8 @@ function shellQuote(value: string): string {
 }
 
 /** The banner: URLs, sample credentials, and the lines that point `tokenbroker token` at it. */
-export function printBanner(out: Output, emulator: Emulator): void {
-  const [apClient, autopayClient] = SAMPLE_CLIENTS;
+export function printBanner(out: Output, emulator: Emulator, sampleClients: readonly EmulatorClient[]): void {
+  const [apClient, autopayClient] = sampleClients;
   const knobs = emulator.knobs();
   const ap = ENV_VARS['alternative-payments'];
   const ay = ENV_VARS.autopay;
@@ -134,7 +134,11 @@ export function emulateCommand(program: Command): void {
       const context = contextOf(command);
       const { io } = context;
       let emulator: Emulator;
+      let sampleClients: readonly EmulatorClient[];
       try {
+        // Loaded when the command runs: `tokenbroker --help` and the other subcommands never load the emulator.
+        const { startEmulator, SAMPLE_CLIENTS } = await import('../../emulator/index.js');
+        sampleClients = SAMPLE_CLIENTS;
         emulator = await startEmulator(emulatorOptions(options));
       } catch (error) {
         if (error instanceof UsageError) throw error;
@@ -145,7 +149,7 @@ export function emulateCommand(program: Command): void {
         );
       }
       try {
-        printBanner(io.stdout, emulator);
+        printBanner(io.stdout, emulator, sampleClients);
         await stopRequested(io.signal);
       } finally {
         await emulator.close();

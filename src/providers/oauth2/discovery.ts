@@ -1,0 +1,108 @@
+/**
+ * Where the token endpoint is and what the server says about itself: a fixed `tokenUrl`, or the
+ * metadata of an `issuer` — OpenID discovery first, then RFC 8414 (`/.well-known/oauth-authorization-server`)
+ * when the OpenID document is not there.
+ *
+ * Discovered metadata is kept once per issuer and transport (every credential of that server shares
+ * it) and fetched again when it is older than `metadataMaxAgeMs`, or after a failed token request —
+ * which the manager's cool-down and issuance guard pace, so discovery is never hammered.
+ */
+import type { CustomFetch, ServerMetadata } from 'openid-client';
+import { InvalidTokenResponseError, safeCause, type TokenError } from '../../errors.js';
+import { urlIssue } from '../../url-policy.js';
+import { scrub as scrubText } from '../../redact.js';
+import { describeError, ownError } from './errors.js';
+import type { OpenIdClient } from './library.js';
+
+/** The metadata source of one server. */
+export interface MetadataSource {
+  /** The metadata to use for the next request (fetched when missing, stale or too old). */
+  current(lib: OpenIdClient, fetch: CustomFetch): Promise<ServerMetadata>;
+  /** After a failed token request: fetch again next time. */
+  markStale(): void;
+}
+
+/** `http://` reaches only loopback hosts (the options checked); openid-client must be told it may. */
+export function isHttp(url: string): boolean {
+  return url.startsWith('http:');
+}
+
+/** The metadata of a fixed token endpoint: nothing to fetch. */
+export function fixedMetadata(tokenUrl: string): MetadataSource {
+  const metadata: ServerMetadata = Object.freeze({ issuer: new URL(tokenUrl).origin, token_endpoint: tokenUrl });
+  const ready = Promise.resolve(metadata);
+  return { current: () => ready, markStale() {} };
+}
+
+/**
+ * Discovered metadata, shared by every credential of the issuer. One discovery at a time: callers
+ * that arrive while it runs share it (and its outcome — if the request that started it is aborted,
+ * they fail too, and their manager retries as for any failed request).
+ */
+export function discoveredMetadata(issuer: string, maxAgeMs: number): MetadataSource {
+  let pending: Promise<ServerMetadata> | undefined;
+  let fetchedAt = 0;
+  return {
+    current(lib, fetch) {
+      if (pending !== undefined && Date.now() - fetchedAt < maxAgeMs) return pending;
+      const attempt = discover(lib, issuer, fetch);
+      pending = attempt;
+      fetchedAt = Date.now();
+      attempt.catch(() => {
+        if (pending === attempt) pending = undefined;
+      });
+      return attempt;
+    },
+    markStale() {
+      pending = undefined;
+    },
+  };
+}
+
+async function discover(lib: OpenIdClient, issuer: string, fetch: CustomFetch): Promise<ServerMetadata> {
+  const url = new URL(issuer);
+  let status: number | undefined;
+  const recording: CustomFetch = async (href, init) => {
+    const response = await fetch(href, init);
+    status = response.status;
+    return response;
+  };
+  const options = { [lib.customFetch]: recording, execute: isHttp(issuer) ? [lib.allowInsecureRequests] : [] };
+  let metadata: ServerMetadata;
+  try {
+    metadata = (await lib.discovery(url, 'discovery', undefined, undefined, { ...options, algorithm: 'oidc' })).serverMetadata();
+  } catch (openIdFailure) {
+    // Only "no OpenID document here" (a 4xx) sends us to RFC 8414; a network failure, a 5xx or a
+    // document that is wrong (another issuer) is reported as it is.
+    if (status === undefined || status < 400 || status >= 500) throw discoveryError(issuer, openIdFailure);
+    try {
+      metadata = (await lib.discovery(url, 'discovery', undefined, undefined, { ...options, algorithm: 'oauth2' })).serverMetadata();
+    } catch (error) {
+      throw discoveryError(issuer, error);
+    }
+  }
+  const tokenEndpoint = metadata.token_endpoint;
+  const problem = tokenEndpoint === undefined ? undefined : urlIssue(tokenEndpoint, 'token_endpoint');
+  if (tokenEndpoint === undefined || problem !== undefined) {
+    throw new InvalidTokenResponseError(
+      `Discovery document of ${issuer} has ${tokenEndpoint === undefined ? 'no token_endpoint' : `an unusable token_endpoint (${problem!.message})`}`,
+    );
+  }
+  // RFC 8705 §5: mutual-TLS clients send to the alias when there is one; it gets the same URL policy.
+  const alias = metadata.mtls_endpoint_aliases?.token_endpoint;
+  const aliasProblem = alias === undefined ? undefined : urlIssue(alias, 'mtls_endpoint_aliases.token_endpoint');
+  if (aliasProblem !== undefined) {
+    throw new InvalidTokenResponseError(`Discovery document of ${issuer} has an unusable mtls_endpoint_aliases.token_endpoint (${aliasProblem.message})`);
+  }
+  // A plain frozen copy: the Configuration it came from is not kept.
+  return Object.freeze({ ...metadata });
+}
+
+function discoveryError(issuer: string, error: unknown): TokenError {
+  const own = ownError(error);
+  if (own !== undefined) return own;
+  // The discovery request carries no secret, but the body it quotes is a stranger's: scrub it anyway.
+  return new InvalidTokenResponseError(`Discovery of ${issuer} failed (OpenID and RFC 8414): ${describeError(error, scrubText)}`, {
+    cause: safeCause(error, scrubText),
+  });
+}
