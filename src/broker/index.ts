@@ -30,7 +30,9 @@ export {
   type ProviderConfig,
   type ResolvedBrokerConfig,
   type ResolvedStore,
+  type ResolvedTls,
   type StoreConfig,
+  type TlsConfig,
 } from './config.js';
 export { keyDigest } from './auth.js';
 export type { BrokerErrorCode } from './errors.js';
