@@ -10,6 +10,7 @@
 import { basename, dirname } from 'node:path';
 import { INLINE_SECRET_MESSAGE, inlineSecrets, loadProviderSection, PROVIDER_ID, readJsonFile, readSecretFile } from '../config-file.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { UsageError } from './errors.js';
 import type { Provider } from '../provider.js';
 import { alternativePayments, autopay } from '../providers/index.js';
 
@@ -28,7 +29,8 @@ const CONFIG_KEY: Record<CliProviderKind, 'ap' | 'autopay'> = { 'alternative-pay
 
 /** A configured provider, with the secret it loaded (so the CLI can scrub it from anything it prints). */
 export interface LoadedProvider {
-  readonly kind: CliProviderKind;
+  /** The provider's type: a built-in kind, or `oauth2` from a config file. */
+  readonly kind: CliProviderKind | 'oauth2';
   readonly provider: Provider;
   readonly secret: string;
   /** Where the configuration came from, for hints: `environment` or the config file's name. */
@@ -97,13 +99,24 @@ export interface LoadOptions {
 }
 
 /**
- * Builds the provider `kind` from the config file when one is given (the `TOKENBROKER_*` variables are
- * then ignored, so one file fully describes a setup), else from the environment.
+ * Builds the provider `kind` (`ap`, `alternative-payments`, `autopay`, or any provider id of the config
+ * file) from the config file when one is given (the `TOKENBROKER_*` variables are then ignored, so one
+ * file fully describes a setup), else from the environment.
  *
  * @throws ConfigError naming every missing or invalid variable or field.
  */
-export async function loadProvider(kind: CliProviderKind, options: LoadOptions): Promise<LoadedProvider> {
-  return options.configPath === undefined ? loadFromEnv(kind, options.env) : loadFromFile(kind, options.configPath, options.env);
+export async function loadProvider(kind: string, options: LoadOptions): Promise<LoadedProvider> {
+  const builtIn = PROVIDER_ALIASES[kind.toLowerCase()];
+  if (builtIn !== undefined) {
+    return options.configPath === undefined ? loadFromEnv(builtIn, options.env) : loadFromFile(builtIn, options.configPath, options.env);
+  }
+  // Any other id: a provider section of the config file (oauth2 included), the broker's schema and builder.
+  if (options.configPath === undefined) {
+    // The id is not echoed: a secret pasted in the wrong place must not be printed back.
+    throw new UsageError('unknown provider; use ap (alias alternative-payments) or autopay, or give --config <file> for another provider id');
+  }
+  const loaded = await loadConfiguredProvider(kind, { env: options.env, configPath: options.configPath });
+  return { kind: loaded.type, provider: loaded.provider, secret: loaded.secret, source: loaded.source };
 }
 
 async function loadFromEnv(kind: CliProviderKind, env: Readonly<Record<string, string | undefined>>): Promise<LoadedProvider> {

@@ -10,6 +10,7 @@ import { keyDigest } from '../../src/broker/index.js';
 import { loadConfiguredProvider } from '../../src/cli/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startLoopbackServer } from '../helpers/loopback-server.js';
 import { AP_CLIENT, runCli } from './helpers.js';
 
 let emulator: Emulator;
@@ -52,6 +53,30 @@ describe('one config file for the command and the broker', () => {
     expect(loaded.type).toBe('oauth2');
     expect(loaded.provider.kind).toBe('oauth2');
     expect(JSON.stringify(loaded.provider)).not.toContain('idp-secret-3a2b1c');
+  });
+
+  it('tokenbroker token <id> --config fetches from an oauth2 section (any RFC 6749 server)', async () => {
+    const server = await startLoopbackServer((request, response, body) => {
+      const form = new URLSearchParams(body);
+      const basic = Buffer.from(String(request.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
+      const ok = form.get('grant_type') === 'client_credentials' && (basic === 'payments:idp-secret-3a2b1c' || form.get('client_secret') === 'idp-secret-3a2b1c');
+      response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(ok ? { access_token: 'idp-token-0123456789abcdef', token_type: 'Bearer', expires_in: 600, scope: 'payments' } : { error: 'invalid_client' }));
+    });
+    try {
+      const file = join(dir, 'idp.json');
+      writeFileSync(file, JSON.stringify({ providers: { idp: { type: 'oauth2', clientId: 'payments', clientSecretEnv: 'IDP_SECRET', tokenUrl: `${server.url}/token`, scope: 'payments' } } }));
+      const result = await runCli(['token', 'idp', '--config', file], { IDP_SECRET: 'idp-secret-3a2b1c' });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ provider: 'idp', tokenType: 'Bearer', scope: 'payments', accessToken: 'idp-…(26 chars)' });
+      // Without a file, only ap and autopay can be configured (from TOKENBROKER_* variables).
+      const noFile = await runCli(['token', 'idp'], {});
+      expect(noFile.code).toBe(2);
+      expect(noFile.stderr).toContain('give --config <file> for another provider id');
+    } finally {
+      await server.close();
+    }
   });
 
   it('problems are named by the file and field, the factory\'s own checks included', async () => {

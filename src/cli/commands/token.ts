@@ -5,6 +5,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { TokenError } from '../../errors.js';
 import { createTokenManager } from '../../manager.js';
 import type { Token } from '../../token.js';
+import { PROVIDER_ID } from '../../config-file.js';
 import { ENV_VARS, loadProvider, PROVIDER_ALIASES, type CliProviderKind } from '../config.js';
 import { contextOf, writeLine } from '../context.js';
 import { EXIT, InterruptedError } from '../errors.js';
@@ -17,7 +18,8 @@ interface TokenCommandOptions {
 
 /** What `tokenbroker token` prints. */
 export interface TokenOutput {
-  provider: CliProviderKind;
+  /** `alternative-payments`, `autopay`, or the provider id of the --config file. */
+  provider: string;
   tokenType: 'Bearer';
   /** ISO 8601. */
   expiresAt: string;
@@ -37,7 +39,7 @@ export function maskToken(token: string): string {
 }
 
 /** Builds the printed JSON object. */
-export function tokenOutput(kind: CliProviderKind, token: Token, showToken: boolean, now = Date.now()): TokenOutput {
+export function tokenOutput(kind: string, token: Token, showToken: boolean, now = Date.now()): TokenOutput {
   return {
     provider: kind,
     tokenType: token.tokenType,
@@ -48,10 +50,11 @@ export function tokenOutput(kind: CliProviderKind, token: Token, showToken: bool
   };
 }
 
-function parseProvider(value: string): CliProviderKind {
-  const kind = PROVIDER_ALIASES[value.toLowerCase()];
+function parseProvider(value: string): string {
+  // Any other provider id is looked up in the --config file (oauth2 sections included).
+  const kind = PROVIDER_ALIASES[value.toLowerCase()] ?? (PROVIDER_ID.test(value) ? value : undefined);
   // The value is not echoed: a secret pasted in the wrong place must not be printed back.
-  if (kind === undefined) throw new InvalidArgumentError('unknown provider; use ap (alias alternative-payments) or autopay.');
+  if (kind === undefined) throw new InvalidArgumentError('unknown provider; use ap (alias alternative-payments), autopay, or a provider id of the --config file.');
   return kind;
 }
 
@@ -98,7 +101,7 @@ export function tokenCommand(program: Command): void {
         'Configuration comes from TOKENBROKER_* environment variables, or from a JSON file given with --config. ' +
         'Secrets are read from an environment variable or a file, never from the command line.',
     )
-    .argument('<provider>', 'ap (alias alternative-payments) or autopay', parseProvider)
+    .argument('<provider>', 'ap (alias alternative-payments), autopay, or a provider id of the --config file', parseProvider)
     .option('-c, --config <file>', 'read the configuration from this JSON file instead of TOKENBROKER_* variables')
     .option('--show-token', 'print the access token in full (it is a credential: mind where the output goes)')
     .option('--timeout <seconds>', 'time limit of each token request attempt', parseSeconds, 10)
@@ -115,7 +118,7 @@ Examples:
   $ tokenbroker token autopay --config tokenbroker.json
   $ curl -H "Authorization: Bearer $(tokenbroker token ap --show-token | jq -r .accessToken)" …`,
     )
-    .action(async (kind: CliProviderKind, options: TokenCommandOptions, command: Command) => {
+    .action(async (kind: string, options: TokenCommandOptions, command: Command) => {
       const context = contextOf(command);
       const { io } = context;
       const loaded = await loadProvider(kind, { env: io.env, configPath: options.config });
@@ -137,7 +140,7 @@ Examples:
           }
           if (error instanceof TokenError && error.code === 'invalid_credentials') {
             error.message += loaded.source === 'environment'
-              ? ` (check ${ENV_VARS[kind].clientId} and ${ENV_VARS[kind].clientSecret})`
+              ? ` (check ${ENV_VARS[kind as CliProviderKind].clientId} and ${ENV_VARS[kind as CliProviderKind].clientSecret})`
               : ` (check the client id and secret that ${loaded.source} points to)`;
           }
           throw error;
