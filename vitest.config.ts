@@ -33,6 +33,7 @@ export default defineConfig({
           // Tests that import the package by name get the source, like every other unit test.
           alias: [
             { find: /^tokenbroker$/, replacement: src('index.ts') },
+            { find: /^tokenbroker\/sqlite$/, replacement: src('stores/sqlite/index.ts') },
             { find: /^tokenbroker\/(.*)$/, replacement: src('$1/index.ts') },
           ],
         },

@@ -13,7 +13,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Token } from '../token.js';
 import { durationMs, functionSchema, parseOptions } from '../validate.js';
-import { fingerprint, TokenCodec, UnreadableValueError } from './redis/codec.js';
+import { fingerprint, TokenCodec, UnreadableValueError } from './codec.js';
 import { COMPARE_AND_DELETE_TOKEN, EXTEND_LOCK, RELEASE_LOCK, RESERVE, SET_AND_PUBLISH } from './redis/scripts.js';
 import { Wakeup, withDeadline } from './redis/wait.js';
 import type { IssuanceLedger, LedgerDecision, SharedTokenStore } from './types.js';

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, redisStore } from '../../src/index.js';
-import { TokenCodec, UnreadableValueError } from '../../src/stores/redis/codec.js';
+import { TokenCodec, UnreadableValueError } from '../../src/stores/codec.js';
 import { sampleToken } from './conformance.js';
 
 function configError(run: () => unknown): ConfigError {
