@@ -17,6 +17,7 @@ const PACKAGE_TESTS = [
   'test/redis/docs-example.test.ts',
   'test/redis/fleet.test.ts',
   'test/sqlite/fleet.test.ts',
+  'test/sqlite/read-only.test.ts',
 ];
 
 export default defineConfig({
