@@ -13,6 +13,7 @@ const PACKAGE_TESTS = [
   'test/exit.test.ts',
   'test/examples.test.ts',
   'test/cli/bin.test.ts',
+  'test/cli/bin-cache.test.ts',
   'test/broker/shutdown.test.ts',
   'test/redis/docs-example.test.ts',
   'test/redis/fleet.test.ts',
