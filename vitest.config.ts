@@ -19,6 +19,7 @@ const PACKAGE_TESTS = [
   'test/redis/fleet.test.ts',
   'test/sqlite/fleet.test.ts',
   'test/sqlite/read-only.test.ts',
+  'test/sqlite/loading.test.ts',
 ];
 
 export default defineConfig({
