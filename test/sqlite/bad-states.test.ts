@@ -152,6 +152,41 @@ describe('sqliteStore: files that are not (usable) token files', () => {
   });
 });
 
+describe('sqliteStore: transient trouble', () => {
+  it('a file locked by another process past busyTimeoutMs fails that call promptly; the next works', async () => {
+    const file = temp.file();
+    const store = sqliteStore({ path: file, busyTimeoutMs: 100 });
+    await store.set('k', sampleToken(), 60_000);
+    const other = new (loadSqlite().DatabaseSync)(file);
+    other.exec('BEGIN IMMEDIATE'); // another process holding the write lock
+    try {
+      const started = Date.now();
+      await expect(store.set('k', sampleToken(), 60_000)).rejects.toThrow(/busy/);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(await store.get('k')).toBeDefined(); // reads do not wait for the writer (WAL)
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    await expect(store.set('k', sampleToken(), 60_000)).resolves.toBeUndefined();
+    await store.close();
+  });
+
+  it('a file that could not be used is tried again (at most once a second) and used once it works', async () => {
+    const file = temp.file();
+    withDatabase(file, (db) => db.exec(`PRAGMA application_id = ${APPLICATION_ID}; PRAGMA user_version = 5`));
+    chmodSync(file, 0o600);
+    const store = sqliteStore({ path: file });
+    await expect(store.get('k')).rejects.toThrow(/newer tokenbroker/);
+    withDatabase(file, (db) => db.exec('PRAGMA user_version = 0; PRAGMA application_id = 0'));
+    await expect(store.get('k')).rejects.toThrow(/newer tokenbroker/); // within the second: not tried yet
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await store.set('k', sampleToken(), 60_000);
+    expect(await store.get('k')).toBeDefined();
+    await store.close();
+  });
+});
+
 describe('sqliteStore: encryption at rest', () => {
   const keyA = Buffer.alloc(32, 1).toString('base64');
   const keyB = Buffer.alloc(32, 2).toString('base64');
