@@ -68,7 +68,7 @@ const optionsSchema = z.strictObject({
  *   store: sqliteStore({ path: '/var/lib/my-app/tokens.sqlite' }),
  * });
  * ```
- * @throws {@link ConfigError} for invalid options, and for a file or directory other users can open.
+ * @throws `ConfigError` (from `tokenbroker`) for invalid options, and for a file or directory other users can open.
  */
 export function sqliteStore(options: SqliteStoreOptions): SqliteTokenStore {
   const parsed = parseOptions(optionsSchema, options, 'sqliteStore');
