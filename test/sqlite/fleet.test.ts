@@ -2,7 +2,8 @@
  * Issue 11, acceptance: processes of one host on one SQLite file — the built package in child
  * processes, the emulator (or a stalling loopback token server) in this one.
  */
-import { join } from 'node:path';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { startLoopbackServer } from '../helpers/loopback-server.js';
@@ -94,6 +95,18 @@ describe('a fleet of processes on one SQLite file', () => {
     } finally {
       await tokenServer.close();
     }
+  });
+
+  it('processes that all find the file corrupt at once: one fresh file for all of them, 1 token request', async () => {
+    emulator.reset();
+    const config = { ...base(), mode: 'cold' as const, concurrency: 200 };
+    writeFileSync(config.path, 'corrupt '.repeat(2_000), { mode: 0o600 });
+    const { results, exits } = await runFleet(4, config);
+    expect(results.map((result) => result.errorCount)).toEqual([0, 0, 0, 0]);
+    expect(new Set(results.flatMap((result) => result.accessTokens)).size).toBe(1);
+    expect(tokenRequests()).toBe(1);
+    expect(exits).toEqual([0, 0, 0, 0]);
+    expect(readdirSync(dirname(config.path)).filter((name) => name.includes('.corrupt-')).length).toBeGreaterThanOrEqual(1);
   });
 
   it('the issuance budget is shared by the processes and survives every one of them restarting', async () => {

@@ -3,7 +3,7 @@
  * waiting by polling, two stores (two connections, as two processes have) on one file, listing and
  * clearing, and what it shows of itself.
  */
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { sqliteStore } from 'tokenbroker/sqlite';
@@ -143,6 +143,25 @@ describe('sqliteStore: the file', () => {
       for (const suffix of ['', '-wal', '-shm']) expect(statSync(`${dir}/tokens.sqlite${suffix}`).mode & 0o777).toBe(0o600);
     } finally {
       await store.close();
+    }
+  });
+
+  it('follows its path: a file deleted (or replaced) under an open store is opened afresh, and shared again', async () => {
+    const path = temp.file();
+    const a = sqliteStore({ path });
+    try {
+      await a.set('k', sampleToken(), 60_000);
+      rmSync(path);
+      rmSync(`${path}-wal`, { force: true });
+      rmSync(`${path}-shm`, { force: true });
+      expect(await a.get('k')).toBeUndefined(); // the fresh file at the path, not the deleted one
+      const token = sampleToken();
+      await a.set('k', token, 60_000);
+      const b = sqliteStore({ path });
+      expect(await b.get('k')).toEqual(token);
+      await b.close();
+    } finally {
+      await a.close();
     }
   });
 

@@ -137,14 +137,18 @@ export interface OpenSettings {
 export function openDatabase(file: string, settings: OpenSettings): DatabaseSync {
   const sqlite = loadSqlite();
   let db = connect(sqlite, file, settings);
+  const opened = inodeOf(file);
   let header: Header;
   try {
     header = readHeader(db);
   } catch (error) {
     db.close();
     if (!isNotADatabase(error)) throw fileError(file, error);
-    const aside = moveAside(file);
-    settings.warn({ file, movedTo: aside }, 'the token file was not a readable SQLite database (corrupt, or not one); moved it aside and started a fresh one');
+    // Another process that found the same bad file may have replaced it already: keep its fresh one.
+    if (opened !== undefined && inodeOf(file) === opened) {
+      const aside = moveAside(file);
+      settings.warn({ file, movedTo: aside }, 'the token file was not a readable SQLite database (corrupt, or not one); moved it aside and started a fresh one');
+    }
     db = connect(sqlite, file, settings);
     try {
       header = readHeader(db);
@@ -242,7 +246,7 @@ export function rollback(db: DatabaseSync): void {
 
 /**
  * Renames an unreadable file (and its WAL) to `<file>.corrupt-<time>`: nothing is deleted, and the
- * next open starts a fresh file. If another process has already replaced it, the new file is kept.
+ * next open starts a fresh file. (Its shared-memory index is only a cache of the WAL: it is removed.)
  */
 function moveAside(file: string): string {
   const aside = `${file}.corrupt-${Date.now()}`;
@@ -290,6 +294,11 @@ export function fileError(file: string, error: unknown): TokenFileError {
   const reason = code === undefined ? undefined : REASONS[code];
   const text = [reason, typeof detail === 'string' ? detail : String(error)].filter((part) => part !== undefined).join(': ');
   return new TokenFileError(`token file ${file}: ${text}`, { cause: { code } });
+}
+
+/** The file's inode number, or undefined when it is not there. */
+export function inodeOf(path: string): number | undefined {
+  return statOrUndefined(path)?.ino;
 }
 
 function statOrUndefined(path: string): Stats | undefined {

@@ -15,7 +15,7 @@ import type { Logger } from '../../logger.js';
 import type { Token } from '../../token.js';
 import { fingerprint, TokenCodec, UnreadableValueError } from '../codec.js';
 import type { IssuanceLedger, LedgerDecision, SharedTokenStore } from '../types.js';
-import { fileError, MIGRATIONS, openDatabase, rollback, TokenFileError, type Migration } from './database.js';
+import { fileError, inodeOf, MIGRATIONS, openDatabase, rollback, TokenFileError, type Migration } from './database.js';
 
 /** One stored token as {@link SqliteTokenStore.entries} lists it. */
 export interface StoredTokenEntry {
@@ -101,6 +101,8 @@ export class SqliteStore implements SqliteTokenStore {
   readonly #warned = new Set<string>();
   #db: DatabaseSync | undefined;
   #statements: Statements | undefined;
+  /** The inode of the file this connection has open: the path must still lead to it. */
+  #inode: number | undefined;
   #failure: TokenFileError | undefined;
   #failedAt = 0;
   #closed = false;
@@ -211,6 +213,10 @@ export class SqliteStore implements SqliteTokenStore {
     if (this.#closed) return;
     this.#closed = true;
     for (const sleeper of this.#sleepers) sleeper.wake();
+    this.#disconnect();
+  }
+
+  #disconnect(): void {
     const db = this.#db;
     this.#db = undefined;
     this.#statements = undefined;
@@ -248,7 +254,12 @@ export class SqliteStore implements SqliteTokenStore {
 
   #ready(): Statements {
     if (this.#closed) throw new TokenFileError('the SQLite store is closed');
-    if (this.#statements !== undefined) return this.#statements;
+    if (this.#statements !== undefined) {
+      // A file deleted or replaced under an open connection would part this process from the others,
+      // which open the path anew: follow the path instead. A stat costs a microsecond, on the cold path only.
+      if (inodeOf(this.#settings.file) === this.#inode) return this.#statements;
+      this.#disconnect();
+    }
     if (this.#failure !== undefined && Date.now() - this.#failedAt < REOPEN_AFTER_MS) throw this.#failure;
     return this.#open();
   }
@@ -262,6 +273,7 @@ export class SqliteStore implements SqliteTokenStore {
       });
       this.#settings.onConnect?.(db);
       this.#db = db;
+      this.#inode = inodeOf(this.#settings.file);
       this.#statements = prepare(db);
       this.#failure = undefined;
       return this.#statements;
