@@ -84,6 +84,24 @@ describe('tokenbroker token: the per-user cache', () => {
     expect(json(again.stdout)).toMatchObject({ fromCache: true, accessToken: json(result.stdout).accessToken });
   });
 
+  it('a refresh-ahead that fails prints the cached token, still usable (exit 0, fromCache)', async () => {
+    const env = userEnv();
+    const provider = alternativePayments({ clientId: AP_CLIENT.clientId, clientSecret: AP_CLIENT.clientSecret, baseUrl: env.TOKENBROKER_AP_BASE_URL });
+    const store = sqliteStore({ path: tokenCachePath(env) });
+    const now = Date.now();
+    await store.set(provider.cacheKey, { accessToken: 'cached-token-in-refresh-window-0123', tokenType: 'Bearer', issuedAt: now - 3_480_000, expiresAt: now + 120_000 }, 90_000);
+    await store.close();
+    emulator.configure({ errorRate: 1 });
+    try {
+      const result = await runCli(['token', 'ap', '--show-token'], env);
+      expect(result.code).toBe(0);
+      expect(json(result.stdout)).toMatchObject({ accessToken: 'cached-token-in-refresh-window-0123', fromCache: true });
+      expect(emulator.stats().providers['alternative-payments'].tokenRequests).toBeGreaterThan(0);
+    } finally {
+      emulator.configure({ errorRate: 0 });
+    }
+  });
+
   it('a corrupt cache file: one warning line, moved aside, and the run succeeds', async () => {
     const env = userEnv();
     const path = tokenCachePath(env);

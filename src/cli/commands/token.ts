@@ -156,7 +156,8 @@ Examples:
           }
           throw error;
         }
-        const fromCache = tokens.stats().requestsSent === 0;
+        // No token issued to this run: it came from the cache (a failed refresh-ahead included).
+        const fromCache = tokens.stats().tokensIssued.total === 0;
         writeLine(io.stdout, JSON.stringify(tokenOutput(kind, token, options.showToken === true, Date.now(), fromCache), null, 2));
         context.exitCode = EXIT.ok;
       } finally {
