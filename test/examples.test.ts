@@ -39,5 +39,5 @@ describe('examples', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     for (const pattern of expectations[file] ?? []) expect(result.stdout).toMatch(pattern);
-  });
+  }, 90_000); // cluster.ts starts six processes, each compiling with tsx: slow on a loaded machine
 });

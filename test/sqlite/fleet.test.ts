@@ -64,19 +64,25 @@ describe('a fleet of processes on one SQLite file', () => {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify({ access_token: `taken-over-${Date.now()}`, expires_in: 3600, token_type: 'bearer' }));
     });
-    // Lock TTL = timeoutMs + 5 s = 8 000; a live holder renews it, a dead one stops renewing.
-    const lockTtlMs = 8_000;
+    // Lock TTL = timeoutMs + 5 s = 10 000; a live holder renews it, a dead one stops renewing. The
+    // holder's attempt (5 s) must still be under way when it is killed, even on a slow machine: both
+    // processes are started and have opened the file before the holder is let go.
+    const lockTtlMs = 10_000;
     const config: WorkerConfig = {
       ...base(),
       provider: { baseUrl: tokenServer.url, ...CLIENT },
-      manager: { timeoutMs: 3_000, retry: { attempts: 1, maxDelayMs: 0 } },
+      manager: { timeoutMs: 5_000, retry: { attempts: 1, maxDelayMs: 0 } },
       mode: 'cold',
       concurrency: 50,
+      barrier: true,
     };
     try {
       const holder = spawnWorker(config);
-      await firstRequestArrived;
       const waiter = spawnWorker(config);
+      await Promise.all([holder.ready, waiter.ready]);
+      holder.go();
+      await firstRequestArrived;
+      waiter.go();
       await waiter.requesting;
       // Let the second process find the lock taken and start waiting, then kill the holder.
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -89,7 +95,9 @@ describe('a fleet of processes on one SQLite file', () => {
       expect(result.errorCount).toBe(0);
       expect(result.accessTokens).toHaveLength(1);
       expect(result.accessTokens[0]).toMatch(/^taken-over-/);
-      expect(afterKill).toBeLessThan(lockTtlMs);
+      // The lock expires at most one TTL after the holder's last renewal, which came before the kill;
+      // then one poll (50 ms) and one token request. The margin is for a loaded machine.
+      expect(afterKill).toBeLessThan(lockTtlMs + 2_000);
       expect(tokenServer.requests()).toBeLessThanOrEqual(2);
       expect(await waiter.exit).toBe(0);
     } finally {
