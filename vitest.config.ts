@@ -13,6 +13,7 @@ const PACKAGE_TESTS = [
   'test/exit.test.ts',
   'test/examples.test.ts',
   'test/cli/bin.test.ts',
+  'test/cli/bin-cache.test.ts',
   'test/broker/shutdown.test.ts',
   'test/redis/docs-example.test.ts',
   'test/redis/fleet.test.ts',
@@ -20,6 +21,8 @@ const PACKAGE_TESTS = [
   'test/redis/sentinel-fleet.test.ts',
   'test/redis/clock-skew.test.ts',
   'test/sqlite/fleet.test.ts',
+  'test/sqlite/read-only.test.ts',
+  'test/sqlite/loading.test.ts',
 ];
 
 export default defineConfig({
@@ -37,6 +40,7 @@ export default defineConfig({
           alias: [
             { find: /^tokenbroker$/, replacement: src('index.ts') },
             { find: /^tokenbroker\/redis$/, replacement: src('stores/redis/index.ts') },
+            { find: /^tokenbroker\/sqlite$/, replacement: src('stores/sqlite/index.ts') },
             { find: /^tokenbroker\/(.*)$/, replacement: src('$1/index.ts') },
           ],
         },
