@@ -13,6 +13,7 @@ const PACKAGE_TESTS = [
   'test/exit.test.ts',
   'test/examples.test.ts',
   'test/cli/bin.test.ts',
+  'test/cli/bin-cache.test.ts',
   'test/broker/shutdown.test.ts',
   'test/broker/sighup.test.ts',
   'test/cli/serve-peers.test.ts',
@@ -22,6 +23,8 @@ const PACKAGE_TESTS = [
   'test/redis/sentinel-fleet.test.ts',
   'test/redis/clock-skew.test.ts',
   'test/sqlite/fleet.test.ts',
+  'test/sqlite/read-only.test.ts',
+  'test/sqlite/loading.test.ts',
 ];
 
 export default defineConfig({
@@ -39,6 +42,7 @@ export default defineConfig({
           alias: [
             { find: /^tokenbroker$/, replacement: src('index.ts') },
             { find: /^tokenbroker\/redis$/, replacement: src('stores/redis/index.ts') },
+            { find: /^tokenbroker\/sqlite$/, replacement: src('stores/sqlite/index.ts') },
             { find: /^tokenbroker\/(.*)$/, replacement: src('$1/index.ts') },
           ],
         },

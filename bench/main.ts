@@ -6,6 +6,7 @@
  *   3. a simulated day   bench/day-child.ts       (child process, @sinonjs/fake-timers)
  *   4. memory            bench/memory-child.ts    (one child per library, --expose-gc)
  *   5. client overhead   bench/client-overhead.ts (tinybench, tokens.client vs plain ky)
+ *   6. SQLite store      bench/sqlite.ts          (warm hit beside the memory store; cold from another process's token)
  *
  * The token server runs in its own process (bench/token-server-child.ts) on 127.0.0.1. Writes
  * bench/results/latest.{md,json}, docs/performance.svg and the generated part of docs/performance.md.
@@ -20,6 +21,7 @@ import type { MemoryResult } from './memory-child.js';
 import { chartSvg, evaluateTargets, printSummary, resultsMarkdown, type Results } from './report.js';
 import { measureStampede } from './stampede.js';
 import { ALL } from './subjects.js';
+import { measureSqlite } from './sqlite.js';
 import { spawnTokenServer } from './token-server.js';
 import { measureWarm } from './warm.js';
 
@@ -69,7 +71,7 @@ step(`Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.ava
 
 const server = await spawnTokenServer();
 step(`token server on ${server.origin}`);
-let warm, stampede, client;
+let warm, stampede, client, sqlite;
 try {
   step('1/5 warm hit');
   warm = await measureWarm(server);
@@ -77,6 +79,8 @@ try {
   stampede = await measureStampede(server);
   step('5/5 client overhead');
   client = await measureClientOverhead(server);
+  step('6 SQLite store');
+  sqlite = await measureSqlite(server);
 } finally {
   await server.close();
 }
@@ -115,6 +119,7 @@ const results: Results = {
   day,
   memory,
   client,
+  sqlite,
   targets,
 };
 

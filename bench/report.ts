@@ -6,6 +6,7 @@
 import type { ClientOverheadResult } from './client-overhead.js';
 import type { DayResult } from './day-child.js';
 import type { MemoryResult } from './memory-child.js';
+import { sqliteMarkdown, type SqliteBenchResult } from './sqlite.js';
 import type { StampedeResult } from './stampede.js';
 import type { WarmResult } from './warm.js';
 
@@ -31,6 +32,7 @@ export interface Results {
   readonly day: readonly DayResult[];
   readonly memory: readonly (MemoryResult & { note?: string })[];
   readonly client: ClientOverheadResult;
+  readonly sqlite?: SqliteBenchResult | undefined;
   readonly targets: readonly Target[];
 }
 
@@ -234,6 +236,8 @@ export function resultsMarkdown(results: Results, headingLevel = 2): string {
     ),
   );
   out.push('');
+
+  if (results.sqlite !== undefined) out.push(sqliteMarkdown(results.sqlite, headingLevel));
 
   out.push(`${h} Versions`, '');
   out.push(table(['package', 'version'], Object.entries(env.versions).map(([name, version]) => [name, version])));

@@ -16,6 +16,7 @@ const expectations: Record<string, RegExp[]> = {
   'alternative-payments.ts': [/101 getToken calls, 1 token issued, 1 token request sent/],
   'both-providers.ts': [/Alternative Payments customers: \w+/, /Autopay member: .*"status":"joined"/, /"invalidated":1/],
   'custom-provider.ts': [/50 concurrent calls → 1 token, 1 request to my-bank/],
+  'cluster.ts': [/4 workers × 250 calls → 1 token, 1 token request to the provider/, /a worker started later → the same token: true, 1 token request in all/],
 };
 
 describe('examples', () => {
@@ -38,5 +39,5 @@ describe('examples', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     for (const pattern of expectations[file] ?? []) expect(result.stdout).toMatch(pattern);
-  });
+  }, 90_000); // cluster.ts starts six processes, each compiling with tsx: slow on a loaded machine
 });

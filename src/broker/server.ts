@@ -101,6 +101,8 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       ? destination(resolved.audit.file, { mkdir: true, append: true })
       : logDestination);
   const audit = resolved.audit.enabled ? new AuditLog(auditDestination) : undefined;
+
+  const built = buildBrokerStore(resolved.store, logger.child({ component: 'store' }), options.source);
   const flushTimer = setInterval(() => {
     for (const stream of owned) {
       try {
@@ -111,8 +113,6 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     }
   }, FLUSH_INTERVAL_MS);
   flushTimer.unref();
-
-  const built = buildBrokerStore(resolved.store, logger.child({ component: 'store' }), options.source);
   const tokens = createTokenManager({
     ...resolved.tokens,
     providers: Object.fromEntries(resolved.providers),

@@ -3,14 +3,13 @@
  * encryption keys) and its ConfigError is renamed to the config file's fields, so a mistake is still
  * named as the user wrote it. Readiness asks the store itself, whatever kind it is.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redisStore } from '../stores/redis/index.js';
+import { sqliteStore } from '../stores/sqlite/index.js';
 import type { SharedTokenStore } from '../stores/types.js';
 import type { ResolvedStore } from './config.js';
-import { embeddedStore } from './embedded-store.js';
 
 /** A built store: `undefined` for the manager's own memory store. */
 export interface BrokerStore {
@@ -24,8 +23,8 @@ export interface BrokerStore {
 const PROBE_KEY = 'tokenbroker:readyz-probe';
 
 /**
- * Builds the store the config names. Warnings (memory chosen, or no embedded store in this build) go
- * to `logger.warn` before the broker listens.
+ * Builds the store the config names: the embedded SQLite store by default, memory (with a loud
+ * warning), or Redis.
  * @throws {@link ConfigError} naming the config field (`<source>: store.urlEnv`…) the library refused.
  */
 export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: string | undefined): BrokerStore {
@@ -44,17 +43,9 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
   };
   const keysField = (path: string) => (/encryptionKeys/.test(path) ? 'store.encryptionKeysEnv' : 'store');
   if (config.type === 'sqlite') {
-    if (embeddedStore === undefined) {
-      logger.warn(
-        { store: 'memory' },
-        'the embedded SQLite store is not part of this build: falling back to memory (tokens do not survive a restart)',
-      );
-      return memory;
-    }
     let store: SharedTokenStore;
     try {
-      if (config.inStateDir) mkdirSync(dirname(config.path), { recursive: true, mode: 0o700 });
-      store = embeddedStore({
+      store = sqliteStore({
         path: config.path,
         ...(config.encryptionKeys === undefined ? {} : { encryptionKeys: config.encryptionKeys }),
         logger,

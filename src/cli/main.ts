@@ -5,6 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cacheCommand } from './commands/cache.js';
 import { emulateCommand } from './commands/emulate.js';
 import { hashKeyCommand, newKeyCommand } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
@@ -16,7 +17,7 @@ export type { CliIo, Output } from './context.js';
 export { EXIT } from './errors.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly RegisterCommand[] = [tokenCommand, emulateCommand, serveCommand, newKeyCommand, hashKeyCommand];
+export const COMMANDS: readonly RegisterCommand[] = [tokenCommand, cacheCommand, emulateCommand, serveCommand, newKeyCommand, hashKeyCommand];
 
 /**
  * Runs `tokenbroker` in-process: `argv` is the user's arguments (`['token', 'ap']`). Resolves to the

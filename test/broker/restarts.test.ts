@@ -2,21 +2,16 @@
  * Restart safety: a broker with no `store` configured keeps its tokens and issuance budget in the
  * embedded store in `stateDir`, so 50 start/stop cycles cost the provider one token in all.
  */
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from 'tokenbroker/emulator';
 import { describe, expect, it } from 'vitest';
 import { createBroker } from '../../src/broker/index.js';
-import { embeddedStore } from '../../src/broker/embedded-store.js';
+import { ConfigError } from '../../src/errors.js';
 import { baseConfig, bearer, ENV, KEYS } from './helpers.js';
 
-// Until the SQLite store is merged (src/broker/embedded-store.ts has the one line to switch), the
-// broker falls back to memory and this cannot hold: skipped, and said so.
-const pending = embeddedStore === undefined;
-if (pending) console.warn('restarts.test.ts: SKIPPED — the embedded SQLite store is not in this build yet');
-
-describe.skipIf(pending)('restarts with no store configured', () => {
+describe('restarts with no store configured', () => {
   it('50 start/stop cycles → 1 token issued upstream; the budget survives restarts', async () => {
     const emulator = await startEmulator({ ban: { maxTokens: 20, windowSeconds: 600 }, alternativePaymentsRateLimitPerSecond: 0 });
     const stateDir = mkdtempSync(join(tmpdir(), 'tokenbroker-restarts-'));
@@ -35,6 +30,29 @@ describe.skipIf(pending)('restarts with no store configured', () => {
       expect(tokens.size).toBe(1);
       expect(emulator.stats().providers['alternative-payments'].tokenRequests).toBe(1);
       expect(logs.join('')).not.toContain('MEMORY STORE');
+    } finally {
+      await emulator.close();
+    }
+  });
+});
+
+describe('stateDir', () => {
+  it('a state directory others can open is refused, naming stateDir and the fix, before anything listens', async () => {
+    const emulator = await startEmulator({ ban: false });
+    const stateDir = mkdtempSync(join(tmpdir(), 'tokenbroker-open-state-'));
+    chmodSync(stateDir, 0o755);
+    try {
+      const { store: _memory, ...config } = baseConfig(emulator);
+      let error: unknown;
+      try {
+        createBroker({ ...config, stateDir }, { env: ENV, logDestination: { write: () => {} } });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      const text = (error as ConfigError).issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+      expect(text).toMatch(/^stateDir: /);
+      expect(text).toContain('chmod');
     } finally {
       await emulator.close();
     }

@@ -3,7 +3,9 @@
  * globalSetup builds dist/ first), against an emulator started by the test.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
@@ -11,9 +13,13 @@ import { AP_CLIENT, emulatorEnv, lines } from './helpers.js';
 
 const bin = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-/** A clean environment: no TOKENBROKER_* leaking in from the developer's shell. */
+// The per-user token cache of these runs, instead of the developer's ~/.cache.
+const cacheHome = mkdtempSync(join(tmpdir(), 'tokenbroker-bin-'));
+afterAll(() => rmSync(cacheHome, { recursive: true, force: true }));
+
+/** A clean environment: no TOKENBROKER_* leaking in from the developer's shell, a cache of its own. */
 function childEnv(extra: Record<string, string>): Record<string, string> {
-  const base: Record<string, string> = {};
+  const base: Record<string, string> = { XDG_CACHE_HOME: cacheHome };
   for (const name of ['PATH', 'HOME', 'SYSTEMROOT', 'TMPDIR']) {
     const value = process.env[name];
     if (value !== undefined) base[name] = value;

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Emulator } from '../../src/emulator/index.js';
 import { SAMPLE_CLIENTS } from '../../src/emulator/index.js';
 import { run } from '../../src/cli/main.js';
@@ -11,14 +14,33 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `tokenbroker <argv>` in-process with exactly `env` as its environment. */
+let cacheRoot: string | undefined;
+let caches = 0;
+
+/**
+ * A token cache directory of its own for one run: without it, `tokenbroker token` would use the real
+ * user's ~/.cache. Tests of the cache itself pass XDG_CACHE_HOME (or HOME) and share one on purpose.
+ */
+function freshCacheHome(): string {
+  if (cacheRoot === undefined) {
+    const root = mkdtempSync(join(tmpdir(), 'tokenbroker-cli-cache-'));
+    cacheRoot = root;
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  }
+  return join(cacheRoot, String(++caches));
+}
+
+/**
+ * Runs `tokenbroker <argv>` in-process with exactly `env` as its environment — plus, unless `env`
+ * names XDG_CACHE_HOME or HOME, a token cache directory of this run's own.
+ */
 export async function runCli(argv: string[], env: Record<string, string | undefined> = {}, signal?: AbortSignal): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await run(argv, {
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text) },
-    env,
+    env: 'XDG_CACHE_HOME' in env || 'HOME' in env ? env : { ...env, XDG_CACHE_HOME: freshCacheHome() },
     signal,
   });
   return { code, stdout, stderr };

@@ -52,6 +52,7 @@ describe('tokenbroker token: success', () => {
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       expiresIn: expect.any(Number),
       accessToken: expect.stringMatching(/^[0-9a-f]{4}…\(56 chars\)$/),
+      fromCache: false,
     });
     expect(output.expiresIn).toBeGreaterThan(3590);
     expect(output.expiresIn).toBeLessThanOrEqual(3600);

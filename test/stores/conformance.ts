@@ -1,6 +1,6 @@
 /**
  * One conformance suite for the semantics every store shares: tokens with a TTL, compare-and-delete,
- * and the issuance ledger's rolling window. It runs against the memory store and the Redis store, at
+ * and the issuance ledger's rolling window. It runs against the memory, SQLite and Redis stores, at
  * two levels: the store itself (through a small adapter, since the local and shared contracts differ in
  * shape), and a token manager built on it.
  */

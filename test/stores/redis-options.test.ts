@@ -6,9 +6,9 @@ import { inspect } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/index.js';
-import { redisStore } from '../../src/stores/redis/index.js';
-import { TokenCodec, UnreadableValueError } from '../../src/stores/redis/codec.js';
+import { TokenCodec, UnreadableValueError } from '../../src/stores/codec.js';
 import { loadIoredis } from '../../src/stores/redis/connection.js';
+import { redisStore } from '../../src/stores/redis/index.js';
 import { sampleToken } from './conformance.js';
 
 function configError(run: () => unknown): ConfigError {

@@ -1,19 +1,26 @@
 /**
  * `tokenbroker token <provider>`: one access token, printed as JSON, masked unless asked otherwise.
+ * Tokens are kept in a per-user cache file (see cache-path.ts), so a script that runs the command
+ * again and again makes one token request per token lifetime, not one per run.
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { TokenError } from '../../errors.js';
-import { createTokenManager } from '../../manager.js';
+import type { SqliteTokenStore } from '../../stores/sqlite/index.js';
 import type { Token } from '../../token.js';
 import { PROVIDER_ID } from '../../config-file.js';
 import { ENV_VARS, loadProvider, PROVIDER_ALIASES, type CliProviderKind } from '../config.js';
 import { contextOf, writeLine } from '../context.js';
 import { EXIT, InterruptedError } from '../errors.js';
+import { maskToken } from '../mask.js';
+
+export { maskToken } from '../mask.js';
 
 interface TokenCommandOptions {
   config?: string;
   showToken?: boolean;
   timeout: number;
+  /** False with `--no-cache`. */
+  cache: boolean;
 }
 
 /** What `tokenbroker token` prints. */
@@ -28,18 +35,12 @@ export interface TokenOutput {
   scope?: string;
   /** Masked (`abcd…(56 chars)`) unless `--show-token`. */
   accessToken: string;
-}
-
-/**
- * `abcd…(56 chars)`: enough to tell two tokens apart in a log, not enough to use one. Tokens shorter
- * than 16 characters show none of their characters.
- */
-export function maskToken(token: string): string {
-  return token.length >= 16 ? `${token.slice(0, 4)}…(${token.length} chars)` : `…(${token.length} chars)`;
+  /** True when the token came from the per-user cache: this run sent no token request. */
+  fromCache: boolean;
 }
 
 /** Builds the printed JSON object. */
-export function tokenOutput(kind: string, token: Token, showToken: boolean, now = Date.now()): TokenOutput {
+export function tokenOutput(kind: string, token: Token, showToken: boolean, now = Date.now(), fromCache = false): TokenOutput {
   return {
     provider: kind,
     tokenType: token.tokenType,
@@ -47,6 +48,7 @@ export function tokenOutput(kind: string, token: Token, showToken: boolean, now 
     expiresIn: Math.max(0, Math.floor((token.expiresAt - now) / 1000)),
     ...(token.scope === undefined ? {} : { scope: token.scope }),
     accessToken: showToken ? token.accessToken : maskToken(token.accessToken),
+    fromCache,
   };
 }
 
@@ -96,8 +98,11 @@ export function tokenCommand(program: Command): void {
     .summary('fetch one access token and print it as JSON (masked)')
     .description(
       'Fetches one OAuth 2.0 client-credentials access token from Alternative Payments or Autopay and prints ' +
-        'it as JSON: { provider, tokenType, expiresAt, expiresIn, scope?, accessToken }. The token is masked ' +
+        'it as JSON: { provider, tokenType, expiresAt, expiresIn, scope?, accessToken, fromCache }. The token is masked ' +
         'unless --show-token is given.\n\n' +
+        'Tokens are cached per user in $XDG_CACHE_HOME/tokenbroker/tokens.sqlite (else ~/.cache/tokenbroker/): ' +
+        'runs within a token\'s life reuse it, and one nearing its end is replaced. --no-cache fetches a new one ' +
+        'every run; `tokenbroker cache` lists or clears the cache.\n\n' +
         'Configuration comes from TOKENBROKER_* environment variables, or from a JSON file given with --config. ' +
         'Secrets are read from an environment variable or a file, never from the command line.',
     )
@@ -105,6 +110,7 @@ export function tokenCommand(program: Command): void {
     .option('-c, --config <file>', 'read the configuration from this JSON file instead of TOKENBROKER_* variables')
     .option('--show-token', 'print the access token in full (it is a credential: mind where the output goes)')
     .option('--timeout <seconds>', 'time limit of each token request attempt', parseSeconds, 10)
+    .option('--no-cache', 'neither read nor write the per-user token cache: every run requests a new token')
     .addHelpText(
       'after',
       `
@@ -116,6 +122,7 @@ Exit codes: 0 ok, 1 other failure, 2 configuration error, 3 invalid credentials,
 Examples:
   $ tokenbroker token ap
   $ tokenbroker token autopay --config tokenbroker.json
+  $ tokenbroker token ap --no-cache
   $ curl -H "Authorization: Bearer $(tokenbroker token ap --show-token | jq -r .accessToken)" …`,
     )
     .action(async (kind: string, options: TokenCommandOptions, command: Command) => {
@@ -123,17 +130,24 @@ Examples:
       const { io } = context;
       const loaded = await loadProvider(kind, { env: io.env, configPath: options.config });
       context.secrets.add(loaded.secret);
+      // Loaded here, not at the top: `--help` and the other commands never pay for them.
+      const { createTokenManager } = await import('../../manager.js');
+      let store: SqliteTokenStore | undefined;
+      if (options.cache) ({ store } = await (await import('../token-cache.js')).openTokenCache(io, { create: true }));
       const tokens = createTokenManager({
         providers: { [kind]: loaded.provider },
         timeoutMs: Math.round(options.timeout * 1000),
         // One command, one request: a failure is reported now rather than remembered for later callers.
         invalidCredentialsCooldownMs: 0,
         failureCooldownMs: 0,
+        ...(store === undefined ? {} : { store }),
       });
+      const signal = io.signal === undefined ? {} : { signal: io.signal };
       try {
         let token: Token;
         try {
-          token = await tokens.getToken(kind, io.signal === undefined ? undefined : { signal: io.signal });
+          token = await tokens.getToken(kind, signal);
+          if (store !== undefined && (await dueForRefresh(token))) token = await refreshAhead(() => tokens.getToken(kind, { ...signal, forceRefresh: true }), token);
         } catch (error) {
           if (io.signal?.aborted === true && !(error instanceof TokenError)) {
             throw new InterruptedError('interrupted before a token arrived');
@@ -145,10 +159,33 @@ Examples:
           }
           throw error;
         }
-        writeLine(io.stdout, JSON.stringify(tokenOutput(kind, token, options.showToken === true), null, 2));
+        // No token issued to this run: it came from the cache (a failed refresh-ahead included).
+        const fromCache = tokens.stats().tokensIssued.total === 0;
+        writeLine(io.stdout, JSON.stringify(tokenOutput(kind, token, options.showToken === true, Date.now(), fromCache), null, 2));
         context.exitCode = EXIT.ok;
       } finally {
         await tokens.close();
       }
     });
+}
+
+/**
+ * Whether a cached token is in its refresh-ahead window (by the library's default timing). A
+ * long-running app would refresh it in the background; a command that exits at once replaces it now,
+ * so a script never gets a token about to expire.
+ */
+async function dueForRefresh(token: Token): Promise<boolean> {
+  const [{ resolveOptions }, { tokenTimes }] = await Promise.all([import('../../options.js'), import('../../token.js')]);
+  const { skewMs, refreshAheadRatio, refreshAheadMinMs } = resolveOptions({});
+  return Date.now() >= tokenTimes(token, { skewMs, refreshAheadRatio, refreshAheadMinMs }).refreshAt;
+}
+
+/** The new token; if the provider fails, the cached one, still usable, as the library would serve it. */
+async function refreshAhead(refresh: () => Promise<Token>, current: Token): Promise<Token> {
+  try {
+    return await refresh();
+  } catch (error) {
+    if (error instanceof TokenError) return current;
+    throw error;
+  }
 }

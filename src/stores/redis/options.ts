@@ -1,6 +1,7 @@
 /**
  * redisStore's options: the public types, and their validation (zod) into a connection and settings.
  */
+import { encryptionKeySchema } from '../codec.js';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Cluster, ClusterOptions, Redis } from 'ioredis';
 import { z } from 'zod';
@@ -127,16 +128,12 @@ const ioredisClient = z.custom<Redis | Cluster>(
   'must be an ioredis client (new Redis(…) or new Cluster(…))',
 );
 
-const base64Key = z
-  .string()
-  .refine((value) => /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32, 'must be a base64-encoded 32-byte key');
-
 const node = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) });
 const nodes = z.array(node).min(1);
 
 const settingsFields = {
   keyPrefix: z.string().max(256).optional(),
-  encryptionKeys: z.array(base64Key).min(1).optional(),
+  encryptionKeys: z.array(encryptionKeySchema).min(1).optional(),
   commandTimeoutMs: durationMs.min(1).max(60_000).optional(),
   pollIntervalMs: durationMs.min(10).max(60_000).optional(),
   logger: z.looseObject({ warn: functionSchema }).optional(),

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Token } from '../../token.js';
 import type { IssuanceLedger, SharedTokenStore } from '../types.js';
-import { fingerprint, TokenCodec, UnreadableValueError } from './codec.js';
+import { fingerprint, TokenCodec, UnreadableValueError } from '../codec.js';
 import type { Connection, RedisClient } from './connection.js';
 import { namesFor, type Names } from './keys.js';
 import { RedisLedger } from './ledger.js';

@@ -1,14 +1,15 @@
 /**
- * How a token is written into Redis: JSON, or AES-256-GCM with a key id so keys can rotate.
+ * How a shared store (Redis, SQLite) writes a token: JSON, or AES-256-GCM with a key id so keys can
+ * rotate. Both stores use this one codec, so the key rules are the same everywhere.
  *
  * Every stored value carries `fp`, the SHA-256 of the access token, beside the token. Compare-and-delete
- * must run atomically inside Redis, and a Lua script cannot decrypt an encrypted value; comparing a
- * fingerprint keeps it one atomic script for both modes, without the retry loop of WATCH/MULTI. An
- * access token is a long random string, so its SHA-256 tells a reader of Redis nothing usable.
+ * must run atomically inside the store (in Redis, a Lua script, which cannot decrypt an encrypted
+ * value); comparing a fingerprint keeps it one atomic step for both modes. An access token is a long
+ * random string, so its SHA-256 tells a reader of the store nothing usable.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Token } from '../../token.js';
+import type { Token } from '../token.js';
 
 /** Why a stored value could not be read; never contains the value or a key. */
 export class UnreadableValueError extends Error {
@@ -40,6 +41,11 @@ const envelopeSchema = z.union([
     enc: z.strictObject({ kid: z.string(), iv: z.string(), tag: z.string(), ct: z.string() }),
   }),
 ]);
+
+/** One `encryptionKeys` entry: a base64-encoded 32-byte key (`openssl rand -base64 32`). */
+export const encryptionKeySchema = z
+  .string()
+  .refine((value) => /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32, 'must be a base64-encoded 32-byte key');
 
 /** The fingerprint compare-and-delete matches on. */
 export function fingerprint(accessToken: string): string {

@@ -1,0 +1,86 @@
+/**
+ * Spawns fleet workers (test/sqlite/fixtures/fleet-worker.mjs): separate Node processes running the
+ * built package on one SQLite file.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const WORKER = fileURLToPath(new URL('./fixtures/fleet-worker.mjs', import.meta.url));
+
+export interface WorkerConfig {
+  readonly path: string;
+  readonly provider: { readonly baseUrl: string; readonly clientId: string; readonly clientSecret: string };
+  readonly manager?: Record<string, unknown>;
+  readonly store?: Record<string, unknown>;
+  readonly mode?: 'cold' | 'force';
+  readonly concurrency?: number;
+  readonly forceCount?: number;
+  readonly barrier?: boolean;
+}
+
+export interface WorkerResult {
+  readonly ms: number;
+  readonly accessTokens: string[];
+  readonly errors: Array<{ name?: string; code?: string; retryAfterMs?: number; message: string }>;
+  readonly errorCount: number;
+  readonly stats: { requestsSent: number; guardRefusals: number; tokensIssued: number };
+}
+
+export interface Worker {
+  readonly process: ChildProcess;
+  /** Resolves when the worker waits at the barrier. */
+  readonly ready: Promise<void>;
+  /** Resolves right before the worker makes its calls. */
+  readonly requesting: Promise<void>;
+  /** Releases the barrier. */
+  go(): void;
+  readonly result: Promise<WorkerResult>;
+  /** Exit code, or the signal name. */
+  readonly exit: Promise<number | string>;
+}
+
+export function spawnWorker(config: WorkerConfig): Worker {
+  const child = spawn(process.execPath, [WORKER, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  let onReady!: () => void;
+  let onRequesting!: () => void;
+  let onResult!: (result: WorkerResult) => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  const requesting = new Promise<void>((resolve) => (onRequesting = resolve));
+  const result = new Promise<WorkerResult>((resolve, reject) => {
+    onResult = resolve;
+    void exit.then((code) => reject(new Error(`worker exited (${String(code)}) without a result: ${stderr.slice(-2_000)}`)));
+  });
+  result.catch(() => {});
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let message: { type?: string } & Partial<WorkerResult>;
+    try {
+      message = JSON.parse(line) as typeof message;
+    } catch {
+      return;
+    }
+    if (message.type === 'ready') onReady();
+    if (message.type === 'requesting') onRequesting();
+    if (message.type === 'result') onResult(message as WorkerResult);
+  });
+  return { process: child, ready, requesting, go: () => child.stdin.end('go\n'), result, exit };
+}
+
+/** Starts `count` workers, waits until all have opened the file, then releases them together. */
+export async function runFleet(count: number, config: WorkerConfig): Promise<{ results: WorkerResult[]; exits: Array<number | string> }> {
+  const workers = Array.from({ length: count }, () => spawnWorker({ ...config, barrier: true }));
+  try {
+    await Promise.all(workers.map((worker) => worker.ready));
+    for (const worker of workers) worker.go();
+    const results = await Promise.all(workers.map((worker) => worker.result));
+    const exits = await Promise.all(workers.map((worker) => worker.exit));
+    return { results, exits };
+  } finally {
+    for (const worker of workers) if (worker.process.exitCode === null) worker.process.kill('SIGKILL');
+  }
+}
