@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import type * as EmulatorEntry from '../../src/emulator/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PROBE = join(ROOT, 'scripts/load-probe.mjs');
@@ -29,6 +30,8 @@ async function loadsAsync(args: readonly string[], env: NodeJS.ProcessEnv = {}):
   await promisify(execFile)(process.execPath, ['--import', PROBE, ...args], { cwd: ROOT, env: { ...process.env, ...env, LOAD_PROBE_OUT: out } });
   return JSON.parse(readFileSync(out, 'utf8')) as { packages: string[]; builtins: string[] };
 }
+
+type EmulatorModule = typeof EmulatorEntry;
 
 const HEAVY = ['fastify', 'prom-client', 'ioredis', 'commander', 'openid-client', 'jose', 'oauth4webapi'];
 
@@ -59,7 +62,7 @@ describe('what each entry point loads', () => {
   });
 
   it('tokenbroker token loads none of fastify, prom-client, ioredis, and gets its token', async () => {
-    const { startEmulator, SAMPLE_CLIENTS } = (await import(pathToFileURL(join(ROOT, 'dist/emulator/index.js')).href)) as typeof import('../../src/emulator/index.js');
+    const { startEmulator, SAMPLE_CLIENTS } = (await import(pathToFileURL(join(ROOT, 'dist/emulator/index.js')).href)) as EmulatorModule;
     const emulator = await startEmulator();
     try {
       const client = SAMPLE_CLIENTS.find((candidate) => candidate.provider === 'alternative-payments')!;
