@@ -40,28 +40,72 @@ export interface ManagerStats extends ProviderStats {
   readonly byProvider: Record<string, ProviderStats>;
 }
 
+/** The counters few credentials ever move: kept apart, and made on the first count. */
+class RareCounters {
+  deduplicated = 0;
+  failures = 0;
+  guardRefusals = 0;
+  cooledDown = 0;
+  invalidated = 0;
+  forced = 0;
+}
+
 /**
- * The live counters: flat number fields, so that counting on the warm path allocates nothing and a
- * credential's registration (which extends this class) carries them in its own object.
+ * The live counters. The ones every credential moves are number fields, so counting on the warm path
+ * allocates nothing and a credential's registration (which extends this class) carries them in its own
+ * object; the rarely moved ones live in one object made on their first count (accessors below), which
+ * saves a broker 40 bytes per credential that never sees a failure.
  */
 export class Counters {
   hits = 0;
   misses = 0;
-  deduplicated = 0;
   requestsSent = 0;
-  failures = 0;
-  guardRefusals = 0;
-  cooledDown = 0;
   coldStart = 0;
   expiry = 0;
   refreshAhead = 0;
-  invalidated = 0;
-  forced = 0;
+  #rare: RareCounters | undefined = undefined;
+
+  get deduplicated(): number {
+    return this.#rare?.deduplicated ?? 0;
+  }
+  set deduplicated(value: number) {
+    (this.#rare ??= new RareCounters()).deduplicated = value;
+  }
+  get failures(): number {
+    return this.#rare?.failures ?? 0;
+  }
+  set failures(value: number) {
+    (this.#rare ??= new RareCounters()).failures = value;
+  }
+  get guardRefusals(): number {
+    return this.#rare?.guardRefusals ?? 0;
+  }
+  set guardRefusals(value: number) {
+    (this.#rare ??= new RareCounters()).guardRefusals = value;
+  }
+  get cooledDown(): number {
+    return this.#rare?.cooledDown ?? 0;
+  }
+  set cooledDown(value: number) {
+    (this.#rare ??= new RareCounters()).cooledDown = value;
+  }
+  get invalidated(): number {
+    return this.#rare?.invalidated ?? 0;
+  }
+  set invalidated(value: number) {
+    (this.#rare ??= new RareCounters()).invalidated = value;
+  }
+  get forced(): number {
+    return this.#rare?.forced ?? 0;
+  }
+  set forced(value: number) {
+    (this.#rare ??= new RareCounters()).forced = value;
+  }
 
   /** Adds `from` into these counters. */
   add(from: Counters): void {
-    for (const name of EVENT_COUNTERS) this[name] += from[name];
-    for (const reason of ISSUE_REASONS) this[reason] += from[reason];
+    for (const name of EVENT_COUNTERS) if (from[name] !== 0) this[name] += from[name];
+    for (const reason of ISSUE_REASONS) if (from[reason] !== 0) this[reason] += from[reason];
   }
 
   /** A copy in the public shape, with the total of new tokens; callers cannot change the live counters. */

@@ -17,7 +17,9 @@ export const EMPTY_KEY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934
 
 const sha256Hex = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the SHA-256 of the key: 64 hex characters');
 /** `AB:CD:…` as openssl and Node print it, or plain hex. */
-const fingerprint = z.string().regex(/^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$|^[0-9a-fA-F]{64}$/, 'must be a SHA-256 certificate fingerprint (64 hex digits, colons allowed)');
+const fingerprint = z
+  .string()
+  .regex(/^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$|^[0-9a-fA-F]{64}$/, 'must be a SHA-256 certificate fingerprint (64 hex digits, colons allowed)');
 
 const consumerSchema = z.strictObject({
   /** Shown in the audit log and metrics: who asked. */
@@ -72,7 +74,10 @@ export function resolveConsumers(
     const byCertificate = consumer.certFingerprint256 !== undefined || consumer.certSubject !== undefined;
     if (consumer.keySha256 === undefined && !byCertificate) add([...path, 'keySha256'], 'is required (or certFingerprint256 / certSubject with tls.caFile)');
     if (byCertificate && !context.clientCertificates) {
-      add([...path, consumer.certFingerprint256 === undefined ? 'certSubject' : 'certFingerprint256'], 'needs tls.caFile: client certificates are verified against it');
+      add(
+        [...path, consumer.certFingerprint256 === undefined ? 'certSubject' : 'certFingerprint256'],
+        'needs tls.caFile: client certificates are verified against it',
+      );
     }
     const given = consumer.keySha256 === undefined ? [] : typeof consumer.keySha256 === 'string' ? [consumer.keySha256] : consumer.keySha256;
     const hashes = given.map((h) => h.toLowerCase());
@@ -83,7 +88,8 @@ export function resolveConsumers(
       digests.add(digest);
     });
     consumer.providers.forEach((id, i) => {
-      if (!context.providerIds.has(id)) add([...path, 'providers', i], `names no provider of this file (${PROVIDER_ID.test(id) ? JSON.stringify(id) : 'not a valid provider id'})`);
+      if (!context.providerIds.has(id))
+        add([...path, 'providers', i], `names no provider of this file (${PROVIDER_ID.test(id) ? JSON.stringify(id) : 'not a valid provider id'})`);
     });
     consumers.push({
       name: consumer.name,

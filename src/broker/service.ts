@@ -120,7 +120,13 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     // connect without one. A certificate counts only when the CA signed it (socket.authorized).
     ...(deps.tls === undefined
       ? {}
-      : { https: { cert: deps.tls.cert, key: deps.tls.key, ...(deps.tls.ca === undefined ? {} : { ca: deps.tls.ca, requestCert: true, rejectUnauthorized: false }) } }),
+      : {
+          https: {
+            cert: deps.tls.cert,
+            key: deps.tls.key,
+            ...(deps.tls.ca === undefined ? {} : { ca: deps.tls.ca, requestCert: true, rejectUnauthorized: false }),
+          },
+        }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Router errors (bad URL encoding, an over-long id): Fastify's own answer quotes the URL.
@@ -145,7 +151,12 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     metrics.request(route, reply.statusCode);
     const fields = request.brokerAudit;
     if (fields !== undefined && fields.consumer !== undefined && fields.provider !== undefined) {
-      metrics.consumerRequest(fields.consumer, fields.provider, fields.outcome === 'refused' ? (fields.code ?? 'refused') : fields.outcome, reply.elapsedTime / 1000);
+      metrics.consumerRequest(
+        fields.consumer,
+        fields.provider,
+        fields.outcome === 'refused' ? (fields.code ?? 'refused') : fields.outcome,
+        reply.elapsedTime / 1000,
+      );
     }
     if (fields !== undefined && audit !== undefined) {
       // A token request is recorded once, by the audit line (it has every field of the access line).
@@ -163,7 +174,15 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
       });
     } else {
       request.log.info(
-        { reqId: request.id, method: request.method, route, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 1000) / 1000, consumer: fields?.consumer, provider: fields?.provider },
+        {
+          reqId: request.id,
+          method: request.method,
+          route,
+          status: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
+          consumer: fields?.consumer,
+          provider: fields?.provider,
+        },
         'request',
       );
     }
@@ -218,7 +237,12 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     const blockedMs = failedAuth.retryAfterMs(request.ip);
     if (blockedMs > 0) {
       fields.code = 'too_many_failed_authentications';
-      send(reply, { status: 429, code: 'too_many_failed_authentications', message: 'Too many failed authentications from this address', retryAfterSeconds: Math.ceil(blockedMs / 1000) });
+      send(reply, {
+        status: 429,
+        code: 'too_many_failed_authentications',
+        message: 'Too many failed authentications from this address',
+        retryAfterSeconds: Math.ceil(blockedMs / 1000),
+      });
       return undefined;
     }
     const { consumers, providerIds } = deps.live();
@@ -286,7 +310,8 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
       settled.set(id, pending);
     } catch (error) {
       // No known retry time for a fetch still under way: 1 s is a guess, and says so by being small.
-      const failure: BrokerError = error === TIMED_OUT ? { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 } : tokenFailure(error, id);
+      const failure: BrokerError =
+        error === TIMED_OUT ? { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 } : tokenFailure(error, id);
       fields.outcome = 'refused';
       fields.code = failure.code;
       return send(reply, failure);
@@ -389,4 +414,3 @@ export function send(reply: FastifyReply, error: BrokerError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
   return reply.send(errorBody(error));
 }
-

@@ -36,11 +36,13 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
     );
     return memory;
   }
-  const rename = (field: (libraryPath: string) => string) => (error: unknown): never => {
-    if (!(error instanceof ConfigError)) throw error;
-    const at = (path: string) => (source === undefined ? path : `${source}: ${path}`);
-    throw new ConfigError(error.issues.map((issue) => ({ path: at(field(issue.path)), message: issue.message })));
-  };
+  const rename =
+    (field: (libraryPath: string) => string) =>
+    (error: unknown): never => {
+      if (!(error instanceof ConfigError)) throw error;
+      const at = (path: string) => (source === undefined ? path : `${source}: ${path}`);
+      throw new ConfigError(error.issues.map((issue) => ({ path: at(field(issue.path)), message: issue.message })));
+    };
   const keysField = (path: string) => (/encryptionKeys/.test(path) ? 'store.encryptionKeysEnv' : 'store');
   if (config.type === 'sqlite') {
     let store: SharedTokenStore;
@@ -53,7 +55,12 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
     } catch (error) {
       if (error instanceof ConfigError) return rename((path) => (/path/.test(path) ? (config.inStateDir ? 'stateDir' : 'store.path') : keysField(path)))(error);
       const code = (error as { code?: unknown }).code;
-      throw new ConfigError([{ path: config.inStateDir ? 'stateDir' : 'store.path', message: `cannot create ${dirname(config.path)}${typeof code === 'string' ? ` (${code})` : ''}` }]);
+      throw new ConfigError([
+        {
+          path: config.inStateDir ? 'stateDir' : 'store.path',
+          message: `cannot create ${dirname(config.path)}${typeof code === 'string' ? ` (${code})` : ''}`,
+        },
+      ]);
     }
     return shared(store, 'sqlite');
   }

@@ -28,8 +28,13 @@ describe('audit.file', () => {
           // not created yet
         }
       }
-      const lines = text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(lines).toEqual([expect.objectContaining({ type: 'audit', consumer: 'billing', provider: 'ap', outcome: 'issued', reqId: answer.headers.get('x-request-id') })]);
+      const lines = text
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toEqual([
+        expect.objectContaining({ type: 'audit', consumer: 'billing', provider: 'ap', outcome: 'issued', reqId: answer.headers.get('x-request-id') }),
+      ]);
       expect(text).not.toContain(token);
       expect(text).not.toContain(KEYS.billing);
     } finally {

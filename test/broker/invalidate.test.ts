@@ -72,7 +72,9 @@ describe('POST /v1/tokens/:provider/invalidate', () => {
   it('needs the same authentication and allow-list as GET, and a JSON body with accessToken', async () => {
     h = await startHarness();
     expect((await h.post('/v1/tokens/ap/invalidate', { accessToken: 'x' })).status).toBe(401);
-    expect((await h.post('/v1/tokens/ap/invalidate', { accessToken: 'x' }, bearer(KEYS.payouts))).json).toMatchObject({ error: { code: 'provider_not_allowed' } });
+    expect((await h.post('/v1/tokens/ap/invalidate', { accessToken: 'x' }, bearer(KEYS.payouts))).json).toMatchObject({
+      error: { code: 'provider_not_allowed' },
+    });
     const bad = await h.post('/v1/tokens/ap/invalidate', { token: 'x' }, bearer(KEYS.billing));
     expect(bad.status).toBe(400);
     expect(bad.json).toMatchObject({ error: { code: 'bad_request', message: expect.stringContaining('accessToken') } });
@@ -121,7 +123,13 @@ describe('fromBroker', () => {
       const error = await tokens.getToken('ap').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InvalidCredentialsError);
       expect((error as Error).message).toContain('HTTP 401 invalid_key');
-      for (const text of [inspect(provider, { depth: 5 }), JSON.stringify(provider), inspect(tokens, { depth: 5 }), inspect(error, { depth: 5 }), JSON.stringify(error)]) {
+      for (const text of [
+        inspect(provider, { depth: 5 }),
+        JSON.stringify(provider),
+        inspect(tokens, { depth: 5 }),
+        inspect(error, { depth: 5 }),
+        JSON.stringify(error),
+      ]) {
         expect(text).not.toContain(wrongKey);
       }
     } finally {

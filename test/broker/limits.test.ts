@@ -80,7 +80,7 @@ describe('methods and counted answers', () => {
     expect(sample(text, 'tokenbroker_http_requests_total', 'route="unparsed",status="400"')).toBe(1);
   });
 
-  it('431 and 408 answer in the broker\'s JSON, and are counted', async () => {
+  it("431 and 408 answer in the broker's JSON, and are counted", async () => {
     h = await startHarness({ config: (emulator) => baseConfig(emulator, { limits: { requestTimeoutMs: 300 } }) });
     const raw = (payload: string) =>
       new Promise<string>((resolve) => {
@@ -92,7 +92,9 @@ describe('methods and counted answers', () => {
       });
     const big = await raw(`GET /v1/tokens/ap HTTP/1.1\r\nHost: x\r\nX-F: ${'z'.repeat(20_000)}\r\n\r\n`);
     expect(big).toMatch(/^HTTP\/1\.1 431 /);
-    expect(JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'headers_too_large', message: expect.stringContaining('maxHeaderBytes') } });
+    expect(JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'headers_too_large', message: expect.stringContaining('maxHeaderBytes') },
+    });
     // Headers that never finish: 408 within about a second (Node checks every min(1 s, requestTimeoutMs)).
     const slow = await raw('GET /v1/tokens/ap HTTP/1.1\r\nHost: x\r\n');
     expect(slow).toMatch(/^HTTP\/1\.1 408 /);
@@ -125,7 +127,8 @@ describe('the ops listener', () => {
     expect((await h.get('/metrics')).text).toMatch(/^tokenbroker_store_up 0$/m);
     await h.close();
     h = await startHarness({
-      config: (emulator) => baseConfig(emulator, { store: { type: 'redis', url: 'redis://127.0.0.1:1' }, ops: { host: '127.0.0.1', port: 0, storeOutage: 'not_ready' } }),
+      config: (emulator) =>
+        baseConfig(emulator, { store: { type: 'redis', url: 'redis://127.0.0.1:1' }, ops: { host: '127.0.0.1', port: 0, storeOutage: 'not_ready' } }),
     });
     const strict = await h.get('/readyz');
     expect(strict.status).toBe(503);

@@ -62,7 +62,11 @@ describe('reload', () => {
     const logFrom = h.logs.length;
     expect((await h.get('/v1/tokens/ap', bearer(KEYS.billing))).status).toBe(200);
     expect((await h.get('/v1/tokens/ap', bearer(ROTATED_KEY))).status).toBe(200);
-    const keyIds = h.logs.slice(logFrom).map((line) => JSON.parse(line) as { type?: string; keyId?: string }).filter((line) => line.type === "audit").map((line) => line.keyId);
+    const keyIds = h.logs
+      .slice(logFrom)
+      .map((line) => JSON.parse(line) as { type?: string; keyId?: string })
+      .filter((line) => line.type === 'audit')
+      .map((line) => line.keyId);
     expect(keyIds).toEqual([keyDigest(KEYS.billing).slice(0, 8), keyDigest(ROTATED_KEY).slice(0, 8)]);
   });
 

@@ -27,7 +27,9 @@ describe('tokenbroker serve, SIGHUP', () => {
     writeFileSync(file, JSON.stringify(config));
     const serve = await spawnServe(file, ENV);
     try {
-      const first = (await (await fetch(`${serve.url}/v1/tokens/ap`, { headers: { authorization: `Bearer ${KEYS.billing}` } })).json()) as { access_token: string };
+      const first = (await (await fetch(`${serve.url}/v1/tokens/ap`, { headers: { authorization: `Bearer ${KEYS.billing}` } })).json()) as {
+        access_token: string;
+      };
       expect((await fetch(`${serve.url}/v1/tokens/ap`, { headers: { authorization: `Bearer ${NEW_KEY}` } })).status).toBe(401);
 
       writeFileSync(file, JSON.stringify({ ...config, consumers: [...config.consumers, { name: 'added', keySha256: keyDigest(NEW_KEY), providers: ['ap'] }] }));
@@ -43,7 +45,13 @@ describe('tokenbroker serve, SIGHUP', () => {
       from = serve.stdout().length;
       serve.child.kill('SIGHUP');
       await serve.waitFor(/reload failed/, from);
-      expect(serve.stdout().slice(from).split('\n').filter((line) => line.includes('reload failed'))).toHaveLength(1);
+      expect(
+        serve
+          .stdout()
+          .slice(from)
+          .split('\n')
+          .filter((line) => line.includes('reload failed')),
+      ).toHaveLength(1);
       expect((await fetch(`${serve.url}/v1/tokens/ap`, { headers: { authorization: `Bearer ${NEW_KEY}` } })).status).toBe(200);
       expect(serve.child.exitCode).toBeNull();
     } finally {

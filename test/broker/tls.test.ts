@@ -28,7 +28,23 @@ let clientFingerprint: string;
 
 beforeAll(async () => {
   for (const ca of ['ca', 'other-ca']) {
-    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '2', '-subj', `/CN=${ca}`);
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${ca}`,
+    );
   }
   issue('server', '127.0.0.1', 'ca', 'subjectAltName=IP:127.0.0.1\n');
   issue('client', 'billing-service', 'ca');
@@ -101,8 +117,12 @@ describe('tls', () => {
         return (error as { issues: Array<{ path: string; message: string }> }).issues.map((i) => `${i.path}: ${i.message}`);
       }
     };
-    expect(issues({ ...base, consumers: [{ name: 'c', certSubject: 'x', providers: ['ap'] }] })).toEqual(['consumers.0.certSubject: needs tls.caFile: client certificates are verified against it']);
-    expect(issues({ ...base, tls: { certFile: file('server.pem'), keyFile: file('missing.key') } })).toEqual([expect.stringMatching(/^tls\.keyFile: cannot read .*missing\.key \(ENOENT\)$/)]);
+    expect(issues({ ...base, consumers: [{ name: 'c', certSubject: 'x', providers: ['ap'] }] })).toEqual([
+      'consumers.0.certSubject: needs tls.caFile: client certificates are verified against it',
+    ]);
+    expect(issues({ ...base, tls: { certFile: file('server.pem'), keyFile: file('missing.key') } })).toEqual([
+      expect.stringMatching(/^tls\.keyFile: cannot read .*missing\.key \(ENOENT\)$/),
+    ]);
     expect(issues({ ...base, consumers: [{ name: 'c', providers: ['ap'] }] })).toEqual([expect.stringContaining('consumers.0.keySha256: is required')]);
   });
 });

@@ -59,13 +59,23 @@ describe('one config file for the command and the broker', () => {
     const server = await startLoopbackServer((request, response, body) => {
       const form = new URLSearchParams(body);
       const basic = Buffer.from(String(request.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
-      const ok = form.get('grant_type') === 'client_credentials' && (basic === 'payments:idp-secret-3a2b1c' || form.get('client_secret') === 'idp-secret-3a2b1c');
+      const ok =
+        form.get('grant_type') === 'client_credentials' && (basic === 'payments:idp-secret-3a2b1c' || form.get('client_secret') === 'idp-secret-3a2b1c');
       response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(ok ? { access_token: 'idp-token-0123456789abcdef', token_type: 'Bearer', expires_in: 600, scope: 'payments' } : { error: 'invalid_client' }));
+      response.end(
+        JSON.stringify(
+          ok ? { access_token: 'idp-token-0123456789abcdef', token_type: 'Bearer', expires_in: 600, scope: 'payments' } : { error: 'invalid_client' },
+        ),
+      );
     });
     try {
       const file = join(dir, 'idp.json');
-      writeFileSync(file, JSON.stringify({ providers: { idp: { type: 'oauth2', clientId: 'payments', clientSecretEnv: 'IDP_SECRET', tokenUrl: `${server.url}/token`, scope: 'payments' } } }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          providers: { idp: { type: 'oauth2', clientId: 'payments', clientSecretEnv: 'IDP_SECRET', tokenUrl: `${server.url}/token`, scope: 'payments' } },
+        }),
+      );
       const result = await runCli(['token', 'idp', '--config', file], { IDP_SECRET: 'idp-secret-3a2b1c' });
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
@@ -79,9 +89,12 @@ describe('one config file for the command and the broker', () => {
     }
   });
 
-  it('problems are named by the file and field, the factory\'s own checks included', async () => {
+  it("problems are named by the file and field, the factory's own checks included", async () => {
     const file = join(dir, 'bad.json');
-    writeFileSync(file, JSON.stringify({ providers: { idp: { type: 'oauth2', clientId: 'x', clientSecretEnv: 'S', tokenUrl: 'http://idp.example.com/token' } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ providers: { idp: { type: 'oauth2', clientId: 'x', clientSecretEnv: 'S', tokenUrl: 'http://idp.example.com/token' } } }),
+    );
     const error = await loadConfiguredProvider('idp', { env: { S: 'secret-xyz-123' }, configPath: file }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     const text = (error as ConfigError).issues.map((i) => `${i.path}: ${i.message}`).join('; ');

@@ -15,7 +15,13 @@ async function cli(argv: string[], input?: string[]): Promise<{ code: number; st
     stdout: { write: (t: string) => (stdout += t) },
     stderr: { write: (t: string) => (stderr += t) },
     env: {},
-    ...(input === undefined ? {} : { stdin: (async function* () { yield* input; })() }),
+    ...(input === undefined
+      ? {}
+      : {
+          stdin: (async function* () {
+            yield* input;
+          })(),
+        }),
   });
   return { code, stdout, stderr };
 }
@@ -66,7 +72,11 @@ describe('serve --check and key hashes', () => {
       }),
     );
     let stderr = '';
-    const code = await run(['serve', '--config', file, '--check'], { stdout: { write: () => {} }, stderr: { write: (t: string) => (stderr += t) }, env: { S: 'secret' } });
+    const code = await run(['serve', '--config', file, '--check'], {
+      stdout: { write: () => {} },
+      stderr: { write: (t: string) => (stderr += t) },
+      env: { S: 'secret' },
+    });
     expect(code).toBe(2);
     expect(stderr).toContain('broker.json: consumers.0.keySha256: is the SHA-256 of an empty key');
   });
