@@ -115,6 +115,19 @@ const schema = z.strictObject({
   logger: z.looseObject({ debug: functionSchema, info: functionSchema, warn: functionSchema, error: functionSchema }).optional(),
 });
 
+/**
+ * The manager's timing options (timeouts, skew, retries, the guard, cool-downs): the broker's `tokens`
+ * section is validated with this very schema, so both say the same about the same option.
+ */
+export const managerTimingSchema = schema.pick({
+  timeoutMs: true,
+  skewMs: true,
+  retry: true,
+  guard: true,
+  invalidCredentialsCooldownMs: true,
+  failureCooldownMs: true,
+});
+
 /** Validates the options (one ConfigError listing every problem) and applies the defaults. */
 export function resolveOptions(options: TokenManagerOptions): ResolvedOptions {
   const o = parseOptions(schema, options, 'createTokenManager');

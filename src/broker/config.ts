@@ -9,6 +9,7 @@
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { managerTimingSchema } from '../options.js';
 import {
   describeIssue as describe,
   ENV_NAME,
@@ -20,7 +21,6 @@ import {
   type ProviderSection,
 } from '../config-file.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { durationMs } from '../validate.js';
 import type { TokenManagerOptions } from '../options.js';
 import type { Provider } from '../provider.js';
 import { resolveConsumers, resolveTls, type Consumer, type ConsumerConfig, type ResolvedTls, type TlsConfig } from './consumers.js';
@@ -53,23 +53,9 @@ const storeSchema = z.discriminatedUnion(
   { error: 'must be "memory", "sqlite" or "redis"' },
 );
 
-const duration = durationMs.min(1);
 
-const tokensSchema = z.strictObject({
-  timeoutMs: duration.optional(),
-  skewMs: durationMs.optional(),
-  retry: z
-    .strictObject({
-      attempts: z.number().int().min(1).max(10).optional(),
-      baseDelayMs: durationMs.optional(),
-      maxDelayMs: durationMs.optional(),
-      maxRetryAfterMs: durationMs.optional(),
-    })
-    .optional(),
-  guard: z.strictObject({ maxTokens: z.number().int().min(1).optional(), windowMs: duration.optional() }).optional(),
-  invalidCredentialsCooldownMs: durationMs.optional(),
-  failureCooldownMs: durationMs.optional(),
-});
+// The manager's own schema for its timing options: one definition of what each one accepts.
+const tokensSchema = managerTimingSchema;
 
 const limitsSchema = z.strictObject({
   /** Largest request body accepted (only `POST …/invalidate` takes one); default 8 192. */
