@@ -87,7 +87,17 @@ async function child(kind: 'broker' | 'bare'): Promise<void> {
 }
 
 async function startChild(kind: 'broker' | 'bare', env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
-  const proc = fork(SCRIPT, ['child', kind], { execArgv: ['--import', 'tsx', ...(process.env.LOAD_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_PROFILE_DIR}`, `--cpu-prof-name=${kind}.cpuprofile`])], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(SCRIPT, ['child', kind], {
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.LOAD_PROFILE_DIR === undefined
+        ? []
+        : ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_PROFILE_DIR}`, `--cpu-prof-name=${kind}.cpuprofile`]),
+    ],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     proc.once('message', (message: { url: string }) => resolve(message.url));
     proc.once('exit', (code) => reject(new Error(`${kind} server exited with ${String(code)}`)));
@@ -193,7 +203,7 @@ async function main(): Promise<void> {
     `Run by \`npm run load:broker\` on ${new Date().toISOString()}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}.`,
     `autocannon 9, ${CONNECTIONS} connections, \`GET /v1/tokens/ap\`, ${DURATION_S} s per target in ${ROUNDS} alternating rounds after a 2 s warm-up each`,
     '(alternating, so both targets share whatever else the machine is doing). Each server runs in its own child process,',
-    'autocannon and the emulator in the parent. requests/s is the mean over the rounds; p50/p99 are the worst round\'s.',
+    "autocannon and the emulator in the parent. requests/s is the mean over the rounds; p50/p99 are the worst round's.",
     '',
     '| target | requests/s | p50 (ms) | p99 (ms) | requests | non-2xx | errors |',
     '|---|---:|---:|---:|---:|---:|---:|',
@@ -209,7 +219,7 @@ async function main(): Promise<void> {
     'The broker did everything it does in production on each request: API-key check (SHA-256, then a constant-time',
     'comparison against each of 21 consumers), allow-list, cached token from the memory store, response schema',
     'serialisation, `Cache-Control: no-store`, `x-request-id`, request and per-consumer counting (latency histogram',
-    'included) for /metrics and one JSON **audit line** per request (pino\'s asynchronous sonic-boom destination, to',
+    "included) for /metrics and one JSON **audit line** per request (pino's asynchronous sonic-boom destination, to",
     '/dev/null). The bare server answers the same route with a constant object and no logger.',
     '',
     `Result: ${pass ? 'PASS' : 'FAIL'}.`,
@@ -217,7 +227,9 @@ async function main(): Promise<void> {
   ].join('\n');
   mkdirSync(new URL('results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('results/broker-latest.md', import.meta.url), report);
-  console.log(`\nbroker/bare ${(ratio * 100).toFixed(1)} % (median round ${(medianRatio * 100).toFixed(1)} %), CPU per request bare ${cpuPerRequest.bare.toFixed(1)} µs / broker ${cpuPerRequest.broker.toFixed(1)} µs = ${(cpuRatio * 100).toFixed(1)} %, upstream after first ${broker.upstreamAfterFirst} → ${pass ? 'PASS' : 'FAIL'}`);
+  console.log(
+    `\nbroker/bare ${(ratio * 100).toFixed(1)} % (median round ${(medianRatio * 100).toFixed(1)} %), CPU per request bare ${cpuPerRequest.bare.toFixed(1)} µs / broker ${cpuPerRequest.broker.toFixed(1)} µs = ${(cpuRatio * 100).toFixed(1)} %, upstream after first ${broker.upstreamAfterFirst} → ${pass ? 'PASS' : 'FAIL'}`,
+  );
   console.log('written to bench/results/broker-latest.md');
   process.exitCode = pass ? 0 : 1;
 }

@@ -93,7 +93,12 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
   async '@badgateway/oauth2-client'(list) {
     const inProcessFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
     const wrappers = list.map((id) => {
-      const client = new BadgatewayClient({ tokenEndpoint: 'https://auth.example.test/oauth2/token', clientId: id, clientSecret: CLIENT_SECRET, fetch: inProcessFetch });
+      const client = new BadgatewayClient({
+        tokenEndpoint: 'https://auth.example.test/oauth2/token',
+        clientId: id,
+        clientSecret: CLIENT_SECRET,
+        fetch: inProcessFetch,
+      });
       return new OAuth2Fetch({ client, getNewToken: () => client.clientCredentials() });
     });
     for (let i = 0; i < wrappers.length; i += 100) await Promise.all(wrappers.slice(i, i + 100).map((w) => w.getToken()));
@@ -104,7 +109,12 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
     const clients = list.map((id) => {
       const client = new GoogleClient({ clientId: id, clientSecret: CLIENT_SECRET });
       const body = JSON.parse(tokenJson()) as { access_token: string; expires_in: number };
-      client.setCredentials({ access_token: body.access_token, token_type: 'Bearer', refresh_token: `refresh-${id}`, expiry_date: Date.now() + body.expires_in * 1000 });
+      client.setCredentials({
+        access_token: body.access_token,
+        token_type: 'Bearer',
+        refresh_token: `refresh-${id}`,
+        expiry_date: Date.now() + body.expires_in * 1000,
+      });
       return client;
     });
     for (const client of clients) await client.getAccessToken();
@@ -113,7 +123,11 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
   async '@azure/msal-node'(list) {
     const network: INetworkModule = {
       sendGetRequestAsync: async <T>() => ({ status: 404, headers: {}, body: {} as T }),
-      sendPostRequestAsync: async <T>(): Promise<NetworkResponse<T>> => ({ status: 200, headers: { 'content-type': 'application/json' }, body: tokenBody() as T }),
+      sendPostRequestAsync: async <T>(): Promise<NetworkResponse<T>> => ({
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: tokenBody() as T,
+      }),
     };
     const apps = list.map((id) => msalApplication('https://127.0.0.1:9', id, network));
     const request = { scopes: ['api://bench/.default'] };
@@ -166,7 +180,10 @@ const breakdownProviders: Record<string, (id: string) => Provider> = {
 };
 const makeProvider = breakdownProviders[subject];
 if (makeProvider !== undefined) {
-  const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(ids.map((id) => `${id}-b`), makeProvider);
+  const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(
+    ids.map((id) => `${id}-b`),
+    makeProvider,
+  );
   breakdown = { providers, registrations, cachedTokens };
 }
 const result: MemoryResult = { name: subject, credentials: N, bytesPerCredential: (heapAfter - heapBefore) / N, heapBefore, heapAfter, breakdown };

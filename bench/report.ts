@@ -51,9 +51,7 @@ export function evaluateTargets(
   client: ClientOverheadResult,
 ): Target[] {
   const tb = warm.find((r) => r.name === 'tokenbroker')!;
-  const fastestPeer = warm
-    .filter((r) => r.name !== 'tokenbroker' && r.name !== 'floor')
-    .reduce((best, r) => (r.nsPerOp < best.nsPerOp ? r : best));
+  const fastestPeer = warm.filter((r) => r.name !== 'tokenbroker' && r.name !== 'floor').reduce((best, r) => (r.nsPerOp < best.nsPerOp ? r : best));
   const tbStampede = stampede.find((r) => r.name === 'tokenbroker')!;
   const tbMemory = memory.find((r) => r.name === 'tokenbroker');
   const dayMisses = day.filter((r) => r.tokenRequests !== r.minimum);
@@ -132,7 +130,12 @@ export function resultsMarkdown(results: Results, headingLevel = 2): string {
   );
   out.push('');
   out.push(`${h} Targets`, '');
-  out.push(table(['target', 'result', 'figure'], results.targets.map((t) => [t.target, t.met ? '**met**' : '**missed**', t.figure + (t.note ? ` — ${t.note}` : '')])));
+  out.push(
+    table(
+      ['target', 'result', 'figure'],
+      results.targets.map((t) => [t.target, t.met ? '**met**' : '**missed**', t.figure + (t.note ? ` — ${t.note}` : '')]),
+    ),
+  );
   out.push('');
 
   out.push(`${h} 1. Warm hit (token already cached)`, '');
@@ -240,7 +243,12 @@ export function resultsMarkdown(results: Results, headingLevel = 2): string {
   if (results.sqlite !== undefined) out.push(sqliteMarkdown(results.sqlite, headingLevel));
 
   out.push(`${h} Versions`, '');
-  out.push(table(['package', 'version'], Object.entries(env.versions).map(([name, version]) => [name, version])));
+  out.push(
+    table(
+      ['package', 'version'],
+      Object.entries(env.versions).map(([name, version]) => [name, version]),
+    ),
+  );
   out.push('');
   const notes = results.warm.filter((r) => r.note !== undefined);
   if (notes.length > 0) {
@@ -268,8 +276,23 @@ export function printSummary(results: Results): void {
     };
   });
   console.table(rows);
-  console.table(results.day.map((d) => ({ credential: d.credential, traffic: d.traffic, calls: d.calls, 'token requests': d.tokenRequests, minimum: d.minimum, 'absolute floor': d.absoluteFloor })));
-  console.table([{ 'plain ky µs': Number(results.client.plainKyUs.toFixed(1)), 'tokens.client µs': Number(results.client.tokenbrokerUs.toFixed(1)), 'overhead %': Number(results.client.overheadPct.toFixed(1)) }]);
+  console.table(
+    results.day.map((d) => ({
+      credential: d.credential,
+      traffic: d.traffic,
+      calls: d.calls,
+      'token requests': d.tokenRequests,
+      minimum: d.minimum,
+      'absolute floor': d.absoluteFloor,
+    })),
+  );
+  console.table([
+    {
+      'plain ky µs': Number(results.client.plainKyUs.toFixed(1)),
+      'tokens.client µs': Number(results.client.tokenbrokerUs.toFixed(1)),
+      'overhead %': Number(results.client.overheadPct.toFixed(1)),
+    },
+  ]);
   console.table(results.targets.map((t) => ({ target: t.target, result: t.met ? 'met' : 'MISSED', figure: t.figure })));
 }
 

@@ -7,6 +7,9 @@ import { sqliteStore } from '../src/stores/sqlite/index.js';
 import { CLIENT_ID, CLIENT_SECRET } from './subjects.js';
 
 const [file, tokenUrl] = process.argv.slice(2) as [string, string];
-const tokens = createTokenManager({ providers: { bench: oauth2({ tokenUrl, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }) }, store: sqliteStore({ path: file }) });
+const tokens = createTokenManager({
+  providers: { bench: oauth2({ tokenUrl, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }) },
+  store: sqliteStore({ path: file }),
+});
 await tokens.getToken('bench');
 await tokens.close();

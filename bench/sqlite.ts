@@ -63,7 +63,9 @@ export async function measureSqlite(server: RemoteTokenServer, rounds = 3): Prom
   const file = join(dir, 'tokens.sqlite');
   try {
     // Another process fetches the token and stores it in the file.
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./sqlite-seed-child.ts', import.meta.url)), file, server.tokenUrl], { timeout: 60_000 });
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./sqlite-seed-child.ts', import.meta.url)), file, server.tokenUrl], {
+      timeout: 60_000,
+    });
 
     // Warm: two managers, each with its token cached; one loop literal each (see bench/warm.ts).
     const memory = manager(server.tokenUrl);
@@ -118,7 +120,16 @@ export async function measureSqlite(server: RemoteTokenServer, rounds = 3): Prom
     void sink;
     return {
       warm: { memoryNs: best.memory, sqliteNs: best.sqlite, ratio: best.sqlite / best.memory, requestsPerCall: warmRequests / Math.max(1, calls) },
-      cold: { samples: COLD_SAMPLES, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: quantile(times, 1), openP50Ms: quantile(opens, 0.5), openP99Ms: quantile(opens, 0.99), managerP50Ms: quantile(managers, 0.5), tokenRequests: (await server.tokenRequests()) - coldBefore },
+      cold: {
+        samples: COLD_SAMPLES,
+        p50Ms: at(0.5),
+        p99Ms: at(0.99),
+        maxMs: quantile(times, 1),
+        openP50Ms: quantile(opens, 0.5),
+        openP99Ms: quantile(opens, 0.99),
+        managerP50Ms: quantile(managers, 0.5),
+        tokenRequests: (await server.tokenRequests()) - coldBefore,
+      },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -3,13 +3,7 @@
  * this credential" — against the same loopback token server, configured as its README says.
  */
 import { createRequire } from 'node:module';
-import {
-  ConfidentialClientApplication,
-  LogLevel,
-  type INetworkModule,
-  type NetworkRequestOptions,
-  type NetworkResponse,
-} from '@azure/msal-node';
+import { ConfidentialClientApplication, LogLevel, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { OAuth2Client as BadgatewayClient, OAuth2Fetch } from '@badgateway/oauth2-client';
 import { OAuth2Client as GoogleClient } from 'google-auth-library';
 import * as openid from 'openid-client';
@@ -45,7 +39,7 @@ export interface Subject {
 export const tokenbroker: Subject = {
   name: 'tokenbroker',
   pkg: 'tokenbroker',
-  call: "tokens.getToken(id), memoryStore (default), oauth2() provider",
+  call: 'tokens.getToken(id), memoryStore (default), oauth2() provider',
   caches: true,
   create(origin, tokenUrl) {
     const tokens = createTokenManager({
@@ -167,10 +161,9 @@ export const openidClient: Subject = {
 // simple-oauth2 (CommonJS without types: loaded with require and typed here)
 
 interface SimpleOAuth2 {
-  ClientCredentials: new (options: {
-    client: { id: string; secret: string };
-    auth: { tokenHost: string; tokenPath: string };
-  }) => { getToken(params: Record<string, string>): Promise<unknown> };
+  ClientCredentials: new (options: { client: { id: string; secret: string }; auth: { tokenHost: string; tokenPath: string } }) => {
+    getToken(params: Record<string, string>): Promise<unknown>;
+  };
 }
 const simpleOAuth2Module = createRequire(import.meta.url)('simple-oauth2') as SimpleOAuth2;
 

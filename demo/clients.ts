@@ -64,9 +64,7 @@ export function tokenbrokerApis(tokens: TokenManager, latency: LatencyRecorder):
   return {
     async listCustomers({ limit, after }) {
       await timedToken('ap');
-      return kyCall(() =>
-        ap.get('customers', { searchParams: after === undefined ? { limit } : { limit, after } }).json<CustomerPage>(),
-      );
+      return kyCall(() => ap.get('customers', { searchParams: after === undefined ? { limit } : { limit, after } }).json<CustomerPage>());
     },
     async joinClub(person) {
       await timedToken('autopay');

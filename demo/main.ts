@@ -17,8 +17,10 @@ try {
     for (const problem of summary.problems) process.stderr.write(`demo: FAILED: ${problem}\n`);
     process.exitCode = 1;
   } else {
-    log(`ok: tokenbroker was never banned and took ${summary.tokenbroker.tokensIssued.ap.total + summary.tokenbroker.tokensIssued.autopay.total} tokens; ` +
-      `the naive client was banned. Demo took ${(summary.durationMs / 1000).toFixed(1)} s.`);
+    log(
+      `ok: tokenbroker was never banned and took ${summary.tokenbroker.tokensIssued.ap.total + summary.tokenbroker.tokensIssued.autopay.total} tokens; ` +
+        `the naive client was banned. Demo took ${(summary.durationMs / 1000).toFixed(1)} s.`,
+    );
   }
 } catch (error) {
   process.stderr.write(`demo: FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -14,7 +14,11 @@ function table(header: string[], rows: string[][], notes: Array<[string, string]
   const widths = header.map((_, column) =>
     Math.max(...[header, ...rows].map((row) => (row[column] ?? '').length), column === 0 ? Math.max(0, ...notes.map(([label]) => label.length)) : 0),
   );
-  const line = (row: string[]) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('   ').trimEnd()}`;
+  const line = (row: string[]) =>
+    `  ${row
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('   ')
+      .trimEnd()}`;
   return [
     line(header),
     `  ${widths.map((w) => '─'.repeat(w)).join('   ')}`,
@@ -61,7 +65,10 @@ export function formatSummary(s: DemoSummary): string[] {
       ],
       [
         ['cache hit rate', `${(tb.hitRate * 100).toFixed(2)} % of ${n(tb.getTokenCalls)} getToken calls (${n(tb.deduplicated)} joined a request under way)`],
-        ['getToken latency p50 / p99', `${us(tb.getTokenLatencyUs.p50)} / ${us(tb.getTokenLatencyUs.p99)} (${n(tb.getTokenLatencyUs.samples)} timed calls, under load)`],
+        [
+          'getToken latency p50 / p99',
+          `${us(tb.getTokenLatencyUs.p50)} / ${us(tb.getTokenLatencyUs.p99)} (${n(tb.getTokenLatencyUs.samples)} timed calls, under load)`,
+        ],
       ],
     ),
   );

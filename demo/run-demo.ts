@@ -75,14 +75,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const emulator = await startEmulator({ tokenLifetimeSeconds: { alternativePayments: apLifetime } });
   try {
     const knobs = emulator.knobs();
-    log(`emulator on ${emulator.url}: Alternative Payments tokens last ${apLifetime} s, Autopay ${knobs.tokenLifetimeSeconds.autopay} s; ` +
-      `${knobs.ban === false ? 'no ban' : `a client issued more than ${knobs.ban.maxTokens} tokens in ${knobs.ban.windowSeconds / 60} min is banned`}`);
+    log(
+      `emulator on ${emulator.url}: Alternative Payments tokens last ${apLifetime} s, Autopay ${knobs.tokenLifetimeSeconds.autopay} s; ` +
+        `${knobs.ban === false ? 'no ban' : `a client issued more than ${knobs.ban.maxTokens} tokens in ${knobs.ban.windowSeconds / 60} min is banned`}`,
+    );
 
     // ---------------------------------------------------------------------------------------------
     // Phase 1: tokenbroker
     log('');
-    log(`phase 1: tokenbroker — 5 services share one token manager for ${(durationMs / 1000).toFixed(0)} s ` +
-      '(billing-sync pages AP customers, club-signup joins Autopay members, storefront bursts 40 calls every 0.75 s)');
+    log(
+      `phase 1: tokenbroker — 5 services share one token manager for ${(durationMs / 1000).toFixed(0)} s ` +
+        '(billing-sync pages AP customers, club-signup joins Autopay members, storefront bursts 40 calls every 0.75 s)',
+    );
     phaseStart = performance.now();
     const logger: Logger = {
       debug: () => {},

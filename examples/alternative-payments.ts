@@ -29,7 +29,10 @@ try {
   const token = await tokens.getToken('ap');
   console.log(`token: ${token.tokenType}, expires ${new Date(token.expiresAt).toISOString()}`);
 
-  const page = await tokens.client('ap').get('customers', { searchParams: { limit: 5 } }).json<{ data: unknown[]; has_next_page: boolean }>();
+  const page = await tokens
+    .client('ap')
+    .get('customers', { searchParams: { limit: 5 } })
+    .json<{ data: unknown[]; has_next_page: boolean }>();
   console.log(`customers on the first page: ${page.data.length}, more: ${page.has_next_page}`);
 
   await Promise.all(Array.from({ length: 100 }, () => tokens.getToken('ap')));

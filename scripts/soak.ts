@@ -107,8 +107,18 @@ async function main(collect: () => void): Promise<void> {
   const providers = {
     ap1: alternativePayments({ clientId: 'soak-ap-1', clientSecret: clients[0]!.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl }),
     ap2: alternativePayments({ clientId: 'soak-ap-2', clientSecret: clients[1]!.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl }),
-    autopay1: autopay({ clientId: 'soak-autopay-1', clientSecret: clients[2]!.clientSecret, tokenUrl: emulator.autopayTokenUrl, apiBaseUrl: emulator.autopayApiBaseUrl }),
-    autopay2: autopay({ clientId: 'soak-autopay-2', clientSecret: clients[3]!.clientSecret, tokenUrl: emulator.autopayTokenUrl, apiBaseUrl: emulator.autopayApiBaseUrl }),
+    autopay1: autopay({
+      clientId: 'soak-autopay-1',
+      clientSecret: clients[2]!.clientSecret,
+      tokenUrl: emulator.autopayTokenUrl,
+      apiBaseUrl: emulator.autopayApiBaseUrl,
+    }),
+    autopay2: autopay({
+      clientId: 'soak-autopay-2',
+      clientSecret: clients[3]!.clientSecret,
+      tokenUrl: emulator.autopayTokenUrl,
+      apiBaseUrl: emulator.autopayApiBaseUrl,
+    }),
   };
   const ids = Object.keys(providers) as Array<keyof typeof providers>;
   const tokens = createTokenManager({ providers, logger });
@@ -261,9 +271,7 @@ async function main(collect: () => void): Promise<void> {
   console.log('\n== Memory');
   console.log(`  heap after GC: start ${heapStart.toFixed(1)} MB, end ${heapEnd.toFixed(1)} MB, growth ${(heapEnd - heapStart).toFixed(1)} MB`);
 
-  const unexpected = [...callerErrors.keys()].filter(
-    (name) => !['ProviderUnavailableError', 'RateLimitedError', 'IssuanceLimitError'].includes(name),
-  );
+  const unexpected = [...callerErrors.keys()].filter((name) => !['ProviderUnavailableError', 'RateLimitedError', 'IssuanceLimitError'].includes(name));
   const checks: Array<[string, boolean]> = [
     ['no client banned by the emulator', banned.length === 0],
     [`the guard's budget was never exceeded in any window (≤ ${GUARD_MAX_TOKENS} per lifetime)`, !budgetExceeded],

@@ -36,10 +36,9 @@ export function createAuthorizedFetch(
     // ky hands over a Request of its own and an options object that is usually empty: reuse the Request.
     const request = input instanceof Request && (init === undefined || isEmpty(init)) ? input : new Request(input, init);
     if (allowedOrigin !== undefined && new URL(request.url).origin !== allowedOrigin) {
-      throw new ConfigError(
-        [{ path: 'url', message: `tokens of "${id}" are sent only to ${allowedOrigin}, not ${new URL(request.url).origin}` }],
-        { provider: id },
-      );
+      throw new ConfigError([{ path: 'url', message: `tokens of "${id}" are sent only to ${allowedOrigin}, not ${new URL(request.url).origin}` }], {
+        provider: id,
+      });
     }
     // A body can be sent once; keep a copy for the single retry after a 401.
     const spare = request.body === null ? request : request.clone();

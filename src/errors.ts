@@ -9,13 +9,7 @@
 
 /** Machine-readable error codes, one per error class. */
 export type TokenErrorCode =
-  | 'invalid_credentials'
-  | 'rate_limited'
-  | 'provider_unavailable'
-  | 'invalid_token_response'
-  | 'issuance_limit'
-  | 'closed'
-  | 'config';
+  'invalid_credentials' | 'rate_limited' | 'provider_unavailable' | 'invalid_token_response' | 'issuance_limit' | 'closed' | 'config';
 
 /** Options common to every {@link TokenError}. */
 export interface TokenErrorOptions {

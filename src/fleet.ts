@@ -69,7 +69,11 @@ export class Fleet {
   /** Notes a store failure: one warning per outage. */
   failed(error: unknown): void {
     if (this.#downSince === undefined) {
-      this.#options.log('warn', { error: this.#options.describe(error) }, "shared store unavailable; falling back to this process's cache until it answers again");
+      this.#options.log(
+        'warn',
+        { error: this.#options.describe(error) },
+        "shared store unavailable; falling back to this process's cache until it answers again",
+      );
     }
     this.#downSince = Date.now();
   }
@@ -126,9 +130,12 @@ export class Fleet {
   /** Renewed every third of its TTL while the holder lives, so retries and a long `Retry-After` never outlive it. */
   #keepLock(key: string, owner: string): NodeJS.Timeout {
     const { lockTtlMs } = this.#options;
-    const renewal = setInterval(() => {
-      this.store.extendLock(key, owner, lockTtlMs).catch((error: unknown) => this.failed(error));
-    }, Math.max(100, Math.floor(lockTtlMs / 3)));
+    const renewal = setInterval(
+      () => {
+        this.store.extendLock(key, owner, lockTtlMs).catch((error: unknown) => this.failed(error));
+      },
+      Math.max(100, Math.floor(lockTtlMs / 3)),
+    );
     renewal.unref(); // a renewal must never keep the process alive
     return renewal;
   }

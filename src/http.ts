@@ -59,11 +59,7 @@ export async function postTokenRequest(request: TokenHttpRequest): Promise<Token
  * Reads a token endpoint's answer: the body as text, at most {@link MAX_TOKEN_RESPONSE_BYTES}, and
  * parsed as JSON when it is JSON. A body that breaks off becomes a {@link ProviderUnavailableError}.
  */
-export async function readTokenAnswer(
-  response: Response,
-  signal: AbortSignal,
-  scrub: (text: string) => string,
-): Promise<TokenHttpResponse> {
+export async function readTokenAnswer(response: Response, signal: AbortSignal, scrub: (text: string) => string): Promise<TokenHttpResponse> {
   let text: string;
   try {
     text = await readBoundedText(response, MAX_TOKEN_RESPONSE_BYTES);
@@ -82,10 +78,9 @@ export function transportError(error: unknown, signal: AbortSignal | undefined, 
   if (signal?.aborted === true) {
     const reason: unknown = signal.reason;
     const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
-    return new ProviderUnavailableError(
-      timedOut ? `Token request timed out (${reason.message})` : 'Token request was aborted',
-      { cause: safeCause(reason, scrub) },
-    );
+    return new ProviderUnavailableError(timedOut ? `Token request timed out (${reason.message})` : 'Token request was aborted', {
+      cause: safeCause(reason, scrub),
+    });
   }
   const cause = isNetworkError(error) ? (error.cause ?? error) : error;
   const code = (cause as { cause?: { code?: unknown } }).cause?.code ?? (cause as { code?: unknown }).code;
@@ -144,8 +139,7 @@ export function commonFailure(response: TokenHttpResponse, scrub: (text: string)
     );
   }
   if (status === 429) {
-    const retryAfterMs =
-      parseRetryAfter(response.headers.get('retry-after'), now) ?? quotaResetMs(response.headers, now);
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now) ?? quotaResetMs(response.headers, now);
     return new RateLimitedError(`Token endpoint rate-limited the request (HTTP 429)${quoted}`, {
       status,
       providerCode,

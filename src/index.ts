@@ -9,14 +9,7 @@ export type { Logger } from './logger.js';
 export type { TokenManagerOptions } from './options.js';
 export { ISSUE_REASONS, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
 export type { Token } from './token.js';
-export {
-  defineProvider,
-  type Provider,
-  type ProviderDefinition,
-  type QuotaHint,
-  type TokenRequestContext,
-  type TokenResponse,
-} from './provider.js';
+export { defineProvider, type Provider, type ProviderDefinition, type QuotaHint, type TokenRequestContext, type TokenResponse } from './provider.js';
 export * from './providers/index.js';
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export type { IssuanceLedger, LedgerDecision, SharedTokenStore, TokenStore } from './stores/types.js';

@@ -189,7 +189,11 @@ export class TokenManager {
     const pause = Math.max(1000, Math.min(60_000, (entry.usableUntil - now) / 4));
     entry.refreshAt = Math.min(entry.usableUntil, now + pause);
     this.#singleFlight(registration, 'refreshAhead', entry.token.accessToken).catch((error: unknown) => {
-      this.#log('warn', { provider: registration.id, error: describeError(error) }, 'background refresh failed; the current token stays in service until it expires');
+      this.#log(
+        'warn',
+        { provider: registration.id, error: describeError(error) },
+        'background refresh failed; the current token stays in service until it expires',
+      );
     });
   }
 

@@ -70,7 +70,6 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined;
 }
 
-
 /** A value that looks like a Provider; `defineProvider` and the factories make them. */
 export const providerShape = z.looseObject({
   kind: z.string().min(1),
@@ -93,12 +92,7 @@ const schema = z.strictObject({
   providers: z.record(z.string().min(1), providerShape).optional(),
   store: storeShape.optional(),
   skewMs: durationMs.optional(),
-  refreshAhead: z
-    .union([
-      z.literal(false),
-      z.strictObject({ ratio: z.number().min(0).max(0.5).optional(), minMs: durationMs.optional() }),
-    ])
-    .optional(),
+  refreshAhead: z.union([z.literal(false), z.strictObject({ ratio: z.number().min(0).max(0.5).optional(), minMs: durationMs.optional() })]).optional(),
   timeoutMs: durationMs.min(1).optional(),
   retry: z
     .strictObject({

@@ -146,13 +146,7 @@ class DefinedProvider extends ProviderBase {
 }
 
 /** The cache key of a credential: readable where it may be, hashed where it must be. */
-export function credentialKey(parts: {
-  kind: string;
-  tokenUrl: string;
-  clientId: string;
-  clientSecret: string;
-  variant?: string | undefined;
-}): string {
+export function credentialKey(parts: { kind: string; tokenUrl: string; clientId: string; clientSecret: string; variant?: string | undefined }): string {
   // 12 bytes of SHA-256 tell rotated secrets apart without letting the key stand in for the secret.
   // Bytes are cut before encoding and the parts joined with join(): the key is one flat string,
   // not slices or a rope that keep larger strings alive (it is stored once per credential).

@@ -10,8 +10,7 @@ export const REDACTED = '[redacted]';
 /** Longest provider text kept in an error message. */
 export const MAX_QUOTED_LENGTH = 200;
 
-const SENSITIVE_JSON_FIELD =
-  /("(?:access_token|refresh_token|id_token|client_secret|password|secret|token)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+const SENSITIVE_JSON_FIELD = /("(?:access_token|refresh_token|id_token|client_secret|password|secret|token)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 const SENSITIVE_FORM_FIELD = /\b(access_token|refresh_token|id_token|client_secret|password)=[^&\s"]*/gi;
 const AUTHORIZATION_VALUE = /\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*/gi;
 const JWT_SHAPE = /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;

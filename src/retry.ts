@@ -53,12 +53,7 @@ export async function withRetries<T>(
   }
 }
 
-function retryDelay(
-  error: ProviderUnavailableError | RateLimitedError,
-  attempt: number,
-  policy: RetryPolicy,
-  random: () => number,
-): number | undefined {
+function retryDelay(error: ProviderUnavailableError | RateLimitedError, attempt: number, policy: RetryPolicy, random: () => number): number | undefined {
   if (error.retryAfterMs !== undefined) {
     return error.retryAfterMs > policy.maxRetryAfterMs ? undefined : error.retryAfterMs;
   }

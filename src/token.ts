@@ -65,9 +65,7 @@ const tokenResponseSchema = z.looseObject({
     .min(1, 'access_token is empty')
     .max(16_384, 'access_token is longer than 16 KiB')
     .regex(VISIBLE_ASCII, 'access_token holds characters that cannot go in an HTTP header'),
-  token_type: z
-    .string({ error: 'token_type is missing or not a string' })
-    .refine((value) => value.toLowerCase() === 'bearer', 'token_type is not Bearer'),
+  token_type: z.string({ error: 'token_type is missing or not a string' }).refine((value) => value.toLowerCase() === 'bearer', 'token_type is not Bearer'),
   expires_in: z.unknown().optional(),
   scope: z.string({ error: 'scope is not a string' }).optional(),
 });

@@ -27,9 +27,7 @@ export function urlIssue(value: string, path: string): { path: string; message: 
   if (url.username !== '' || url.password !== '') return { path, message: 'must not contain credentials' };
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:') {
-    return isLoopbackHost(url.hostname)
-      ? undefined
-      : { path, message: `must use https:// (http:// is allowed only for loopback hosts, not ${url.hostname})` };
+    return isLoopbackHost(url.hostname) ? undefined : { path, message: `must use https:// (http:// is allowed only for loopback hosts, not ${url.hostname})` };
   }
   return { path, message: `must use https://, not ${url.protocol}` };
 }

@@ -16,8 +16,18 @@ const LAYERS: readonly { readonly name: string; readonly matches: (path: string)
     name: 'leaves',
     matches: (p) =>
       [
-        'logger.ts', 'url-policy.ts', 'timers.ts', 'zod-issues.ts', 'errors.ts', 'redact.ts', 'token.ts',
-        'headers.ts', 'retry.ts', 'stats.ts', 'validate.ts', 'http.ts',
+        'logger.ts',
+        'url-policy.ts',
+        'timers.ts',
+        'zod-issues.ts',
+        'errors.ts',
+        'redact.ts',
+        'token.ts',
+        'headers.ts',
+        'retry.ts',
+        'stats.ts',
+        'validate.ts',
+        'http.ts',
       ].includes(p),
   },
   { name: 'storage', matches: (p) => p.startsWith('stores/') },
@@ -65,7 +75,9 @@ describe('architecture', () => {
 
   it('no module imports from a higher layer', () => {
     const upward = [...graph].flatMap(([file, imports]) =>
-      imports.filter((target) => layerOf(target) > layerOf(file)).map((target) => `${file} (${LAYERS[layerOf(file)]!.name}) -> ${target} (${LAYERS[layerOf(target)]!.name})`),
+      imports
+        .filter((target) => layerOf(target) > layerOf(file))
+        .map((target) => `${file} (${LAYERS[layerOf(file)]!.name}) -> ${target} (${LAYERS[layerOf(target)]!.name})`),
     );
     expect(upward).toEqual([]);
   });
@@ -73,7 +85,9 @@ describe('architecture', () => {
   it('the emulator imports nothing of the client side: only leaves and itself', () => {
     const crossing = [...graph]
       .filter(([file]) => file.startsWith('emulator/'))
-      .flatMap(([file, imports]) => imports.filter((target) => !target.startsWith('emulator/') && layerOf(target) !== 0).map((target) => `${file} -> ${target}`));
+      .flatMap(([file, imports]) =>
+        imports.filter((target) => !target.startsWith('emulator/') && layerOf(target) !== 0).map((target) => `${file} -> ${target}`),
+      );
     expect(crossing).toEqual([]);
   });
 

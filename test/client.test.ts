@@ -52,7 +52,10 @@ describe('authorised client', () => {
   it('a 401 causes one invalidation and one retry (with the body), and the retry succeeds', async () => {
     await tokens.getToken('ap');
     revoked.add('tok-1');
-    const answer = await tokens.client('ap').post('customers', { json: { name: 'Ada' } }).json<{ token: string; body: string }>();
+    const answer = await tokens
+      .client('ap')
+      .post('customers', { json: { name: 'Ada' } })
+      .json<{ token: string; body: string }>();
     expect(answer.token).toBe('tok-2');
     expect(JSON.parse(answer.body)).toEqual({ name: 'Ada' });
     expect(apiCalls).toBe(2);

@@ -30,7 +30,9 @@ describe('configuration errors', () => {
   });
 
   it('http:// to a non-loopback host', () => {
-    expect(paths(configError(() => alternativePayments({ clientId: 'a', clientSecret: 'b', baseUrl: 'http://api.example.com' })))).toContain('alternativePayments.baseUrl');
+    expect(paths(configError(() => alternativePayments({ clientId: 'a', clientSecret: 'b', baseUrl: 'http://api.example.com' })))).toContain(
+      'alternativePayments.baseUrl',
+    );
     expect(paths(configError(() => autopay({ clientId: 'a', clientSecret: 'b', tokenUrl: 'http://auth.example.com/t' })))).toContain('autopay.tokenUrl');
     expect(paths(configError(() => oauth2({ clientId: 'a', clientSecret: 'b', tokenUrl: 'http://10.0.0.1/token' })))).toContain('oauth2.tokenUrl');
   });

@@ -30,14 +30,18 @@ describe('examples', () => {
   });
   afterAll(() => redis?.close());
 
-  it.each(examples)('%s runs and prints what it promises', (file) => {
-    if (file === 'redis.ts' && redis === undefined) return; // skipped, said so above
-    const env = { ...process.env };
-    for (const name of Object.keys(env)) if (/^(AP|AUTOPAY|REDIS)_/.test(name)) delete env[name];
-    if (redis !== undefined) env.REDIS_URL = redis.url;
-    const result = spawnSync(process.execPath, ['--import', 'tsx', `examples/${file}`], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
-    expect(result.stderr).toBe('');
-    expect(result.status).toBe(0);
-    for (const pattern of expectations[file] ?? []) expect(result.stdout).toMatch(pattern);
-  }, 90_000); // cluster.ts starts six processes, each compiling with tsx: slow on a loaded machine
+  it.each(examples)(
+    '%s runs and prints what it promises',
+    (file) => {
+      if (file === 'redis.ts' && redis === undefined) return; // skipped, said so above
+      const env = { ...process.env };
+      for (const name of Object.keys(env)) if (/^(AP|AUTOPAY|REDIS)_/.test(name)) delete env[name];
+      if (redis !== undefined) env.REDIS_URL = redis.url;
+      const result = spawnSync(process.execPath, ['--import', 'tsx', `examples/${file}`], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      for (const pattern of expectations[file] ?? []) expect(result.stdout).toMatch(pattern);
+    },
+    90_000,
+  ); // cluster.ts starts six processes, each compiling with tsx: slow on a loaded machine
 });

@@ -26,9 +26,11 @@ describe('quota headers', () => {
 
 describe('URL policy', () => {
   it.each(['https://api.example.com', 'http://localhost:8080', 'http://127.0.0.1', 'http://127.1.2.3:9', 'http://[::1]:80'])('accepts %s', (url) =>
-    expect(urlIssue(url, 'u')).toBeUndefined());
+    expect(urlIssue(url, 'u')).toBeUndefined(),
+  );
   it.each(['http://example.com', 'http://10.0.0.1', 'ftp://example.com', 'not a url', 'https://user:pw@example.com'])('refuses %s', (url) =>
-    expect(urlIssue(url, 'u')).toBeDefined());
+    expect(urlIssue(url, 'u')).toBeDefined(),
+  );
 });
 
 describe('withRetries: exponential backoff with full jitter', () => {
@@ -75,10 +77,14 @@ describe('withRetries: exponential backoff with full jitter', () => {
   it('never retries invalid credentials', async () => {
     let calls = 0;
     await expect(
-      withRetries(async () => {
-        calls += 1;
-        throw new InvalidCredentialsError('no');
-      }, policy, new AbortController().signal),
+      withRetries(
+        async () => {
+          calls += 1;
+          throw new InvalidCredentialsError('no');
+        },
+        policy,
+        new AbortController().signal,
+      ),
     ).rejects.toBeInstanceOf(InvalidCredentialsError);
     expect(calls).toBe(1);
   });

@@ -5,14 +5,7 @@
  */
 import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  alternativePayments,
-  autopay,
-  createTokenManager,
-  memoryStore,
-  oauth2,
-  type Logger,
-} from '../src/index.js';
+import { alternativePayments, autopay, createTokenManager, memoryStore, oauth2, type Logger } from '../src/index.js';
 import { everythingAbout } from './helpers/leak-scan.js';
 
 const SECRET = 'tb-Secret+/=%:Zq9!x-7f3a';
@@ -42,7 +35,14 @@ describe('secrets never leak', () => {
     rfcPost: oauth2({ clientId: 'client', clientSecret: SECRET, tokenUrl: `${RFC}/token-post`, authMethod: 'client_secret_post' }),
   };
   const store = memoryStore();
-  const tokens = createTokenManager({ providers, store, logger, retry: { attempts: 2, baseDelayMs: 1 }, failureCooldownMs: 0, invalidCredentialsCooldownMs: 0 });
+  const tokens = createTokenManager({
+    providers,
+    store,
+    logger,
+    retry: { attempts: 2, baseDelayMs: 1 },
+    failureCooldownMs: 0,
+    invalidCredentialsCooldownMs: 0,
+  });
 
   beforeAll(async () => {
     nock.disableNetConnect();
@@ -67,7 +67,10 @@ describe('secrets never leak', () => {
       const id = origin === AP ? 'ap' : origin === AUTOPAY ? 'autopay' : path === '/token' ? 'rfc' : 'rfcPost';
       // Retryable answers are sent twice: the manager makes two attempts here. So are rfc's invalid_client
       // answers: oauth2's 'auto' tries Basic, then the secret in the body.
-      nock(origin).post(path).times(status >= 429 || (id === 'rfc' && (status === 400 || status === 401)) ? 2 : 1).reply(status, body, { 'content-type': 'application/json', location: `https://evil.example.com/?s=${SECRET}` });
+      nock(origin)
+        .post(path)
+        .times(status >= 429 || (id === 'rfc' && (status === 400 || status === 401)) ? 2 : 1)
+        .reply(status, body, { 'content-type': 'application/json', location: `https://evil.example.com/?s=${SECRET}` });
       errors.push(await tokens.getToken(id).catch((e: unknown) => e));
     }
     // A successful token, so the cache and stats hold something.

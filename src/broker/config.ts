@@ -53,7 +53,6 @@ const storeSchema = z.discriminatedUnion(
   { error: 'must be "memory", "sqlite" or "redis"' },
 );
 
-
 // The manager's own schema for its timing options: one definition of what each one accepts.
 const tokensSchema = managerTimingSchema;
 
@@ -210,7 +209,6 @@ export const DEFAULT_OPS = Object.freeze({ host: '127.0.0.1', port: 8081 });
  */
 export const BROKER_MAX_RETRY_AFTER_MS = 1_000;
 
-
 /**
  * The state directory when the config names none: `$STATE_DIRECTORY` under systemd (`StateDirectory=`;
  * the first one when it lists several), else `$XDG_STATE_HOME/tokenbroker`, else `~/.local/state/tokenbroker`.
@@ -284,7 +282,12 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
 
   const consumerList = Array.isArray(source.consumers) ? (source.consumers as unknown[]) : [];
   const tls = resolveTls(source.tls, baseDir, add, check);
-  const consumers = resolveConsumers(consumerList, { providerIds: new Set(Object.keys(providerSections)), clientCertificates: tls?.ca !== undefined }, add, check);
+  const consumers = resolveConsumers(
+    consumerList,
+    { providerIds: new Set(Object.keys(providerSections)), clientCertificates: tls?.ca !== undefined },
+    add,
+    check,
+  );
 
   if (
     issues.length > 0 ||
@@ -314,7 +317,6 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
   };
 }
 
-
 type Add = (path: readonly PropertyKey[], message: string) => void;
 
 function inlineSecretIssues(raw: unknown, add: Add): void {
@@ -326,7 +328,10 @@ function inlineSecretIssues(raw: unknown, add: Add): void {
       if (typeof consumer !== 'object' || consumer === null) return;
       for (const field of INLINE_KEY_FIELDS) {
         if (Object.hasOwn(consumer, field)) {
-          add(['consumers', index, field], 'API keys are not accepted in the config file; give "keySha256": the SHA-256 of the key, hex (printf %s "$KEY" | sha256sum)');
+          add(
+            ['consumers', index, field],
+            'API keys are not accepted in the config file; give "keySha256": the SHA-256 of the key, hex (printf %s "$KEY" | sha256sum)',
+          );
         }
       }
     });
@@ -365,7 +370,10 @@ function resolveStore(
     if (text === undefined || text.trim() === '') {
       add(['store', 'encryptionKeysEnv'], `names ${store.encryptionKeysEnv}, which is not set`);
     } else {
-      encryptionKeys = text.split(',').map((key) => key.trim()).filter((key) => key !== '');
+      encryptionKeys = text
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key !== '');
       secrets.push(...encryptionKeys);
     }
   }

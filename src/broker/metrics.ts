@@ -10,7 +10,6 @@ import type { TokenManager } from '../manager.js';
 import { ISSUE_REASONS } from '../stats.js';
 import { onUpstreamFetch } from '../telemetry.js';
 
-
 /** The broker's metrics. */
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -56,8 +55,18 @@ export class BrokerMetrics {
           }
         },
       });
-    nested('tokenbroker_consumer_requests_total', 'Token requests answered, by consumer, provider and outcome (issued, invalidated or the error code)', 'outcome', this.#byConsumer);
-    nested('tokenbroker_invalidations_total', 'Reported rejections (POST …/invalidate), by consumer, provider and result (dropped, already_replaced, limited)', 'result', this.#invalidations);
+    nested(
+      'tokenbroker_consumer_requests_total',
+      'Token requests answered, by consumer, provider and outcome (issued, invalidated or the error code)',
+      'outcome',
+      this.#byConsumer,
+    );
+    nested(
+      'tokenbroker_invalidations_total',
+      'Reported rejections (POST …/invalidate), by consumer, provider and result (dropped, already_replaced, limited)',
+      'result',
+      this.#invalidations,
+    );
     this.#latency = new ConsumerLatency();
     this.registry.registerMetric(this.#latency as unknown as Metric);
     new Gauge({
@@ -176,7 +185,13 @@ class ConsumerLatency {
     series.count++;
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> } {
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }>;
+  } {
     const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
     for (const [consumer, byProvider] of this.#series) {
       for (const [provider, series] of byProvider) {

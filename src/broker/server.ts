@@ -96,10 +96,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     logDestination,
   );
   const auditDestination =
-    options.auditDestination ??
-    (resolved.audit.file !== undefined
-      ? destination(resolved.audit.file, { mkdir: true, append: true })
-      : logDestination);
+    options.auditDestination ?? (resolved.audit.file !== undefined ? destination(resolved.audit.file, { mkdir: true, append: true }) : logDestination);
   const audit = resolved.audit.enabled ? new AuditLog(auditDestination) : undefined;
 
   const built = buildBrokerStore(resolved.store, logger.child({ component: 'store' }), options.source);

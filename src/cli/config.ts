@@ -164,15 +164,13 @@ async function loadFromEnv(kind: CliProviderKind, env: Readonly<Record<string, s
   return { kind, provider, secret, source: 'environment' };
 }
 
-async function loadFromFile(
-  kind: CliProviderKind,
-  configPath: string,
-  env: Readonly<Record<string, string | undefined>>,
-): Promise<LoadedProvider> {
+async function loadFromFile(kind: CliProviderKind, configPath: string, env: Readonly<Record<string, string | undefined>>): Promise<LoadedProvider> {
   const loaded = await loadConfiguredProvider(CONFIG_KEY[kind], { env, configPath });
   if (loaded.type !== kind) {
     const where = basename(configPath);
-    throw new ConfigError([{ path: `${where}: providers.${CONFIG_KEY[kind]}.type`, message: `is ${loaded.type}; \`tokenbroker token ${CONFIG_KEY[kind]}\` needs ${kind}` }]);
+    throw new ConfigError([
+      { path: `${where}: providers.${CONFIG_KEY[kind]}.type`, message: `is ${loaded.type}; \`tokenbroker token ${CONFIG_KEY[kind]}\` needs ${kind}` },
+    ]);
   }
   return { kind, provider: loaded.provider, secret: loaded.secret, source: loaded.source };
 }

@@ -5,13 +5,7 @@
  * stack, never a secret.
  */
 import { CommanderError } from 'commander';
-import {
-  ConfigError,
-  InvalidCredentialsError,
-  IssuanceLimitError,
-  ProviderUnavailableError,
-  RateLimitedError,
-} from '../errors.js';
+import { ConfigError, InvalidCredentialsError, IssuanceLimitError, ProviderUnavailableError, RateLimitedError } from '../errors.js';
 import { scrub } from '../redact.js';
 
 /** The exit codes of every `tokenbroker` command. */
@@ -73,7 +67,11 @@ export function describeError(error: unknown, secrets: Iterable<string> = []): s
     message = 'unexpected failure';
   }
   // Longest first, so a secret that contains another is replaced whole; the length limit is ours (below).
-  message = scrub(message, [...secrets].sort((a, b) => b.length - a.length), Number.POSITIVE_INFINITY);
+  message = scrub(
+    message,
+    [...secrets].sort((a, b) => b.length - a.length),
+    Number.POSITIVE_INFINITY,
+  );
   message = message.replace(/\s+/g, ' ').trim();
   return message.length > 500 ? `${message.slice(0, 499)}…` : message;
 }

@@ -14,10 +14,7 @@ function apError(code: string, message: string): { code: string; message: string
   return { code, message };
 }
 
-type BasicCredentials =
-  | { kind: 'missing' }
-  | { kind: 'malformed' }
-  | { kind: 'present'; clientId: string; clientSecret: string };
+type BasicCredentials = { kind: 'missing' } | { kind: 'malformed' } | { kind: 'present'; clientId: string; clientSecret: string };
 
 const BASE64 = /^Basic +((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?) *$/i;
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -48,12 +45,7 @@ interface Refusal {
 }
 
 /** `POST {base}/oauth/token`. */
-export async function handleToken(
-  state: EmulatorState,
-  request: IncomingMessage,
-  response: ServerResponse,
-  body: RequestBody,
-): Promise<void> {
+export async function handleToken(state: EmulatorState, request: IncomingMessage, response: ServerResponse, body: RequestBody): Promise<void> {
   const credentials = parseBasicCredentials(request.headers.authorization);
   const claimedClientId = credentials.kind === 'present' ? credentials.clientId : undefined;
   if (body.tooLarge) {

@@ -37,12 +37,7 @@ interface Refusal {
 const REQUIRED_FIELDS = ['client_id', 'client_secret', 'audience', 'grant_type'] as const;
 
 /** `POST /autopay-auth/oauth/token`. */
-export async function handleToken(
-  state: EmulatorState,
-  request: IncomingMessage,
-  response: ServerResponse,
-  body: RequestBody,
-): Promise<void> {
+export async function handleToken(state: EmulatorState, request: IncomingMessage, response: ServerResponse, body: RequestBody): Promise<void> {
   const json = body.tooLarge ? undefined : parseJsonObject(body.text);
   const claimedClientId = typeof json?.['client_id'] === 'string' ? json['client_id'] : undefined;
   if (body.tooLarge) {
@@ -150,8 +145,15 @@ const TOKEN_PROBLEM_MESSAGES: Record<TokenProblem, string> = {
 /** The join request, kept simple: who joins (a phone number or an e-mail address) and their name. */
 const joinRequestSchema = z
   .object({
-    phone_number: z.string().regex(/^\+?[0-9]{6,15}$/, 'must be 6 to 15 digits, optionally after a +').optional(),
-    email: z.string().max(254).regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an e-mail address').optional(),
+    phone_number: z
+      .string()
+      .regex(/^\+?[0-9]{6,15}$/, 'must be 6 to 15 digits, optionally after a +')
+      .optional(),
+    email: z
+      .string()
+      .max(254)
+      .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an e-mail address')
+      .optional(),
     first_name: z.string().max(100).optional(),
     last_name: z.string().max(100).optional(),
   })
@@ -160,12 +162,7 @@ const joinRequestSchema = z
   });
 
 /** `POST /autopay/customer_club/v2/join`. */
-export function handleJoinCustomerClub(
-  state: EmulatorState,
-  request: IncomingMessage,
-  response: ServerResponse,
-  body: RequestBody,
-): void {
+export function handleJoinCustomerClub(state: EmulatorState, request: IncomingMessage, response: ServerResponse, body: RequestBody): void {
   if (body.tooLarge) {
     state.counters.apiCall(PROVIDER, undefined, 'bad_request');
     sendJson(response, 413, apiError('payload_too_large', `Request body exceeds ${MAX_BODY_BYTES} bytes`));
@@ -205,12 +202,19 @@ export function handleJoinCustomerClub(
   if (json === undefined) return invalid('Request body must be a JSON object');
   const parsed = joinRequestSchema.safeParse(json);
   if (!parsed.success) {
-    return invalid(fieldIssues(parsed.error.issues).map((issue) => `${issue.path} ${issue.message}`).join('; '));
+    return invalid(
+      fieldIssues(parsed.error.issues)
+        .map((issue) => `${issue.path} ${issue.message}`)
+        .join('; '),
+    );
   }
 
   const member = parsed.data;
   // Derived from who joins, so joining twice answers the same member, as a real club would.
-  const memberId = `mem_${createHash('sha256').update(`${member.phone_number ?? ''}\u0000${member.email ?? ''}`).digest('hex').slice(0, 20)}`;
+  const memberId = `mem_${createHash('sha256')
+    .update(`${member.phone_number ?? ''}\u0000${member.email ?? ''}`)
+    .digest('hex')
+    .slice(0, 20)}`;
   state.counters.apiCall(PROVIDER, clientId, 'ok');
   sendJson(response, 200, {
     member_id: memberId,

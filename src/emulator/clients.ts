@@ -1,10 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import {
-  DEFAULT_AUTOPAY_AUDIENCE,
-  DEFAULT_AUTOPAY_SCOPE,
-  type EmulatorClient,
-  type EmulatedProvider,
-} from './options.js';
+import { DEFAULT_AUTOPAY_AUDIENCE, DEFAULT_AUTOPAY_SCOPE, type EmulatorClient, type EmulatedProvider } from './options.js';
 
 /**
  * The clients registered when `startEmulator` is given no `clients`: one per provider.

@@ -43,7 +43,9 @@ function buildCustomers(): Customer[] {
     const first = pick(FIRST_NAMES);
     const last = pick(LAST_NAMES);
     const company = pick(COMPANIES);
-    const idSuffix = Math.floor(random() * 0xffffffff).toString(16).padStart(8, '0');
+    const idSuffix = Math.floor(random() * 0xffffffff)
+      .toString(16)
+      .padStart(8, '0');
     createdAt += Math.floor(random() * 36 * 3600_000) + 60_000;
     customers.push({
       id: `cus_${String(index + 1).padStart(4, '0')}${idSuffix}`,

@@ -11,16 +11,7 @@ import type { EmulatorStats } from './stats.js';
 
 export { SAMPLE_CLIENTS } from './clients.js';
 export { DEFAULT_KNOBS } from './options.js';
-export type {
-  BanPolicy,
-  EmulatorClient,
-  EmulatorOptions,
-  Forced429,
-  Knobs,
-  KnobsPatch,
-  EmulatedProvider,
-  TokenLifetimes,
-} from './options.js';
+export type { BanPolicy, EmulatorClient, EmulatorOptions, Forced429, Knobs, KnobsPatch, EmulatedProvider, TokenLifetimes } from './options.js';
 export type { ApiOutcome, BannedClient, EmulatorStats, EmulatedProviderStats, RejectionReason, RequestCounters } from './stats.js';
 
 /** A running emulator. Call `close()` when done so the process can exit. */

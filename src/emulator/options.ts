@@ -106,9 +106,7 @@ const knobsPatchShape = {
   tokenLifetimeSeconds: lifetimesPatchSchema.optional(),
   latencyMs: nonNegativeInt.max(60_000).optional(),
   errorRate: z.number().min(0).max(1).optional(),
-  force429: z
-    .strictObject({ count: nonNegativeInt, retryAfterSeconds: nonNegativeInt.max(86_400).optional() })
-    .optional(),
+  force429: z.strictObject({ count: nonNegativeInt, retryAfterSeconds: nonNegativeInt.max(86_400).optional() }).optional(),
   alternativePaymentsRateLimitPerSecond: nonNegativeInt.optional(),
   ban: z
     .union([z.literal(false), z.strictObject({ maxTokens: positiveInt, windowSeconds: positiveInt })], {
@@ -142,7 +140,7 @@ const clientSchema = z
             code: 'custom',
             path: [field],
             message: 'is an Autopay setting; Alternative Payments clients have none',
-            });
+          });
         }
       }
     }
@@ -167,7 +165,7 @@ const optionsSchema = z.strictObject({
             code: 'custom',
             path: [index, 'clientId'],
             message: `duplicate client id for ${client.provider}`,
-            });
+          });
         }
         seen.add(key);
       });
@@ -216,8 +214,7 @@ export function applyKnobsPatch(base: Readonly<Knobs>, patch: KnobsPatch): Knobs
     latencyMs: patch.latencyMs ?? base.latencyMs,
     errorRate: patch.errorRate ?? base.errorRate,
     force429: { ...(patch.force429 ?? base.force429) },
-    alternativePaymentsRateLimitPerSecond:
-      patch.alternativePaymentsRateLimitPerSecond ?? base.alternativePaymentsRateLimitPerSecond,
+    alternativePaymentsRateLimitPerSecond: patch.alternativePaymentsRateLimitPerSecond ?? base.alternativePaymentsRateLimitPerSecond,
     ban: patch.ban === undefined ? cloneBan(base.ban) : cloneBan(patch.ban),
   };
 }

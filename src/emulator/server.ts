@@ -9,13 +9,7 @@ import * as control from './control.js';
 import type { EmulatorState } from './state.js';
 import { readBody, sendJson, type RequestBody } from './wire.js';
 
-type Handler = (
-  state: EmulatorState,
-  request: IncomingMessage,
-  response: ServerResponse,
-  body: RequestBody,
-  url: URL,
-) => void | Promise<void>;
+type Handler = (state: EmulatorState, request: IncomingMessage, response: ServerResponse, body: RequestBody, url: URL) => void | Promise<void>;
 
 /** Which provider a path belongs to, so even a 404 or 405 speaks that provider's error dialect. */
 type Area = 'alternative-payments' | 'autopay-auth' | 'autopay' | 'control';
@@ -38,7 +32,10 @@ const ROUTES = new Map<string, Route>([
   [`${ALTERNATIVE_PAYMENTS_PREFIX}/oauth/token`, { area: 'alternative-payments', methods: { POST: alternativePayments.handleToken } }],
   [
     `${ALTERNATIVE_PAYMENTS_PREFIX}/customers`,
-    { area: 'alternative-payments', methods: { GET: (state, request, response, _body, url) => alternativePayments.handleListCustomers(state, request, response, url) } },
+    {
+      area: 'alternative-payments',
+      methods: { GET: (state, request, response, _body, url) => alternativePayments.handleListCustomers(state, request, response, url) },
+    },
   ],
   [`${AUTOPAY_AUTH_PREFIX}/oauth/token`, { area: 'autopay-auth', methods: { POST: autopay.handleToken } }],
   [`${AUTOPAY_API_PREFIX}/customer_club/v2/join`, { area: 'autopay', methods: { POST: autopay.handleJoinCustomerClub } }],

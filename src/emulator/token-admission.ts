@@ -4,9 +4,7 @@ import type { EmulatedProvider } from './options.js';
 import type { EmulatorState } from './state.js';
 
 /** What a provider's own parsing of a token request concluded. `D` carries its wire details. */
-export type Authentication<D> =
-  | { ok: true; client: RegisteredClient }
-  | { ok: false; reason: 'bad_request' | 'invalid_credentials'; detail: D };
+export type Authentication<D> = { ok: true; client: RegisteredClient } | { ok: false; reason: 'bad_request' | 'invalid_credentials'; detail: D };
 
 /** The verdict on a token request; the provider turns it into its own wire answer. */
 export type Admission<D> =
@@ -59,10 +57,7 @@ export async function admitTokenRequest<D>(
     state.counters.tokenRejected(provider, client.clientId, 'banned');
     return { verdict: 'banned', client };
   }
-  if (
-    provider === 'alternative-payments' &&
-    !state.rateLimiter.admit(client.clientId, state.now(), state.knobs.alternativePaymentsRateLimitPerSecond)
-  ) {
+  if (provider === 'alternative-payments' && !state.rateLimiter.admit(client.clientId, state.now(), state.knobs.alternativePaymentsRateLimitPerSecond)) {
     state.counters.tokenRejected(provider, client.clientId, 'rate_limited');
     return { verdict: 'rate_limited' };
   }

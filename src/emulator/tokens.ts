@@ -15,9 +15,7 @@ export interface TokenRecord {
 export type TokenProblem = 'unknown' | 'expired' | 'revoked' | 'wrong_provider';
 
 /** The verdict on a presented token; `clientId` is known when the token was ours and the provider's. */
-export type TokenCheck =
-  | { ok: true; record: TokenRecord }
-  | { ok: false; problem: TokenProblem; clientId: string | undefined };
+export type TokenCheck = { ok: true; record: TokenRecord } | { ok: false; problem: TokenProblem; clientId: string | undefined };
 
 /** A freshly minted token, handed to the client once. */
 export interface MintedToken {

@@ -30,12 +30,7 @@ export function readBody(request: IncomingMessage): Promise<RequestBody> {
 }
 
 /** Sends a JSON answer with exactly these status and headers. Silent if the client has gone. */
-export function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (response.headersSent || response.destroyed) return;
   const payload = JSON.stringify(body);
   response.writeHead(status, {
@@ -66,9 +61,7 @@ export function bearerToken(request: IncomingMessage): { present: false } | { pr
 export function parseJsonObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

@@ -89,7 +89,13 @@ const optionsSchema = z.strictObject({
 export function alternativePayments(options: AlternativePaymentsOptions): Provider {
   const { clientId, clientSecret, environment, baseUrl } = parseOptions(optionsSchema, options, 'alternativePayments');
   const base = withoutTrailingSlash(baseUrl ?? ALTERNATIVE_PAYMENTS_BASE_URLS[environment ?? 'production']);
-  const endpoint = endpoints.get(base, () => ({ kind: KIND, defaultExpiresInSeconds: DOCUMENTED_LIFETIME_SECONDS, tokenUrl: `${base}/oauth/token`, apiBaseUrl: base, variant: base }));
+  const endpoint = endpoints.get(base, () => ({
+    kind: KIND,
+    defaultExpiresInSeconds: DOCUMENTED_LIFETIME_SECONDS,
+    tokenUrl: `${base}/oauth/token`,
+    apiBaseUrl: base,
+    variant: base,
+  }));
   return new AlternativePaymentsProvider(clientId, clientSecret, endpoint);
 }
 

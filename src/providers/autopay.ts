@@ -91,7 +91,13 @@ export function autopay(options: AutopayOptions): Provider {
   const audience = parsed.audience ?? AUTOPAY_DEFAULTS.audience;
   const tokenUrl = parsed.tokenUrl ?? AUTOPAY_DEFAULTS.tokenUrl;
   const apiBaseUrl = withoutTrailingSlash(parsed.apiBaseUrl ?? AUTOPAY_DEFAULTS.apiBaseUrl);
-  const endpoint = endpoints.get(JSON.stringify([tokenUrl, audience, apiBaseUrl]), () => ({ kind: KIND, defaultExpiresInSeconds: DOCUMENTED_MINIMUM_LIFETIME_SECONDS, tokenUrl, apiBaseUrl, variant: audience }));
+  const endpoint = endpoints.get(JSON.stringify([tokenUrl, audience, apiBaseUrl]), () => ({
+    kind: KIND,
+    defaultExpiresInSeconds: DOCUMENTED_MINIMUM_LIFETIME_SECONDS,
+    tokenUrl,
+    apiBaseUrl,
+    variant: audience,
+  }));
   return new AutopayProvider(parsed.clientId, parsed.clientSecret, endpoint);
 }
 

@@ -119,8 +119,8 @@ export function credentialsRefused(
   providerCode = oauthErrorCode(response.json),
 ): InvalidCredentialsError {
   const quoted = response.text.length > 0 ? `: ${scrub(response.text)}` : '';
-  return new InvalidCredentialsError(
-    `${providerName} refused the client credentials (HTTP ${response.status})${quoted}`,
-    { status: response.status, providerCode },
-  );
+  return new InvalidCredentialsError(`${providerName} refused the client credentials (HTTP ${response.status})${quoted}`, {
+    status: response.status,
+    providerCode,
+  });
 }

@@ -131,12 +131,18 @@ export class MemoryLedger implements IssuanceLedger {
 
   confirm(key: string, reservation: string, now: number): void {
     const at = Number(reservation);
-    this.#store(key, this.#times(key).map((time) => (time === at ? Math.max(time, now) : time)));
+    this.#store(
+      key,
+      this.#times(key).map((time) => (time === at ? Math.max(time, now) : time)),
+    );
   }
 
   release(key: string, reservation: string): void {
     const at = Number(reservation);
-    this.#store(key, this.#times(key).filter((time) => time !== at));
+    this.#store(
+      key,
+      this.#times(key).filter((time) => time !== at),
+    );
   }
 
   #times(key: string): number[] {

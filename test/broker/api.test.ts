@@ -65,7 +65,9 @@ describe('GET /v1/tokens/:provider', () => {
 
   it('the token works on the provider API', async () => {
     const ap = await h.get('/v1/tokens/ap', bearer(KEYS.billing));
-    const response = await fetch(`${h.emulator.alternativePaymentsBaseUrl}/customers?limit=1`, { headers: { authorization: `Bearer ${String(ap.json.access_token)}` } });
+    const response = await fetch(`${h.emulator.alternativePaymentsBaseUrl}/customers?limit=1`, {
+      headers: { authorization: `Bearer ${String(ap.json.access_token)}` },
+    });
     expect(response.status).toBe(200);
   });
 
@@ -86,7 +88,7 @@ describe('GET /v1/tokens/:provider', () => {
     }
   });
 
-  it('403 provider_not_allowed outside the consumer\'s allow-list', async () => {
+  it("403 provider_not_allowed outside the consumer's allow-list", async () => {
     expectError(await h.get('/v1/tokens/ap', bearer(KEYS.payouts)), 403, 'provider_not_allowed');
   });
 
@@ -103,7 +105,7 @@ describe('GET /v1/tokens/:provider', () => {
     expectError(await h.get('/v1/tokens/paypal'), 401, 'unauthenticated');
   });
 
-  it('502 upstream_invalid_credentials when the provider refuses the broker\'s credentials', async () => {
+  it("502 upstream_invalid_credentials when the provider refuses the broker's credentials", async () => {
     const answer = await h.get('/v1/tokens/ap-wrong', bearer(KEYS.billing));
     expectError(answer, 502, 'upstream_invalid_credentials');
     expect(h.emulator.stats().providers['alternative-payments'].tokenRequestsRejected.invalid_credentials).toBe(1);
@@ -127,7 +129,7 @@ describe('GET /v1/tokens/:provider', () => {
     }
   });
 
-  it('503 upstream_rate_limited with the provider\'s Retry-After', async () => {
+  it("503 upstream_rate_limited with the provider's Retry-After", async () => {
     h.broker.tokens.invalidate('autopay');
     h.emulator.configure({ force429: { count: 1, retryAfterSeconds: 7 } });
     const answer = await h.get('/v1/tokens/autopay', bearer(KEYS.billing));
@@ -139,7 +141,11 @@ describe('GET /v1/tokens/:provider', () => {
     const post = await fetch(`${h.url}/v1/tokens/ap`, { method: 'POST', headers: { ...bearer(KEYS.billing), 'content-type': 'application/json' }, body: '{}' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');
-    const big = await fetch(`${h.url}/v1/tokens/ap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(10_000) }) });
+    const big = await fetch(`${h.url}/v1/tokens/ap`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ x: 'y'.repeat(10_000) }),
+    });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
     const status = await new Promise<number>((resolve, reject) => {
@@ -234,7 +240,10 @@ describe('secrets', () => {
     expect(answer.status).toBe(401);
     const reqId = answer.headers.get('x-request-id');
     expect(reqId).toMatch(/^[0-9a-f-]{36}$/);
-    const audit = h.logs.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.type === 'audit');
+    const audit = h.logs
+      .slice(before)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.type === 'audit');
     expect(audit).toEqual([
       expect.objectContaining({ reqId, outcome: 'refused', code: 'invalid_key', status: 401, keyId: keyDigest('tbk_wrong_key_abcdef0123456789').slice(0, 8) }),
     ]);

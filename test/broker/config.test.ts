@@ -87,13 +87,16 @@ describe('broker config', () => {
     );
     // A missing env var and a non-https URL are named too, by the field the user wrote.
     expect(text).toContain('providers.autopay.clientId: must not be empty');
-    const more = issuesOf({
-      providers: {
-        autopay: { type: 'autopay', clientId: 'a', clientSecretEnv: 'NOT_SET' },
-        idp: { type: 'oauth2', clientId: 'idp', clientSecretEnv: 'IDP', tokenUrl: 'http://idp.example.com/token' },
+    const more = issuesOf(
+      {
+        providers: {
+          autopay: { type: 'autopay', clientId: 'a', clientSecretEnv: 'NOT_SET' },
+          idp: { type: 'oauth2', clientId: 'idp', clientSecretEnv: 'IDP', tokenUrl: 'http://idp.example.com/token' },
+        },
+        consumers: [{ name: 'billing', keySha256: keyDigest('k'), providers: ['autopay', 'nope'] }],
       },
-      consumers: [{ name: 'billing', keySha256: keyDigest('k'), providers: ['autopay', 'nope'] }],
-    }, { IDP: 'x' });
+      { IDP: 'x' },
+    );
     expect(more).toEqual(
       expect.arrayContaining([
         'providers.autopay.clientSecretEnv: names NOT_SET, which is not set',
@@ -105,13 +108,16 @@ describe('broker config', () => {
 
   it('requires providers and consumers, and duplicate consumers are refused', () => {
     expect(issuesOf({})).toEqual(['(top level).providers: is required', '(top level).consumers: is required'].map((s) => s.replace('(top level).', '')));
-    const dup = issuesOf({
-      providers: { ap: { type: 'alternative-payments', clientId: 'a', clientSecretEnv: 'S' } },
-      consumers: [
-        { name: 'a', keySha256: keyDigest('k'), providers: ['ap'] },
-        { name: 'a', keySha256: keyDigest('k').toUpperCase(), providers: ['ap'] },
-      ],
-    }, { S: 's' });
+    const dup = issuesOf(
+      {
+        providers: { ap: { type: 'alternative-payments', clientId: 'a', clientSecretEnv: 'S' } },
+        consumers: [
+          { name: 'a', keySha256: keyDigest('k'), providers: ['ap'] },
+          { name: 'a', keySha256: keyDigest('k').toUpperCase(), providers: ['ap'] },
+        ],
+      },
+      { S: 's' },
+    );
     expect(dup).toEqual(['consumers.1.name: is used by another consumer', expect.stringMatching(/^consumers\.1\.keySha256: is the same key/)]);
   });
 });
@@ -122,13 +128,20 @@ describe('tokenbroker serve with a bad config', () => {
     writeFileSync(
       file,
       JSON.stringify({
-        providers: { ap: { type: 'alternative-payments', clientId: 'a', clientSecret: SECRET }, autopay: { type: 'autopay', clientId: 'b', clientSecretEnv: 'NOPE' } },
+        providers: {
+          ap: { type: 'alternative-payments', clientId: 'a', clientSecret: SECRET },
+          autopay: { type: 'autopay', clientId: 'b', clientSecretEnv: 'NOPE' },
+        },
         consumers: [{ name: 'billing', keySha256: 'short', providers: ['ap'] }],
       }),
     );
     const out: string[] = [];
     const err: string[] = [];
-    const code = await run(['serve', '--config', file], { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) }, env: {} });
+    const code = await run(['serve', '--config', file], {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => err.push(t) },
+      env: {},
+    });
     expect(code).toBe(2);
     const message = err.join('');
     expect(message.trim().split('\n')).toHaveLength(1);
@@ -141,9 +154,19 @@ describe('tokenbroker serve with a bad config', () => {
 
   it('--check validates without serving', async () => {
     const file = join(dir, 'ok.json');
-    writeFileSync(file, JSON.stringify({ providers: { ap: { type: 'alternative-payments', clientId: 'a', clientSecretEnv: 'S' } }, consumers: [{ name: 'c', keySha256: keyDigest('k'), providers: ['ap'] }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        providers: { ap: { type: 'alternative-payments', clientId: 'a', clientSecretEnv: 'S' } },
+        consumers: [{ name: 'c', keySha256: keyDigest('k'), providers: ['ap'] }],
+      }),
+    );
     const out: string[] = [];
-    const code = await run(['serve', '--config', file, '--check'], { stdout: { write: (t: string) => out.push(t) }, stderr: { write: () => {} }, env: { S: 'secret' } });
+    const code = await run(['serve', '--config', file, '--check'], {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: () => {} },
+      env: { S: 'secret' },
+    });
     expect(code).toBe(0);
     expect(out.join('')).toMatch(/ok \(1 providers, 1 consumers, sqlite store at .*broker\.sqlite\)/);
   });
@@ -162,17 +185,27 @@ describe('tokenbroker serve with a bad config', () => {
 });
 
 describe('store options are validated by the library, named by the config field', () => {
-  const base = { providers: { ap: { type: 'alternative-payments', clientId: 'a', clientSecretEnv: 'S' } }, consumers: [{ name: 'c', keySha256: keyDigest('k'), providers: ['ap'] }] };
+  const base = {
+    providers: { ap: { type: 'alternative-payments', clientId: 'a', clientSecretEnv: 'S' } },
+    consumers: [{ name: 'c', keySha256: keyDigest('k'), providers: ['ap'] }],
+  };
 
   it('a bad Redis URL and bad encryption keys: one ConfigError each, naming store.urlEnv / store.encryptionKeysEnv', async () => {
     const file = join(dir, 'redis-bad.json');
     writeFileSync(file, JSON.stringify({ ...base, store: { type: 'redis', urlEnv: 'R', encryptionKeysEnv: 'K' } }));
     const err: string[] = [];
     const io = { stdout: { write: () => {} }, stderr: { write: (t: string) => err.push(t) } };
-    expect(await run(['serve', '--config', file, '--check'], { ...io, env: { S: 'secret-for-ap-1234', R: 'http://127.0.0.1:6379', K: Buffer.alloc(32).toString('base64') } })).toBe(2);
+    expect(
+      await run(['serve', '--config', file, '--check'], {
+        ...io,
+        env: { S: 'secret-for-ap-1234', R: 'http://127.0.0.1:6379', K: Buffer.alloc(32).toString('base64') },
+      }),
+    ).toBe(2);
     expect(err.join(''), err.join('')).toContain('redis-bad.json: store.urlEnv');
     err.length = 0;
-    expect(await run(['serve', '--config', file, '--check'], { ...io, env: { S: 'secret-for-ap-1234', R: 'redis://127.0.0.1:1', K: 'too-short-key-material' } })).toBe(2);
+    expect(
+      await run(['serve', '--config', file, '--check'], { ...io, env: { S: 'secret-for-ap-1234', R: 'redis://127.0.0.1:1', K: 'too-short-key-material' } }),
+    ).toBe(2);
     expect(err.join('')).toContain('redis-bad.json: store.encryptionKeysEnv');
     expect(err.join('')).not.toContain('too-short-key-material');
   });

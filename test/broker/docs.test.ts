@@ -37,7 +37,10 @@ describe('docs/broker.md', () => {
 
   it('lists every error code of the broker', () => {
     const source = readFileSync(new URL('../../src/broker/errors.ts', import.meta.url), 'utf8');
-    const codes = /export type BrokerErrorCode =([\s\S]*?);/.exec(source)![1]!.match(/'([a-z_]+)'/g)!.map((c) => c.slice(1, -1));
+    const codes = /export type BrokerErrorCode =([\s\S]*?);/
+      .exec(source)![1]!
+      .match(/'([a-z_]+)'/g)!
+      .map((c) => c.slice(1, -1));
     expect(codes.length).toBeGreaterThan(10);
     for (const code of codes) {
       expect(doc, code).toContain(`\`${code}\``);
@@ -56,7 +59,13 @@ describe('docs/broker.md', () => {
     const [ap, autopay] = SAMPLE_CLIENTS;
     // What the emulator's banner tells the user to export.
     const env = { TOKENBROKER_AP_CLIENT_SECRET: ap.clientSecret, TOKENBROKER_AUTOPAY_CLIENT_SECRET: autopay.clientSecret };
-    const broker = createBroker(config, { env, baseDir: mkdtempSync(join(tmpdir(), 'tokenbroker-doc-')), listen: { port: 0 }, ops: { port: 0 }, logDestination: { write: () => {} } });
+    const broker = createBroker(config, {
+      env,
+      baseDir: mkdtempSync(join(tmpdir(), 'tokenbroker-doc-')),
+      listen: { port: 0 },
+      ops: { port: 0 },
+      logDestination: { write: () => {} },
+    });
     try {
       const url = await broker.listen();
       for (const provider of ['ap', 'autopay']) {

@@ -69,9 +69,7 @@ export function baseConfig(emulator: Emulator, overrides: Partial<BrokerConfig> 
   };
 }
 
-export async function startHarness(
-  options: { emulator?: EmulatorOptions; config?: (emulator: Emulator) => BrokerConfig } = {},
-): Promise<BrokerHarness> {
+export async function startHarness(options: { emulator?: EmulatorOptions; config?: (emulator: Emulator) => BrokerConfig } = {}): Promise<BrokerHarness> {
   const emulator = await startEmulator({ ban: false, alternativePaymentsRateLimitPerSecond: 0, ...options.emulator });
   const logs: string[] = [];
   const answers: Answer[] = [];
@@ -94,17 +92,17 @@ export async function startHarness(
     },
   };
   async function ask(target: string, init: RequestInit): Promise<Answer> {
-      const response = await fetch(target, init);
-      const text = await response.text();
-      let json: Record<string, unknown> = {};
-      try {
-        json = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        // not JSON (metrics)
-      }
-      const answer = { status: response.status, headers: response.headers, text, json };
-      answers.push(answer);
-      return answer;
+    const response = await fetch(target, init);
+    const text = await response.text();
+    let json: Record<string, unknown> = {};
+    try {
+      json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // not JSON (metrics)
+    }
+    const answer = { status: response.status, headers: response.headers, text, json };
+    answers.push(answer);
+    return answer;
   }
 }
 

@@ -131,7 +131,9 @@ afterAll(async () => {
 describe('OpenTelemetry', () => {
   it('one span and one latency point per upstream fetch; none on warm hits', async () => {
     const tokens = createTokenManager({
-      providers: { ap: alternativePayments({ clientId: apClient.clientId, clientSecret: apClient.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl }) },
+      providers: {
+        ap: alternativePayments({ clientId: apClient.clientId, clientSecret: apClient.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl }),
+      },
     });
     try {
       await tokens.getToken('ap');
@@ -155,7 +157,11 @@ describe('OpenTelemetry', () => {
       expect(latency).toHaveLength(1);
       expect(latency[0]!.value).toBeGreaterThan(0);
       expect(latency[0]!.value).toBeLessThan(10);
-      expect(latency[0]!.attributes).toEqual({ 'tokenbroker.provider.id': 'ap', 'tokenbroker.provider.kind': 'alternative-payments', 'tokenbroker.outcome': 'issued' });
+      expect(latency[0]!.attributes).toEqual({
+        'tokenbroker.provider.id': 'ap',
+        'tokenbroker.provider.kind': 'alternative-payments',
+        'tokenbroker.outcome': 'issued',
+      });
 
       const observed = await meter.collect();
       expect(observed.get('tokenbroker.cache.hits{"tokenbroker.provider.id":"ap"}')).toBe(1000);
@@ -192,7 +198,9 @@ describe('OpenTelemetry', () => {
 
   it('retries are counted as attempts of one fetch', async () => {
     const tokens = createTokenManager({
-      providers: { ap2: alternativePayments({ clientId: apClient.clientId, clientSecret: apClient.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl }) },
+      providers: {
+        ap2: alternativePayments({ clientId: apClient.clientId, clientSecret: apClient.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl }),
+      },
       retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
     });
     emulator.configure({ force429: { count: 2 } });

@@ -110,9 +110,7 @@ describe('the tokenbroker bin (child process)', () => {
     expect(output).toContain(`TOKENBROKER_AUTOPAY_TOKEN_URL=${url}/autopay-auth/oauth/token`);
 
     // The child emulator answers, and `tokenbroker token` works against it from its own banner.
-    const env = Object.fromEntries(
-      [...output.matchAll(/^ {2}export (\w+)=(.*)$/gm)].map(([, name, value]) => [name!, value!.replace(/^'(.*)'$/, '$1')]),
-    );
+    const env = Object.fromEntries([...output.matchAll(/^ {2}export (\w+)=(.*)$/gm)].map(([, name, value]) => [name!, value!.replace(/^'(.*)'$/, '$1')]));
     const token = await tokenbroker(['token', 'autopay'], env);
     expect(token.code).toBe(0);
     const stats = (await (await fetch(`${url}/_emulator/stats`)).json()) as { providers: { autopay: { tokensIssued: number } } };

@@ -73,7 +73,11 @@ describe('tokenbroker token: the per-user cache', () => {
     const store = sqliteStore({ path: tokenCachePath(env) });
     const now = Date.now();
     // An hour-long token with 2 minutes left: inside the last 10 % of its life, still usable.
-    await store.set(provider.cacheKey, { accessToken: 'old-token-nearly-expired-0123456789', tokenType: 'Bearer', issuedAt: now - 3_480_000, expiresAt: now + 120_000 }, 90_000);
+    await store.set(
+      provider.cacheKey,
+      { accessToken: 'old-token-nearly-expired-0123456789', tokenType: 'Bearer', issuedAt: now - 3_480_000, expiresAt: now + 120_000 },
+      90_000,
+    );
     await store.close();
     const result = await runCli(['token', 'ap', '--show-token'], env);
     expect(result.code).toBe(0);
@@ -89,7 +93,11 @@ describe('tokenbroker token: the per-user cache', () => {
     const provider = alternativePayments({ clientId: AP_CLIENT.clientId, clientSecret: AP_CLIENT.clientSecret, baseUrl: env.TOKENBROKER_AP_BASE_URL });
     const store = sqliteStore({ path: tokenCachePath(env) });
     const now = Date.now();
-    await store.set(provider.cacheKey, { accessToken: 'cached-token-in-refresh-window-0123', tokenType: 'Bearer', issuedAt: now - 3_480_000, expiresAt: now + 120_000 }, 90_000);
+    await store.set(
+      provider.cacheKey,
+      { accessToken: 'cached-token-in-refresh-window-0123', tokenType: 'Bearer', issuedAt: now - 3_480_000, expiresAt: now + 120_000 },
+      90_000,
+    );
     await store.close();
     emulator.configure({ errorRate: 1 });
     try {
@@ -148,10 +156,23 @@ describe('tokenbroker cache', () => {
     expect(result.code).toBe(0);
     const listed = JSON.parse(result.stdout) as Array<Record<string, unknown>>;
     expect(listed).toEqual([
-      { provider: 'alternative-payments', credential: expect.stringMatching(/^[\w-]{8}$/), accessToken: expect.stringMatching(/^.{4}…\(56 chars\)$/), expiresAt: ap.expiresAt, servedFor: expect.any(Number) },
-      { provider: 'autopay', credential: expect.stringMatching(/^[\w-]{8}$/), accessToken: expect.stringMatching(/^eyJ.…/), expiresAt: autopay.expiresAt, servedFor: expect.any(Number) },
+      {
+        provider: 'alternative-payments',
+        credential: expect.stringMatching(/^[\w-]{8}$/),
+        accessToken: expect.stringMatching(/^.{4}…\(56 chars\)$/),
+        expiresAt: ap.expiresAt,
+        servedFor: expect.any(Number),
+      },
+      {
+        provider: 'autopay',
+        credential: expect.stringMatching(/^[\w-]{8}$/),
+        accessToken: expect.stringMatching(/^eyJ.…/),
+        expiresAt: autopay.expiresAt,
+        servedFor: expect.any(Number),
+      },
     ]);
-    for (const secret of [ap.accessToken, autopay.accessToken, AP_CLIENT.clientSecret, AUTOPAY_CLIENT.clientSecret]) expect(result.stdout).not.toContain(secret);
+    for (const secret of [ap.accessToken, autopay.accessToken, AP_CLIENT.clientSecret, AUTOPAY_CLIENT.clientSecret])
+      expect(result.stdout).not.toContain(secret);
   });
 
   it('clear [provider]: deletes that provider’s tokens (alias ap), or all; the next run requests again', async () => {

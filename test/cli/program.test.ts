@@ -91,7 +91,7 @@ describe('tokenbroker emulate (in-process)', () => {
     expect(stdout).toContain('ap-sample-client');
     expect(stdout).toContain('autopay-sample-secret-3b1f9c0e7d2a');
     expect(stdout).toContain(`export TOKENBROKER_AP_BASE_URL=${url}/alternative-payments`);
-    expect(stdout).toContain("export TOKENBROKER_AP_CLIENT_SECRET=ap-sample-secret-K7+x/Q=9%z:w");
+    expect(stdout).toContain('export TOKENBROKER_AP_CLIENT_SECRET=ap-sample-secret-K7+x/Q=9%z:w');
     expect(stdout).toContain('(tokens last 120 s)');
 
     const stats = await fetch(`${url}/_emulator/stats`);

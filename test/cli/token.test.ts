@@ -292,7 +292,10 @@ describe('tokenbroker token --config', () => {
   });
 
   it('names every problem: unknown fields, missing sections, both secret sources, unset variable', async () => {
-    const unknownField = await runCli(['token', 'ap', '-c', await config('typo.json', { providers: { ap: { clientId: 'x', clientSecretEnv: 'S', baseURL: 'x' } } })], {});
+    const unknownField = await runCli(
+      ['token', 'ap', '-c', await config('typo.json', { providers: { ap: { clientId: 'x', clientSecretEnv: 'S', baseURL: 'x' } } })],
+      {},
+    );
     expect(unknownField.code).toBe(2);
     expect(unknownField.stderr).toContain('unknown field baseURL');
 
@@ -300,15 +303,24 @@ describe('tokenbroker token --config', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('providers.autopay: is missing');
 
-    const both = await runCli(['token', 'ap', '-c', await config('both.json', { providers: { ap: { clientId: 'x', clientSecretEnv: 'S', clientSecretFile: 'f' } } })], {});
+    const both = await runCli(
+      ['token', 'ap', '-c', await config('both.json', { providers: { ap: { clientId: 'x', clientSecretEnv: 'S', clientSecretFile: 'f' } } })],
+      {},
+    );
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('not both');
 
-    const unset = await runCli(['token', 'ap', '-c', await config('unset.json', { providers: { ap: { clientId: 'x', clientSecretEnv: 'NOT_SET_ANYWHERE' } } })], {});
+    const unset = await runCli(
+      ['token', 'ap', '-c', await config('unset.json', { providers: { ap: { clientId: 'x', clientSecretEnv: 'NOT_SET_ANYWHERE' } } })],
+      {},
+    );
     expect(unset.code).toBe(2);
     expect(expectOneLineError(unset.stderr)).toContain('NOT_SET_ANYWHERE, which is not set');
 
-    const badUrl = await runCli(['token', 'ap', '-c', await config('url.json', { providers: { ap: { clientId: 'x', clientSecretEnv: 'S', baseUrl: 'ftp://x' } } })], { S: 'secret-S' });
+    const badUrl = await runCli(
+      ['token', 'ap', '-c', await config('url.json', { providers: { ap: { clientId: 'x', clientSecretEnv: 'S', baseUrl: 'ftp://x' } } })],
+      { S: 'secret-S' },
+    );
     expect(badUrl.code).toBe(2);
     expect(expectOneLineError(badUrl.stderr, 'secret-S')).toContain('url.json: providers.ap.baseUrl');
 

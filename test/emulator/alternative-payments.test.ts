@@ -146,7 +146,13 @@ describe('Alternative Payments API: GET /customers', () => {
   it('walks all 250 customers forward with after, and back with before', async () => {
     const seen: string[] = [];
     let query = '?limit=100';
-    const pages: Array<{ data: Array<{ id: string }>; end_cursor: string | null; start_cursor: string | null; has_next_page: boolean; has_previous_page: boolean }> = [];
+    const pages: Array<{
+      data: Array<{ id: string }>;
+      end_cursor: string | null;
+      start_cursor: string | null;
+      has_next_page: boolean;
+      has_previous_page: boolean;
+    }> = [];
     for (;;) {
       const page = (await (await listCustomers(emulator, token, query)).json()) as (typeof pages)[number];
       pages.push(page);
@@ -176,14 +182,11 @@ describe('Alternative Payments API: GET /customers', () => {
     }
   });
 
-  it.each([['?limit=0'], ['?limit=101'], ['?limit=abc'], ['?after=cus_nope'], ['?after=x&before=y']])(
-    'answers 400 invalid_request for %s',
-    async (query) => {
-      const response = await listCustomers(emulator, token, query);
-      expect(response.status).toBe(400);
-      expect(((await response.json()) as { code: string }).code).toBe('invalid_request');
-    },
-  );
+  it.each([['?limit=0'], ['?limit=101'], ['?limit=abc'], ['?after=cus_nope'], ['?after=x&before=y']])('answers 400 invalid_request for %s', async (query) => {
+    const response = await listCustomers(emulator, token, query);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { code: string }).code).toBe('invalid_request');
+  });
 
   it('answers 401 without a token, with a plain Bearer challenge', async () => {
     const response = await listCustomers(emulator, undefined);

@@ -1,15 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CLIENTS, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import {
-  apToken,
-  AUTOPAY_AUDIENCE,
-  autopayToken,
-  decodeJwtPart,
-  FakeClock,
-  joinCustomerClub,
-  requestAutopayToken,
-  startQuietEmulator,
-} from './helpers.js';
+import { apToken, AUTOPAY_AUDIENCE, autopayToken, decodeJwtPart, FakeClock, joinCustomerClub, requestAutopayToken, startQuietEmulator } from './helpers.js';
 
 const CLIENT_ID = 'autopay-test-client';
 const SECRET = 'autopay+test/secret=%:';
@@ -23,11 +14,15 @@ describe('Autopay token endpoint', () => {
   let emulator: Emulator;
 
   beforeAll(async () => {
-    emulator = await startQuietEmulator(clock, [
-      { provider: 'autopay', clientId: CLIENT_ID, clientSecret: SECRET },
-      { provider: 'autopay', clientId: ZONE_CLIENT_ID, clientSecret: ZONE_SECRET, scope: 'zone_status', audience: 'https://zones.example' },
-      { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
-    ], { alternativePaymentsRateLimitPerSecond: 5 });
+    emulator = await startQuietEmulator(
+      clock,
+      [
+        { provider: 'autopay', clientId: CLIENT_ID, clientSecret: SECRET },
+        { provider: 'autopay', clientId: ZONE_CLIENT_ID, clientSecret: ZONE_SECRET, scope: 'zone_status', audience: 'https://zones.example' },
+        { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
+      ],
+      { alternativePaymentsRateLimitPerSecond: 5 },
+    );
   });
   afterAll(() => emulator.close());
 
@@ -136,11 +131,15 @@ describe('Autopay API: POST /customer_club/v2/join', () => {
   let token: string;
 
   beforeAll(async () => {
-    emulator = await startQuietEmulator(clock, [
-      { provider: 'autopay', clientId: CLIENT_ID, clientSecret: SECRET },
-      { provider: 'autopay', clientId: ZONE_CLIENT_ID, clientSecret: ZONE_SECRET, scope: 'zone_status' },
-      { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
-    ], { alternativePaymentsRateLimitPerSecond: 5 });
+    emulator = await startQuietEmulator(
+      clock,
+      [
+        { provider: 'autopay', clientId: CLIENT_ID, clientSecret: SECRET },
+        { provider: 'autopay', clientId: ZONE_CLIENT_ID, clientSecret: ZONE_SECRET, scope: 'zone_status' },
+        { provider: 'alternative-payments', clientId: AP_ID, clientSecret: AP_SECRET },
+      ],
+      { alternativePaymentsRateLimitPerSecond: 5 },
+    );
     token = await autopayToken(emulator, CLIENT_ID, SECRET);
   });
   afterAll(() => emulator.close());

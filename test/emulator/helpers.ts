@@ -17,11 +17,7 @@ export function basic(clientId: string, clientSecret: string): string {
 export const FORM = 'application/x-www-form-urlencoded';
 
 /** `POST {base}/oauth/token` with the documented body, or whatever a test overrides. */
-export function requestApToken(
-  emulator: Emulator,
-  authorization: string | undefined,
-  init: { body?: string; contentType?: string } = {},
-): Promise<Response> {
+export function requestApToken(emulator: Emulator, authorization: string | undefined, init: { body?: string; contentType?: string } = {}): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': init.contentType ?? FORM };
   if (authorization !== undefined) headers['authorization'] = authorization;
   return fetch(`${emulator.alternativePaymentsBaseUrl}/oauth/token`, {
@@ -68,11 +64,7 @@ export async function autopayToken(emulator: Emulator, clientId: string, clientS
   return body.access_token;
 }
 
-export function joinCustomerClub(
-  emulator: Emulator,
-  token: string | undefined,
-  body: unknown = { phone_number: '+4712345678' },
-): Promise<Response> {
+export function joinCustomerClub(emulator: Emulator, token: string | undefined, body: unknown = { phone_number: '+4712345678' }): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
   return fetch(`${emulator.autopayApiBaseUrl}/customer_club/v2/join`, {

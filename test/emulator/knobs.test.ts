@@ -55,7 +55,7 @@ describe('injected failures', () => {
     expect(Number(response.headers.get('x-ratelimit-reset'))).toBe(Math.ceil(clock.ms / 1000) + 30);
   });
 
-  it('answers 503 in each provider\'s shape at errorRate 1', async () => {
+  it("answers 503 in each provider's shape at errorRate 1", async () => {
     emulator.configure({ errorRate: 1 });
     const ap = await requestApToken(emulator, basic(AP_ID, AP_SECRET));
     expect(ap.status).toBe(503);

@@ -62,9 +62,9 @@ describe('options', () => {
 
   it('refuses unknown options and Autopay settings on an Alternative Payments client', async () => {
     expect(await startupError({ prot: 1 })).toContain('(options): has unknown option prot');
-    expect(
-      await startupError({ clients: [{ provider: 'alternative-payments', clientId: 'a', clientSecret: 's', scope: 'x' }] }),
-    ).toContain('clients[0].scope: is an Autopay setting');
+    expect(await startupError({ clients: [{ provider: 'alternative-payments', clientId: 'a', clientSecret: 's', scope: 'x' }] })).toContain(
+      'clients[0].scope: is an Autopay setting',
+    );
   });
 
   it.each(['0.0.0.0', '192.168.1.10', 'example.com', '::'])('refuses the non-loopback host %s', async (host) => {

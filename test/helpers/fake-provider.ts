@@ -17,10 +17,19 @@ let counter = 0;
 
 export function tokenBody(expiresIn: number | string | undefined = 3600, extra: Record<string, unknown> = {}): TokenResponse {
   counter += 1;
-  return { body: { access_token: `tok-${counter}-${Math.random().toString(36).slice(2)}`, token_type: 'bearer', ...(expiresIn === undefined ? {} : { expires_in: expiresIn }), ...extra } };
+  return {
+    body: {
+      access_token: `tok-${counter}-${Math.random().toString(36).slice(2)}`,
+      token_type: 'bearer',
+      ...(expiresIn === undefined ? {} : { expires_in: expiresIn }),
+      ...extra,
+    },
+  };
 }
 
-export function fakeProvider(options: { fallback?: () => Answer; clientSecret?: string; apiBaseUrl?: string; defaultExpiresInSeconds?: number } = {}): FakeProvider {
+export function fakeProvider(
+  options: { fallback?: () => Answer; clientSecret?: string; apiBaseUrl?: string; defaultExpiresInSeconds?: number } = {},
+): FakeProvider {
   let calls = 0;
   const queued: Answer[] = [];
   const fallback = options.fallback ?? (() => tokenBody());

@@ -27,7 +27,22 @@ export function makeCertificates(): TestCertificates {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   const sign = (name: string, extensions?: string) => {
     if (extensions !== undefined) writeFileSync(join(dir, `${name}.ext`), `${extensions}\n`);
-    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...(extensions === undefined ? [] : ['-extfile', `${name}.ext`]));
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      ...(extensions === undefined ? [] : ['-extfile', `${name}.ext`]),
+    );
   };
   try {
     run('req', '-x509', ...ec, '-subj', '/CN=tokenbroker-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2');
@@ -50,4 +65,3 @@ export function makeCertificates(): TestCertificates {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-

@@ -84,7 +84,7 @@ describe('oauth2 × @node-oauth/oauth2-server', () => {
     expect(server.seen).toEqual(['interop-client', 'team%3Apayments', 'team:payments']);
   });
 
-  it("item 2: the fallback is counted by the issuance guard (a budget of one stops it)", async () => {
+  it('item 2: the fallback is counted by the issuance guard (a budget of one stops it)', async () => {
     tokens = createTokenManager({
       guard: { maxTokens: 1 },
       providers: { colon: oauth2({ tokenUrl: tokenUrl(), clientId: 'team:payments', clientSecret: 'colon-secret' }) },

@@ -49,7 +49,9 @@ describe('oauth2 × oidc-provider', () => {
     await getAndIntrospect({ issuer: oidc.url, clientId: 'basic-client', clientSecret: 'basic-secret', scope: 'api:read' }, 'basic-client');
     await tokens!.close();
     tokens = createTokenManager({
-      providers: { idp: oauth2({ issuer: oidc.url, clientId: 'post-client', clientSecret: 'post-secret', scope: 'api:read', authMethod: 'client_secret_post' }) },
+      providers: {
+        idp: oauth2({ issuer: oidc.url, clientId: 'post-client', clientSecret: 'post-secret', scope: 'api:read', authMethod: 'client_secret_post' }),
+      },
     });
     await expect(oidc.introspect((await tokens.getToken('idp')).accessToken)).resolves.toMatchObject({ active: true, client_id: 'post-client' });
   });
@@ -57,7 +59,12 @@ describe('oauth2 × oidc-provider', () => {
   it('private_key_jwt with an RSA key as PEM (RFC 7523)', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     oidc = await startOidcProvider([
-      { ...CLIENT, client_id: 'pkjwt-client', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig' }] } },
+      {
+        ...CLIENT,
+        client_id: 'pkjwt-client',
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig' }] },
+      },
     ]);
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     await getAndIntrospect({ issuer: oidc.url, clientId: 'pkjwt-client', privateKey: pem, keyId: 'k1', scope: 'api:read' }, 'pkjwt-client');
@@ -68,13 +75,19 @@ describe('oauth2 × oidc-provider', () => {
     oidc = await startOidcProvider([
       { ...CLIENT, client_id: 'ec-client', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [publicKey.export({ format: 'jwk' })] } },
     ]);
-    await getAndIntrospect({ tokenUrl: `${oidc.url}/token`, clientId: 'ec-client', privateKey: privateKey.export({ format: 'jwk' }), scope: 'api:read' }, 'ec-client');
+    await getAndIntrospect(
+      { tokenUrl: `${oidc.url}/token`, clientId: 'ec-client', privateKey: privateKey.export({ format: 'jwk' }), scope: 'api:read' },
+      'ec-client',
+    );
   });
 
   it('client_secret_jwt', async () => {
     const secret = randomBytes(32).toString('hex');
     oidc = await startOidcProvider([{ ...CLIENT, client_id: 'csjwt-client', client_secret: secret, token_endpoint_auth_method: 'client_secret_jwt' }]);
-    await getAndIntrospect({ issuer: oidc.url, clientId: 'csjwt-client', clientSecret: secret, authMethod: 'client_secret_jwt', scope: 'api:read' }, 'csjwt-client');
+    await getAndIntrospect(
+      { issuer: oidc.url, clientId: 'csjwt-client', clientSecret: secret, authMethod: 'client_secret_jwt', scope: 'api:read' },
+      'csjwt-client',
+    );
   });
 
   describe('mutual TLS (RFC 8705), oidc-provider behind node:https asking for client certificates', () => {
@@ -90,7 +103,13 @@ describe('oauth2 × oidc-provider', () => {
         certs,
       );
       await getAndIntrospect(
-        { issuer: oidc.url, clientId: 'mtls-client', authMethod: 'tls_client_auth', tls: { cert: certs.clientCert, key: certs.clientKey, ca: certs.caCert }, scope: 'api:read' },
+        {
+          issuer: oidc.url,
+          clientId: 'mtls-client',
+          authMethod: 'tls_client_auth',
+          tls: { cert: certs.clientCert, key: certs.clientKey, ca: certs.caCert },
+          scope: 'api:read',
+        },
         'mtls-client',
       );
     });
@@ -104,7 +123,13 @@ describe('oauth2 × oidc-provider', () => {
         certs,
       );
       await getAndIntrospect(
-        { tokenUrl: `${oidc.url}/token`, clientId: 'self-client', authMethod: 'self_signed_tls_client_auth', tls: { cert: certs.selfSignedCert, key: certs.selfSignedKey, ca: certs.caCert }, scope: 'api:read' },
+        {
+          tokenUrl: `${oidc.url}/token`,
+          clientId: 'self-client',
+          authMethod: 'self_signed_tls_client_auth',
+          tls: { cert: certs.selfSignedCert, key: certs.selfSignedKey, ca: certs.caCert },
+          scope: 'api:read',
+        },
         'self-client',
       );
     });
@@ -116,7 +141,15 @@ describe('oauth2 × oidc-provider', () => {
         certs,
       );
       tokens = createTokenManager({
-        providers: { idp: oauth2({ tokenUrl: `${oidc.url}/token`, clientId: 'mtls-client', authMethod: 'tls_client_auth', tls: { cert: certs.selfSignedCert, key: certs.selfSignedKey, ca: certs.caCert }, scope: 'api:read' }) },
+        providers: {
+          idp: oauth2({
+            tokenUrl: `${oidc.url}/token`,
+            clientId: 'mtls-client',
+            authMethod: 'tls_client_auth',
+            tls: { cert: certs.selfSignedCert, key: certs.selfSignedKey, ca: certs.caCert },
+            scope: 'api:read',
+          }),
+        },
       });
       await expect(tokens.getToken('idp')).rejects.toMatchObject({ code: 'invalid_credentials', providerCode: 'invalid_client' });
     });
@@ -126,7 +159,9 @@ describe('oauth2 × oidc-provider', () => {
     const dpopFeature = { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true };
 
     it('gets a DPoP-bound token (answering the token endpoint’s use_dpop_nonce), bound to our key', async () => {
-      oidc = await startOidcProvider([{ ...CLIENT, client_id: 'dpop-client', client_secret: 'dpop-secret', dpop_bound_access_tokens: true }], { features: { dPoP: dpopFeature } });
+      oidc = await startOidcProvider([{ ...CLIENT, client_id: 'dpop-client', client_secret: 'dpop-secret', dpop_bound_access_tokens: true }], {
+        features: { dPoP: dpopFeature },
+      });
       const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       tokens = createTokenManager({
         providers: { idp: oauth2({ issuer: oidc.url, clientId: 'dpop-client', clientSecret: 'dpop-secret', scope: 'api:read', dpop: { privateKey } }) },
@@ -141,11 +176,15 @@ describe('oauth2 × oidc-provider', () => {
     });
 
     it('client(id) sends a fresh proof per request (htm, htu, ath), answers the resource server’s nonce, and rotates once on 401', async () => {
-      oidc = await startOidcProvider([{ ...CLIENT, client_id: 'dpop-client', client_secret: 'dpop-secret', dpop_bound_access_tokens: true }], { features: { dPoP: dpopFeature } });
+      oidc = await startOidcProvider([{ ...CLIENT, client_id: 'dpop-client', client_secret: 'dpop-secret', dpop_bound_access_tokens: true }], {
+        features: { dPoP: dpopFeature },
+      });
       const api = await startResourceServer(oidc);
       closers.push(api.close);
       tokens = createTokenManager({
-        providers: { idp: oauth2({ issuer: oidc.url, clientId: 'dpop-client', clientSecret: 'dpop-secret', scope: 'api:read', dpop: true, apiBaseUrl: `${api.url}/v1/` }) },
+        providers: {
+          idp: oauth2({ issuer: oidc.url, clientId: 'dpop-client', clientSecret: 'dpop-secret', scope: 'api:read', dpop: true, apiBaseUrl: `${api.url}/v1/` }),
+        },
       });
       const client = tokens.client('idp');
       await expect(client.get('accounts').json()).resolves.toMatchObject({ ok: true, method: 'GET' });
@@ -156,7 +195,14 @@ describe('oauth2 × oidc-provider', () => {
       // Another process with the same DPoP key (here: another provider object that never asked for a
       // token) uses a token it found in a shared store: it is sent DPoP-bound, with its own proof.
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const options = { issuer: oidc.url, clientId: 'dpop-client', clientSecret: 'dpop-secret', scope: 'api:read', dpop: { privateKey }, apiBaseUrl: `${api.url}/v1/` };
+      const options = {
+        issuer: oidc.url,
+        clientId: 'dpop-client',
+        clientSecret: 'dpop-secret',
+        scope: 'api:read',
+        dpop: { privateKey },
+        apiBaseUrl: `${api.url}/v1/`,
+      };
       const fetcher = createTokenManager({ providers: { idp: oauth2(options) } });
       const stored = await fetcher.getToken('idp');
       await fetcher.close();
@@ -195,7 +241,8 @@ async function startResourceServer(oidc: Oidc) {
     const { payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', maxTokenAge: '60 s' });
     const htu = `http://${req.headers.host}${req.url!.split('?')[0]}`;
     if (payload.htm !== req.method || payload.htu !== htu) return reply(res, 401, { error: 'invalid_dpop_proof' }, 'DPoP error="invalid_dpop_proof"');
-    if (payload.ath !== createHash('sha256').update(token).digest('base64url')) return reply(res, 401, { error: 'invalid_dpop_proof' }, 'DPoP error="invalid_dpop_proof"');
+    if (payload.ath !== createHash('sha256').update(token).digest('base64url'))
+      return reply(res, 401, { error: 'invalid_dpop_proof' }, 'DPoP error="invalid_dpop_proof"');
     if (jtis.includes(payload.jti as string)) return reply(res, 401, { error: 'invalid_dpop_proof' }, 'DPoP error="invalid_dpop_proof"');
     jtis.push(payload.jti as string);
     if (payload.nonce !== nonce) {

@@ -74,7 +74,12 @@ export async function startNodeOAuthServer(clients: readonly NodeOAuthClient[]):
       const body = await readBody(req);
       if (req.method !== 'POST' || req.url !== '/token') return send(res, 404, { error: 'not_found' });
       tokenRequests++;
-      const request = new OAuthRequest({ method: req.method, headers: req.headers as Record<string, string>, query: {}, body: Object.fromEntries(new URLSearchParams(body)) });
+      const request = new OAuthRequest({
+        method: req.method,
+        headers: req.headers as Record<string, string>,
+        query: {},
+        body: Object.fromEntries(new URLSearchParams(body)),
+      });
       const response = new OAuthResponse({ headers: {} });
       try {
         await oauth.token(request, response, { requireClientAuthentication: { client_credentials: true } });
@@ -93,8 +98,14 @@ export async function startNodeOAuthServer(clients: readonly NodeOAuthClient[]):
 // oauth2-mock-server
 
 /** oauth2-mock-server; `rfc8414` publishes its metadata only at `/.well-known/oauth-authorization-server`. */
-export async function startMockServer(options: { rfc8414?: boolean } = {}): Promise<Started & { server: MockServer; bodies: Record<string, unknown>[]; metadataRequests: () => number }> {
-  const server = new MockServer(undefined, undefined, options.rfc8414 === true ? { endpoints: { wellKnownDocument: '/.well-known/oauth-authorization-server' } } : undefined);
+export async function startMockServer(
+  options: { rfc8414?: boolean } = {},
+): Promise<Started & { server: MockServer; bodies: Record<string, unknown>[]; metadataRequests: () => number }> {
+  const server = new MockServer(
+    undefined,
+    undefined,
+    options.rfc8414 === true ? { endpoints: { wellKnownDocument: '/.well-known/oauth-authorization-server' } } : undefined,
+  );
   await server.issuer.keys.generate('RS256');
   const bodies: Record<string, unknown>[] = [];
   let metadataRequests = 0;
@@ -123,14 +134,14 @@ export async function startOidcProvider(
   // The introspection client is the test's own, so the client under test is never its own witness.
   const introspector = { client_id: 'introspector', client_secret: randomBytes(24).toString('hex') };
   let tokenRequests = 0;
-  const server = tls === undefined ? createHttpServer() : createHttpsServer({ cert: tls.serverCert, key: tls.serverKey, ca: tls.caCert, requestCert: true, rejectUnauthorized: false });
+  const server =
+    tls === undefined
+      ? createHttpServer()
+      : createHttpsServer({ cert: tls.serverCert, key: tls.serverKey, ca: tls.caCert, requestCert: true, rejectUnauthorized: false });
   const host = await listen(server);
   const issuer = `${tls === undefined ? 'http' : 'https'}://${host}`;
   const provider = new Provider(issuer, {
-    clients: [
-      ...clients,
-      { ...introspector, grant_types: [], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' },
-    ],
+    clients: [...clients, { ...introspector, grant_types: [], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' }],
     scopes: ['api:read', 'api:write'],
     // Its own signing key and token lifetime, so it does not warn about development defaults.
     jwks: { keys: [SIGNING_JWK] },
@@ -179,12 +190,15 @@ export function mtlsFeature(): Record<string, unknown> {
     selfSignedTlsClientAuth: true,
     getCertificate: (ctx: Context) => peer(ctx)?.toString(),
     certificateAuthorized: (ctx: Context) => ctx.socket.authorized,
-    certificateSubjectMatches: (ctx: Context, property: string, expected: string) => property === 'tls_client_auth_subject_dn' && peer(ctx)?.subject === expected,
+    certificateSubjectMatches: (ctx: Context, property: string, expected: string) =>
+      property === 'tls_client_auth_subject_dn' && peer(ctx)?.subject === expected,
   };
 }
 
 /** undici's fetch trusting the test CA, for the test's own calls to the https server. */
-async function trustingFetch(tls: TestCertificates): Promise<(url: string, init: { method: string; headers: Record<string, string>; body: string }) => Promise<Response>> {
+async function trustingFetch(
+  tls: TestCertificates,
+): Promise<(url: string, init: { method: string; headers: Record<string, string>; body: string }) => Promise<Response>> {
   const { Agent, fetch: undiciFetch } = await import('undici');
   const dispatcher = new Agent({ connect: { ca: tls.caCert } });
   return async (url, init) => (await undiciFetch(url, { ...init, dispatcher })) as unknown as Response;

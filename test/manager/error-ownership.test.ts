@@ -4,15 +4,8 @@
  * was thrown. A closed manager says so with its own error class, not a ConfigError.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type {
-  TokenError} from '../../src/index.js';
-import {
-  ConfigError,
-  createTokenManager,
-  InvalidCredentialsError,
-  ManagerClosedError,
-  type TokenManager,
-} from '../../src/index.js';
+import type { TokenError } from '../../src/index.js';
+import { ConfigError, createTokenManager, InvalidCredentialsError, ManagerClosedError, type TokenManager } from '../../src/index.js';
 import { fakeProvider } from '../helpers/fake-provider.js';
 
 describe('error ownership', () => {
@@ -41,9 +34,18 @@ describe('error ownership', () => {
     const fake = fakeProvider({ fallback: () => new InvalidCredentialsError('refused') });
     // Two ids for one credential (same provider object, so one cache key and one cool-down).
     tokens = createTokenManager({ providers: { a: fake.provider, b: fake.provider } });
-    const first = await tokens.getToken('a').then(() => undefined, (error: unknown) => error as TokenError);
-    const again = await tokens.getToken('a').then(() => undefined, (error: unknown) => error as TokenError);
-    const other = await tokens.getToken('b').then(() => undefined, (error: unknown) => error as TokenError);
+    const first = await tokens.getToken('a').then(
+      () => undefined,
+      (error: unknown) => error as TokenError,
+    );
+    const again = await tokens.getToken('a').then(
+      () => undefined,
+      (error: unknown) => error as TokenError,
+    );
+    const other = await tokens.getToken('b').then(
+      () => undefined,
+      (error: unknown) => error as TokenError,
+    );
     expect(fake.calls()).toBe(1);
     expect(tokens.stats().cooledDown).toBe(2);
     expect(again).toBeInstanceOf(InvalidCredentialsError);

@@ -13,7 +13,13 @@ describe('bounded memory store', () => {
   it('evicts the least recently used credential and fetches it again when next needed', async () => {
     const fakes = [0, 1, 2].map(() => fakeProvider());
     const providers = fakes.map((fake, i) =>
-      defineProvider({ kind: 'fake', tokenUrl: 'https://t.test/token', clientId: `c${i}`, clientSecret: 's', requestToken: (ctx) => fake.provider.requestToken(ctx) }),
+      defineProvider({
+        kind: 'fake',
+        tokenUrl: 'https://t.test/token',
+        clientId: `c${i}`,
+        clientSecret: 's',
+        requestToken: (ctx) => fake.provider.requestToken(ctx),
+      }),
     );
     const store = memoryStore({ max: 2 });
     tokens = createTokenManager({ providers: { a: providers[0]!, b: providers[1]!, c: providers[2]! }, store });
@@ -33,10 +39,16 @@ describe('bounded memory store', () => {
     const store = memoryStore({ max: 100 });
     tokens = createTokenManager({ store });
     for (let i = 0; i < 2_000; i++) {
-      tokens.register(`tenant-${i}`, defineProvider({
-        kind: 'fake', tokenUrl: 'https://t.test/token', clientId: `tenant-${i}`, clientSecret: 's',
-        requestToken: async () => ({ body: { access_token: `tok-${i}`, token_type: 'Bearer', expires_in: 3600 } }),
-      }));
+      tokens.register(
+        `tenant-${i}`,
+        defineProvider({
+          kind: 'fake',
+          tokenUrl: 'https://t.test/token',
+          clientId: `tenant-${i}`,
+          clientSecret: 's',
+          requestToken: async () => ({ body: { access_token: `tok-${i}`, token_type: 'Bearer', expires_in: 3600 } }),
+        }),
+      );
       expect((await tokens.getToken(`tenant-${i}`)).accessToken).toBe(`tok-${i}`);
     }
     expect(store.size).toBe(100);
@@ -60,4 +72,3 @@ describe('bounded memory store', () => {
     expect(fake.calls()).toBe(2);
   });
 });
-

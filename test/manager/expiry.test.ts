@@ -90,7 +90,7 @@ describe('expiry and refresh-ahead (fake clock)', () => {
     const fake = fakeProvider({ fallback: () => tokenBody(600) });
     tokens = createTokenManager({ providers: { p: fake.provider } });
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 2000; i++) {
       await vi.advanceTimersByTimeAsync(Math.floor(random() * 20_000));
       const token = await tokens.getToken('p');

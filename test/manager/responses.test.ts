@@ -25,7 +25,9 @@ describe('token response validation', () => {
   });
 
   const answer = (body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-    nock(BASE).post('/oauth/token').reply(200, typeof body === 'string' ? body : JSON.stringify(body), headers);
+    nock(BASE)
+      .post('/oauth/token')
+      .reply(200, typeof body === 'string' ? body : JSON.stringify(body), headers);
 
   it.each(['bearer', 'Bearer', 'BEARER', 'bEaReR'])('accepts token_type %s and reports Bearer', async (type) => {
     answer({ access_token: 'abc', token_type: type, expires_in: 3600 });
@@ -79,7 +81,9 @@ describe('token response validation', () => {
   });
 
   it('a 10 MB body is refused after a bounded read', async () => {
-    nock(BASE).post('/oauth/token').reply(200, 'x'.repeat(10 * 1024 * 1024));
+    nock(BASE)
+      .post('/oauth/token')
+      .reply(200, 'x'.repeat(10 * 1024 * 1024));
     await expect(tokens.getToken('ap')).rejects.toBeInstanceOf(InvalidTokenResponseError);
   });
 });

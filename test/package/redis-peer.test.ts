@@ -32,7 +32,9 @@ describe('tokenbroker/redis without ioredis installed', () => {
     expect(result.afterCall).toBeGreaterThan(0);
     expect(result.config).toBe(true);
     expect(result.name).toBe('ConfigError');
-    expect(result.message).toBe('Invalid configuration: redisStore: needs the ioredis package, an optional peer dependency of tokenbroker: npm install ioredis');
+    expect(result.message).toBe(
+      'Invalid configuration: redisStore: needs the ioredis package, an optional peer dependency of tokenbroker: npm install ioredis',
+    );
     expect(result.message).not.toContain('pa55');
   });
 });

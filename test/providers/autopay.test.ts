@@ -1,11 +1,6 @@
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
-import {
-  InvalidCredentialsError,
-  InvalidTokenResponseError,
-  ProviderUnavailableError,
-  RateLimitedError,
-} from '../../src/errors.js';
+import { InvalidCredentialsError, InvalidTokenResponseError, ProviderUnavailableError, RateLimitedError } from '../../src/errors.js';
 import { autopay } from '../../src/providers/autopay.js';
 import { context, recorder, rejectionOf, useNock, type SeenRequest } from './helpers.js';
 
@@ -17,7 +12,9 @@ describe('autopay', () => {
 
   it('sends a JSON body with exactly client_id, client_secret, audience and grant_type', async () => {
     const seen: SeenRequest[] = [];
-    const scope = nock(AUTH).post('/oauth/token').reply(recorder(seen, 200, TOKEN));
+    const scope = nock(AUTH)
+      .post('/oauth/token')
+      .reply(recorder(seen, 200, TOKEN));
     const provider = autopay({ clientId: 'kWml', clientSecret: 'se"cr\\et+/=' });
 
     const response = await provider.requestToken(context());
@@ -44,7 +41,9 @@ describe('autopay', () => {
 
   it('sends an overridden audience to a custom token URL', async () => {
     const seen: SeenRequest[] = [];
-    const scope = nock('http://127.0.0.1:4020').post('/autopay/oauth/token').reply(recorder(seen, 200, TOKEN));
+    const scope = nock('http://127.0.0.1:4020')
+      .post('/autopay/oauth/token')
+      .reply(recorder(seen, 200, TOKEN));
     const provider = autopay({
       clientId: 'id',
       clientSecret: 'secret-1',
@@ -84,11 +83,15 @@ describe('autopay', () => {
     const resetAt = Math.floor(Date.now() / 1000) + 30;
     nock(AUTH)
       .post('/oauth/token')
-      .reply(429, { error: 'too_many_requests', error_description: 'Global limit has been reached' }, {
-        'x-ratelimit-limit': '10',
-        'x-ratelimit-remaining': '0',
-        'x-ratelimit-reset': String(resetAt),
-      });
+      .reply(
+        429,
+        { error: 'too_many_requests', error_description: 'Global limit has been reached' },
+        {
+          'x-ratelimit-limit': '10',
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': String(resetAt),
+        },
+      );
     const error = await rejectionOf(autopay({ clientId: 'id', clientSecret: 'secret-1' }).requestToken(context()));
     expect(error).toBeInstanceOf(RateLimitedError);
     expect(error).toMatchObject({ status: 429, providerCode: 'too_many_requests' });

@@ -22,9 +22,7 @@ describe('cacheKey', () => {
     );
     expect(autopay({ clientId: 'id', clientSecret: SECRET }).cacheKey).not.toBe(autopay({ clientId: 'id', clientSecret: OTHER }).cacheKey);
     const tokenUrl = 'https://auth.example.com/token';
-    expect(oauth2({ tokenUrl, clientId: 'id', clientSecret: SECRET }).cacheKey).not.toBe(
-      oauth2({ tokenUrl, clientId: 'id', clientSecret: OTHER }).cacheKey,
-    );
+    expect(oauth2({ tokenUrl, clientId: 'id', clientSecret: SECRET }).cacheKey).not.toBe(oauth2({ tokenUrl, clientId: 'id', clientSecret: OTHER }).cacheKey);
   });
 
   it('differs for a different client id', () => {

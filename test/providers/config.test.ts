@@ -28,9 +28,7 @@ describe('provider options', () => {
     expect(paths(error)).toEqual(['alternativePayments.clientSecret']);
     expect(error.issues[0]!.message).toBe('is required');
     expect(paths(configError(() => autopay({ clientId: 'id' } as never)))).toEqual(['autopay.clientSecret']);
-    expect(paths(configError(() => oauth2({ tokenUrl: 'https://a.example/t', clientId: 'id' } as never)))).toEqual([
-      'oauth2.clientSecret',
-    ]);
+    expect(paths(configError(() => oauth2({ tokenUrl: 'https://a.example/t', clientId: 'id' } as never)))).toEqual(['oauth2.clientSecret']);
   });
 
   it('names an empty client id', () => {
@@ -40,22 +38,16 @@ describe('provider options', () => {
   });
 
   it('refuses a colon in an Alternative Payments client id (Basic credentials cannot carry it)', () => {
-    expect(paths(configError(() => alternativePayments({ clientId: 'a:b', clientSecret: SECRET })))).toEqual([
-      'alternativePayments.clientId',
-    ]);
+    expect(paths(configError(() => alternativePayments({ clientId: 'a:b', clientSecret: SECRET })))).toEqual(['alternativePayments.clientId']);
   });
 
   it('refuses http:// to a non-loopback host and accepts it to loopback', () => {
     expect(paths(configError(() => alternativePayments({ clientId: 'id', clientSecret: SECRET, baseUrl: 'http://ap.example.com' })))).toEqual([
       'alternativePayments.baseUrl',
     ]);
-    expect(paths(configError(() => autopay({ clientId: 'id', clientSecret: SECRET, tokenUrl: 'http://auth.example.com/t' })))).toEqual([
-      'autopay.tokenUrl',
-    ]);
+    expect(paths(configError(() => autopay({ clientId: 'id', clientSecret: SECRET, tokenUrl: 'http://auth.example.com/t' })))).toEqual(['autopay.tokenUrl']);
     expect(paths(configError(() => oauth2({ issuer: 'http://10.0.0.1', clientId: 'id', clientSecret: SECRET })))).toEqual(['oauth2.issuer']);
-    expect(paths(configError(() => oauth2({ tokenUrl: 'ftp://x.example/t', clientId: 'id', clientSecret: SECRET })))).toEqual([
-      'oauth2.tokenUrl',
-    ]);
+    expect(paths(configError(() => oauth2({ tokenUrl: 'ftp://x.example/t', clientId: 'id', clientSecret: SECRET })))).toEqual(['oauth2.tokenUrl']);
 
     expect(() => alternativePayments({ clientId: 'id', clientSecret: SECRET, baseUrl: 'http://127.0.0.1:8080' })).not.toThrow();
     expect(() => autopay({ clientId: 'id', clientSecret: SECRET, tokenUrl: 'http://localhost:8080/t', apiBaseUrl: 'http://[::1]:8080' })).not.toThrow();

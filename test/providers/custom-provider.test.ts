@@ -19,7 +19,10 @@ function body(source: string): string {
   lines.forEach((line, index) => {
     if (/^import\b/.test(line) || /^\} from '/.test(line)) last = index;
   });
-  return lines.slice(last + 1).join('\n').trim();
+  return lines
+    .slice(last + 1)
+    .join('\n')
+    .trim();
 }
 
 describe('docs/providers.md: A custom provider', () => {
@@ -37,7 +40,9 @@ describe('docs/providers.md: A custom provider', () => {
 
   it('sends its request and returns the body', async () => {
     const seen: SeenRequest[] = [];
-    nock(AUTH).post('/v1/token').reply(recorder(seen, 200, { access_token: 'bank-1', token_type: 'Bearer', expires_in: 900 }));
+    nock(AUTH)
+      .post('/v1/token')
+      .reply(recorder(seen, 200, { access_token: 'bank-1', token_type: 'Bearer', expires_in: 900 }));
     const provider = myBank({ clientId: 'id', clientSecret: SECRET });
 
     await expect(provider.requestToken(context())).resolves.toEqual({

@@ -11,10 +11,14 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 it('openid-client, jose and oauth4webapi load on the first token request, not on import or construction', async () => {
-  const { stdout } = await run(`${root}node_modules/.bin/node`, ['--import', 'tsx', `${root}test/providers/fixtures/oauth2-lazy-child.mjs`, `${root}src/index.ts`], {
-    cwd: root,
-    timeout: 30_000,
-  });
+  const { stdout } = await run(
+    `${root}node_modules/.bin/node`,
+    ['--import', 'tsx', `${root}test/providers/fixtures/oauth2-lazy-child.mjs`, `${root}src/index.ts`],
+    {
+      cwd: root,
+      timeout: 30_000,
+    },
+  );
   const { before, after } = JSON.parse(stdout.trim().split('\n').pop()!) as { before: number; after: number };
   expect(before).toBe(0);
   expect(after).toBeGreaterThan(0);

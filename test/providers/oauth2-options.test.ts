@@ -40,7 +40,9 @@ describe('oauth2 options (issue 14)', () => {
   });
 
   it('requires what each method needs', () => {
-    expect(configError(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id' })).issues).toEqual([{ path: 'oauth2.clientSecret', message: 'is required for authMethod auto' }]);
+    expect(configError(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id' })).issues).toEqual([
+      { path: 'oauth2.clientSecret', message: 'is required for authMethod auto' },
+    ]);
     expect(configError(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', authMethod: 'private_key_jwt' })).issues[0]!.path).toBe('oauth2.privateKey');
     expect(configError(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', authMethod: 'tls_client_auth' })).issues[0]!.path).toBe('oauth2.tls');
     expect(configError(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', authMethod: 'client_secret_jwt' })).issues[0]!.path).toBe('oauth2.clientSecret');
@@ -52,11 +54,15 @@ describe('oauth2 options (issue 14)', () => {
       message: expect.stringContaining('does not fit algorithm RS256'),
     });
     expect(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', privateKey: rsa, algorithm: 'PS256' })).not.toThrow();
-    expect(configError(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 's', dpop: { privateKey: 'nope' } })).issues[0]!.path).toBe('oauth2.dpop.privateKey');
+    expect(configError(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 's', dpop: { privateKey: 'nope' } })).issues[0]!.path).toBe(
+      'oauth2.dpop.privateKey',
+    );
   });
 
   it('resource takes one value or several; extraParams values may be arrays; empty arrays are refused', () => {
-    expect(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 's', resource: ['https://a.example', 'https://b.example'], extraParams: { x: ['1', '2'] } })).not.toThrow();
+    expect(() =>
+      oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 's', resource: ['https://a.example', 'https://b.example'], extraParams: { x: ['1', '2'] } }),
+    ).not.toThrow();
     expect(configError(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 's', resource: [] })).issues[0]!.path).toBe('oauth2.resource');
   });
 

@@ -1,12 +1,6 @@
 import nock from 'nock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  InvalidCredentialsError,
-  InvalidTokenResponseError,
-  ProviderUnavailableError,
-  RateLimitedError,
-} from '../../src/errors.js';
+import { ConfigError, InvalidCredentialsError, InvalidTokenResponseError, ProviderUnavailableError, RateLimitedError } from '../../src/errors.js';
 import { oauth2 } from '../../src/providers/oauth2/index.js';
 import { forgetSharedState } from '../../src/providers/oauth2/profile.js';
 import { context, decodeBasic, recorder, rejectionOf, useNock, type SeenRequest } from './helpers.js';
@@ -21,7 +15,9 @@ describe('oauth2', () => {
 
   it('client_secret_basic form-urlencodes id and secret before Base64 (RFC 6749 §2.3.1)', async () => {
     const seen: SeenRequest[] = [];
-    nock(AS).post('/oauth2/token').reply(recorder(seen, 200, TOKEN));
+    nock(AS)
+      .post('/oauth2/token')
+      .reply(recorder(seen, 200, TOKEN));
     const provider = oauth2({ tokenUrl: TOKEN_URL, clientId: 'my client', clientSecret: 'a+b/c=d%e:f g' });
 
     const response = await provider.requestToken(context());
@@ -42,7 +38,9 @@ describe('oauth2', () => {
 
   it('client_secret_post sends client_id and client_secret in the body and no Authorization', async () => {
     const seen: SeenRequest[] = [];
-    nock(AS).post('/oauth2/token').reply(recorder(seen, 200, TOKEN));
+    nock(AS)
+      .post('/oauth2/token')
+      .reply(recorder(seen, 200, TOKEN));
     const provider = oauth2({ tokenUrl: TOKEN_URL, clientId: 'id-1', clientSecret: 'a+b /c', authMethod: 'client_secret_post' });
 
     await provider.requestToken(context());
@@ -57,7 +55,9 @@ describe('oauth2', () => {
 
   it('sends scope, audience, resource and extra parameters', async () => {
     const seen: SeenRequest[] = [];
-    nock(AS).post('/oauth2/token').reply(recorder(seen, 200, TOKEN));
+    nock(AS)
+      .post('/oauth2/token')
+      .reply(recorder(seen, 200, TOKEN));
     const provider = oauth2({
       tokenUrl: TOKEN_URL,
       clientId: 'id',
@@ -86,7 +86,10 @@ describe('oauth2', () => {
       .once()
       .reply(200, { issuer: 'https://issuer.example', token_endpoint: 'https://tokens.example/connect/token' });
     const seen: SeenRequest[] = [];
-    const token = nock('https://tokens.example').post('/connect/token').twice().reply(recorder(seen, 200, TOKEN));
+    const token = nock('https://tokens.example')
+      .post('/connect/token')
+      .twice()
+      .reply(recorder(seen, 200, TOKEN));
     const provider = oauth2({ issuer: 'https://issuer.example', clientId: 'id', clientSecret: 'secret-1' });
 
     await provider.requestToken(context());
@@ -127,7 +130,11 @@ describe('oauth2', () => {
   it('refuses a discovered mtls_endpoint_aliases.token_endpoint that fails the URL policy', async () => {
     nock('https://issuer.example')
       .get('/.well-known/openid-configuration')
-      .reply(200, { issuer: 'https://issuer.example', token_endpoint: 'https://issuer.example/token', mtls_endpoint_aliases: { token_endpoint: 'http://tokens.example/token' } });
+      .reply(200, {
+        issuer: 'https://issuer.example',
+        token_endpoint: 'https://issuer.example/token',
+        mtls_endpoint_aliases: { token_endpoint: 'http://tokens.example/token' },
+      });
     const provider = oauth2({ issuer: 'https://issuer.example', clientId: 'id', clientSecret: 'secret-1' });
     const error = await rejectionOf(provider.requestToken(context()));
     expect(error).toBeInstanceOf(InvalidTokenResponseError);
@@ -256,8 +263,8 @@ describe('oauth2', () => {
   });
 
   it('refuses extra parameters that would override its own', () => {
-    expect(() =>
-      oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 'secret-1', extraParams: { client_secret: 'x', scope: 'y' } }),
-    ).toThrow(/oauth2\.extraParams\.client_secret[\s\S]*oauth2\.extraParams\.scope/);
+    expect(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', clientSecret: 'secret-1', extraParams: { client_secret: 'x', scope: 'y' } })).toThrow(
+      /oauth2\.extraParams\.client_secret[\s\S]*oauth2\.extraParams\.scope/,
+    );
   });
 });

@@ -60,8 +60,7 @@ const cases: Case[] = [
     name: 'oauth2 (post)',
     origin: 'https://auth.example.com',
     path: '/token',
-    build: () =>
-      oauth2({ tokenUrl: 'https://auth.example.com/token', clientId: CLIENT_ID, clientSecret: SECRET, authMethod: 'client_secret_post' }),
+    build: () => oauth2({ tokenUrl: 'https://auth.example.com/token', clientId: CLIENT_ID, clientSecret: SECRET, authMethod: 'client_secret_post' }),
   },
   {
     name: 'oauth2 (issuer)',
@@ -94,7 +93,9 @@ describe.each(cases)('secrets: $name', ({ name, origin, path, build }) => {
   });
 
   it.each([400, 401, 403, 429, 500])('keeps the secret out of errors when a %i body echoes it', async (status) => {
-    nock(origin).post(path).reply(status, echoBody(), { 'www-authenticate': status === 401 ? `Basic realm="${SECRET}"` : '' });
+    nock(origin)
+      .post(path)
+      .reply(status, echoBody(), { 'www-authenticate': status === 401 ? `Basic realm="${SECRET}"` : '' });
     const error = await rejectionOf(build().requestToken(context()));
     expect(error).toBeInstanceOf(TokenError);
     expectNoneOf(errorViews(error), ECHOES);
@@ -123,7 +124,9 @@ describe('secrets: credential refusals still say what happened', () => {
   useNock();
 
   it('quotes the scrubbed body', async () => {
-    nock('https://public-api.alternativepayments.io').post('/oauth/token').reply(403, { message: `no such client, secret was ${SECRET}` });
+    nock('https://public-api.alternativepayments.io')
+      .post('/oauth/token')
+      .reply(403, { message: `no such client, secret was ${SECRET}` });
     const error = await rejectionOf(alternativePayments({ clientId: CLIENT_ID, clientSecret: SECRET }).requestToken(context()));
     expect(error).toBeInstanceOf(InvalidCredentialsError);
     expect((error as Error).message).toContain('no such client, secret was [redacted]');

@@ -44,7 +44,9 @@ describe.skipIf(skip)('clock skew across the fleet', () => {
       expect(await worker.exit).toBe(0);
     }
     const issued = results.reduce((sum, result) => sum + result.stats.requestsSent, 0);
-    console.info(`[clock-skew] clocks −5/0/+5/−5/+5 min, budget 3: ${tokenRequests()} token requests, ${results.reduce((sum, r) => sum + r.stats.guardRefusals, 0)} refusals`);
+    console.info(
+      `[clock-skew] clocks −5/0/+5/−5/+5 min, budget 3: ${tokenRequests()} token requests, ${results.reduce((sum, r) => sum + r.stats.guardRefusals, 0)} refusals`,
+    );
     expect(tokenRequests()).toBe(3);
     expect(issued).toBe(3);
     expect(results.every((result) => result.accessTokens.length > 0 || result.errorCount > 0)).toBe(true);

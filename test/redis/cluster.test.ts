@@ -133,14 +133,26 @@ describe.skipIf(skip)('redisStore on Redis Cluster', () => {
       // whose cold calls go to the cluster while its slots move.
       const warm = (async () => {
         while (running) {
-          for (const tokens of steady) for (const id of credentials) await tokens.getToken(id).then(() => calls++, (error: unknown) => errors.push(error));
+          for (const tokens of steady)
+            for (const id of credentials)
+              await tokens.getToken(id).then(
+                () => calls++,
+                (error: unknown) => errors.push(error),
+              );
           await sleep(10);
         }
       })();
       const joining = (async () => {
         while (running) {
           const tokens = managerOn();
-          await Promise.all(credentials.map((id) => tokens.getToken(id).then(() => calls++, (error: unknown) => errors.push(error))));
+          await Promise.all(
+            credentials.map((id) =>
+              tokens.getToken(id).then(
+                () => calls++,
+                (error: unknown) => errors.push(error),
+              ),
+            ),
+          );
           await tokens.close();
           joined++;
           await sleep(100);
@@ -156,7 +168,9 @@ describe.skipIf(skip)('redisStore on Redis Cluster', () => {
       await sleep(1_000); // traffic after the move, on the new owner
       running = false;
       await Promise.all([warm, joining]);
-      console.info(`[cluster] reshard of 5461 slots took ${reshardMs} ms; ${calls} calls, ${joined} processes joined, requests per credential ${JSON.stringify(Object.fromEntries(counts))}`);
+      console.info(
+        `[cluster] reshard of 5461 slots took ${reshardMs} ms; ${calls} calls, ${joined} processes joined, requests per credential ${JSON.stringify(Object.fromEntries(counts))}`,
+      );
       expect(errors).toEqual([]);
       expect(joined).toBeGreaterThan(3);
       for (const id of credentials) expect(counts.get(id)).toBeLessThanOrEqual(2);

@@ -34,7 +34,12 @@ describe.skipIf(skip)('encryption at rest', () => {
     const manager = (encryptionKeys: string[]) => {
       const tokens = createTokenManager({
         providers: { ap: alternativePayments({ baseUrl: emulator.alternativePaymentsBaseUrl, ...CLIENT }) },
-        store: redisStore({ url: server.url, keyPrefix: 'enc:', encryptionKeys, logger: { warn: (object: unknown, message: string) => warnings.push({ object, message }) } }),
+        store: redisStore({
+          url: server.url,
+          keyPrefix: 'enc:',
+          encryptionKeys,
+          logger: { warn: (object: unknown, message: string) => warnings.push({ object, message }) },
+        }),
       });
       managers.push(tokens);
       return tokens;
@@ -47,7 +52,10 @@ describe.skipIf(skip)('encryption at rest', () => {
     const stored = (await raw.get(key!))!;
     expect(stored).not.toContain(first.accessToken);
     expect(stored).not.toContain(Buffer.from(first.accessToken).toString('base64'));
-    expect(JSON.parse(stored)).toMatchObject({ v: 1, enc: { kid: expect.any(String), iv: expect.any(String), tag: expect.any(String), ct: expect.any(String) } });
+    expect(JSON.parse(stored)).toMatchObject({
+      v: 1,
+      enc: { kid: expect.any(String), iv: expect.any(String), tag: expect.any(String), ct: expect.any(String) },
+    });
 
     // Rotation: a new key first, the old one still listed — the stored token is read, no request.
     const rotated = await manager([k2, k1]).getToken('ap');

@@ -30,7 +30,12 @@ describe.skipIf(skip)('Redis outage', () => {
   it('falls back to local tokens within the timeout, then resumes sharing when Redis returns', { timeout: 45_000 }, async () => {
     const requests = () => emulator.stats().providers['alternative-payments'].tokenRequests;
     const messages: string[] = [];
-    const logger = { debug() {}, info: (_: unknown, message: string) => messages.push(message), warn: (_: unknown, message: string) => messages.push(message), error() {} };
+    const logger = {
+      debug() {},
+      info: (_: unknown, message: string) => messages.push(message),
+      warn: (_: unknown, message: string) => messages.push(message),
+      error() {},
+    };
     const stores: SharedTokenStore[] = [];
     const managers: TokenManager[] = [];
     for (let i = 0; i < 3; i++) {

@@ -251,7 +251,12 @@ describe.skipIf(skip)('redisStore', () => {
       for (let i = 0; i < 10; i++) await raw.zadd(`${keyPrefix}ledger:${id}`, now, `old-${i}`);
       // A value of the wrong type where a careless layout could look, too.
       await raw.hset(`${keyPrefix}stored:${id}`, 'x', '1');
-      const tokens = createTokenManager({ providers: { p: fake.provider }, store: redisStore({ url: server.url, keyPrefix }), retry: { attempts: 1 }, guard: { maxTokens: 2 } });
+      const tokens = createTokenManager({
+        providers: { p: fake.provider },
+        store: redisStore({ url: server.url, keyPrefix }),
+        retry: { attempts: 1 },
+        guard: { maxTokens: 2 },
+      });
       try {
         const started = Date.now();
         const token = await tokens.getToken('p');

@@ -138,10 +138,14 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
           port,
           [
             ...common(port, dir),
-            '--cluster-enabled', 'yes',
-            '--cluster-port', String(buses[index]),
-            '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-            '--cluster-node-timeout', '2000',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-port',
+            String(buses[index]),
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--cluster-node-timeout',
+            '2000',
           ],
           /Ready to accept connections/,
         ),
@@ -176,7 +180,19 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     },
     async reshard(fromPort, toPort, slots) {
       const [from, to] = [await nodeId(fromPort), await nodeId(toPort)];
-      await cli(fromPort, '--cluster', 'reshard', `127.0.0.1:${fromPort}`, '--cluster-from', from, '--cluster-to', to, '--cluster-slots', String(slots), '--cluster-yes');
+      await cli(
+        fromPort,
+        '--cluster',
+        'reshard',
+        `127.0.0.1:${fromPort}`,
+        '--cluster-from',
+        from,
+        '--cluster-to',
+        to,
+        '--cluster-slots',
+        String(slots),
+        '--cluster-yes',
+      );
     },
     async kill(port) {
       await processes.find((proc) => proc.port === port)?.kill();

@@ -51,12 +51,70 @@ describe.skipIf(skip)('redisStore({ url }) with an ACL user, and with TLS', () =
     await startServer(['--port', String(aclPort), '--user', 'default', 'off', '--user', 'app', 'on', `>${PASSWORD}`, '~*', '&*', '+@all']);
     if (hasOpenssl) {
       const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-      ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=tokenbroker test CA');
-      ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+      ssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.crt',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=tokenbroker test CA',
+      );
+      ssl(
+        'req',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        'server.key',
+        '-out',
+        'server.csr',
+        '-subj',
+        '/CN=127.0.0.1',
+      );
       execFileSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1\\n" > san.ext'], { cwd: dir });
-      ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'san.ext');
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        'server.csr',
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        'server.crt',
+        '-days',
+        '1',
+        '-extfile',
+        'san.ext',
+      );
       tlsPort = await freePort();
-      await startServer(['--port', '0', '--tls-port', String(tlsPort), '--tls-cert-file', join(dir, 'server.crt'), '--tls-key-file', join(dir, 'server.key'), '--tls-ca-cert-file', join(dir, 'ca.crt'), '--tls-auth-clients', 'no']);
+      await startServer([
+        '--port',
+        '0',
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert-file',
+        join(dir, 'server.crt'),
+        '--tls-key-file',
+        join(dir, 'server.key'),
+        '--tls-ca-cert-file',
+        join(dir, 'ca.crt'),
+        '--tls-auth-clients',
+        'no',
+      ]);
     }
   }, 30_000);
   afterAll(async () => {
@@ -73,13 +131,20 @@ describe.skipIf(skip)('redisStore({ url }) with an ACL user, and with TLS', () =
   it('an ACL user and password in the URL: works; a wrong password fails fast and is never quoted', async () => {
     const store = redisStore({ url: `redis://app:${PASSWORD}@127.0.0.1:${aclPort}`, keyPrefix: 'acl:' });
     const warnings: unknown[] = [];
-    const wrong = redisStore({ url: `redis://app:not-the-pa55@127.0.0.1:${aclPort}`, commandTimeoutMs: 300, logger: { warn: (object: unknown, message: string) => warnings.push({ object, message }) } });
+    const wrong = redisStore({
+      url: `redis://app:not-the-pa55@127.0.0.1:${aclPort}`,
+      commandTimeoutMs: 300,
+      logger: { warn: (object: unknown, message: string) => warnings.push({ object, message }) },
+    });
     try {
       const token = sampleToken();
       await store.set('k', token, 60_000);
       expect((await store.get('k'))?.accessToken).toBe(token.accessToken);
       const started = Date.now();
-      const error = await wrong.get('k').then(() => undefined, (caught: unknown) => caught as Error);
+      const error = await wrong.get('k').then(
+        () => undefined,
+        (caught: unknown) => caught as Error,
+      );
       expect(error).toBeInstanceOf(Error);
       expect(Date.now() - started).toBeLessThan(1_500);
       const shown = `${error?.message} ${JSON.stringify(warnings)} ${JSON.stringify(store)} ${JSON.stringify(wrong)}`;

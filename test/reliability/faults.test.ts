@@ -228,9 +228,7 @@ describe('fault matrix over real HTTP (loopback)', () => {
   });
 
   it('wrong content type with a non-JSON body: InvalidTokenResponseError naming the type; nothing cached', async () => {
-    const server = await serve((_request, response) =>
-      response.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Login</body></html>'),
-    );
+    const server = await serve((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Login</body></html>'));
     const manager = managerFor(server.url);
     const error = await failure(manager.getToken('ap'));
     expect(error).toBeInstanceOf(InvalidTokenResponseError);
@@ -255,9 +253,7 @@ describe('fault matrix over real HTTP (loopback)', () => {
       '%s, HTTP %i to another origin: InvalidTokenResponseError, the other origin sees no request',
       async (_name, status, make, path) => {
         const elsewhere = await serve((_request, response) => response.writeHead(200, json).end(GOOD));
-        const server = await serve((_request, response) =>
-          response.writeHead(status, { location: `${elsewhere.url}${path}` }).end(),
-        );
+        const server = await serve((_request, response) => response.writeHead(status, { location: `${elsewhere.url}${path}` }).end());
         tokens = createTokenManager({ providers: { p: make(server.url) }, retry: { attempts: 3, baseDelayMs: 5 }, failureCooldownMs: 0 });
         const error = await failure(tokens.getToken('p'));
         expect(error).toBeInstanceOf(InvalidTokenResponseError);

@@ -61,17 +61,21 @@ const anyBody = fc.oneof(fc.jsonValue(), fc.anything(), mutatedBody, fc.object()
 describe('parseTokenResponse', () => {
   it('for any value: a valid Token or an InvalidTokenResponseError, nothing else', () => {
     fc.assert(
-      fc.property(anyBody, fc.option(fc.oneof(fc.integer({ min: 1, max: 200_000 }), fc.double(), fc.constantFrom(0, -1, 0.5, Number.NaN)), { nil: undefined }), (body, defaultExpiresInSeconds) => {
-        let token: Token;
-        try {
-          token = parseTokenResponse(body, { now: NOW, defaultExpiresInSeconds, maxLifetimeSeconds: MAX_LIFETIME_S });
-        } catch (error) {
-          expect(error).toBeInstanceOf(InvalidTokenResponseError);
-          expect(error).toBeInstanceOf(TokenError);
-          return;
-        }
-        expectValidToken(token, NOW);
-      }),
+      fc.property(
+        anyBody,
+        fc.option(fc.oneof(fc.integer({ min: 1, max: 200_000 }), fc.double(), fc.constantFrom(0, -1, 0.5, Number.NaN)), { nil: undefined }),
+        (body, defaultExpiresInSeconds) => {
+          let token: Token;
+          try {
+            token = parseTokenResponse(body, { now: NOW, defaultExpiresInSeconds, maxLifetimeSeconds: MAX_LIFETIME_S });
+          } catch (error) {
+            expect(error).toBeInstanceOf(InvalidTokenResponseError);
+            expect(error).toBeInstanceOf(TokenError);
+            return;
+          }
+          expectValidToken(token, NOW);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });
@@ -142,11 +146,28 @@ type Command =
 const delay = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 15_000 }));
 const outcome: fc.Arbitrary<Outcome> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('ok' as const), lifetimeS: fc.integer({ min: 4, max: 3600 }), delayMs: delay }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('unavailable' as const, 'rateLimited' as const, 'credentials' as const, 'badBody' as const), delayMs: delay }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constantFrom('unavailable' as const, 'rateLimited' as const, 'credentials' as const, 'badBody' as const), delayMs: delay }),
+  },
 );
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max: 60_000 }), fc.integer({ min: 0, max: 900_000 })) }) },
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('get' as const), callers: fc.integer({ min: 1, max: 5 }), force: fc.integer({ min: 0, max: 9 }).map((n) => n === 0), withSignal: fc.integer({ min: 0, max: 4 }).map((n) => n === 0) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant('advance' as const),
+      ms: fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max: 60_000 }), fc.integer({ min: 0, max: 900_000 })),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant('get' as const),
+      callers: fc.integer({ min: 1, max: 5 }),
+      force: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+      withSignal: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('invalidate' as const), current: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('storm' as const), forced: fc.integer({ min: 2, max: 8 }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('script' as const), outcomes: fc.array(outcome, { maxLength: 4 }) }) },

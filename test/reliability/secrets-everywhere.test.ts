@@ -84,7 +84,9 @@ const faults: Record<string, Fault> = {
     ]),
   ),
   '429 with Retry-After': (echo) => (response) =>
-    response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0', 'x-echo': encodeURIComponent(echo) }).end(JSON.stringify({ error: echo })),
+    response
+      .writeHead(429, { 'content-type': 'application/json', 'retry-after': '0', 'x-echo': encodeURIComponent(echo) })
+      .end(JSON.stringify({ error: echo })),
   '429 without Retry-After': (echo) => (response) => response.writeHead(429, { 'content-type': 'text/plain' }).end(echo),
   'malformed JSON': (echo) => (response) => response.writeHead(200, { 'content-type': 'application/json' }).end(`{"access_token": "${echo}", `),
   '10 MB body': (echo) => (response) => {
@@ -103,8 +105,7 @@ const faults: Record<string, Fault> = {
   'wrong content type': (echo) => (response) => response.writeHead(200, { 'content-type': 'text/html' }).end(`<html>${echo}</html>`),
   'bad token_type': (echo) => (response) =>
     response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'x', token_type: echo, expires_in: echo })),
-  redirect: (echo) => (response) =>
-    response.writeHead(302, { location: `http://127.0.0.1:1/steal?s=${encodeURIComponent(echo)}&raw=${echo}` }).end(echo),
+  redirect: (echo) => (response) => response.writeHead(302, { location: `http://127.0.0.1:1/steal?s=${encodeURIComponent(echo)}&raw=${echo}` }).end(echo),
 };
 
 describe('secrets never leak, whatever the fault (exhaustive)', () => {
@@ -168,7 +169,13 @@ describe('secrets never leak, whatever the fault (exhaustive)', () => {
         keyId: 'everywhere-key',
         tokenUrl: `${base}/oauth/token`,
       }),
-      rfcDpop: oauth2({ clientId: CLIENT_ID, clientSecret: SECRET, dpop: { privateKey: DPOP_KEY.export({ format: 'jwk' }) }, tokenUrl: `${base}/oauth/token`, apiBaseUrl: base }),
+      rfcDpop: oauth2({
+        clientId: CLIENT_ID,
+        clientSecret: SECRET,
+        dpop: { privateKey: DPOP_KEY.export({ format: 'jwk' }) },
+        tokenUrl: `${base}/oauth/token`,
+        apiBaseUrl: base,
+      }),
       rfcTls: oauth2({
         clientId: CLIENT_ID,
         authMethod: 'tls_client_auth',
@@ -249,8 +256,17 @@ describe('secrets never leak, whatever the fault (exhaustive)', () => {
         await good.getToken(id, { forceRefresh: true }).catch((e: unknown) => errors.push(e));
       }
     }
-    errors.push(await good.client('ap').get('customers').catch((e: unknown) => e));
-    errors.push(await good.fetch('autopay')(`${emulator.autopayApiBaseUrl}/customer_club/v2/join`, { method: 'POST', body: '{}' }).then((r) => r.text()));
+    errors.push(
+      await good
+        .client('ap')
+        .get('customers')
+        .catch((e: unknown) => e),
+    );
+    errors.push(
+      await good
+        .fetch('autopay')(`${emulator.autopayApiBaseUrl}/customer_club/v2/join`, { method: 'POST', body: '{}' })
+        .then((r) => r.text()),
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -261,7 +277,12 @@ describe('secrets never leak, whatever the fault (exhaustive)', () => {
   });
 
   it('the scan sees each new secret and key when it is there (so it can fail)', () => {
-    for (const text of [JWT_SECRET, SIGNING_KEY.export({ format: 'pem', type: 'pkcs8' }).toString(), JSON.stringify(DPOP_KEY.export({ format: 'jwk' })), JSON.stringify(TLS_KEY.export({ format: 'jwk' }))]) {
+    for (const text of [
+      JWT_SECRET,
+      SIGNING_KEY.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      JSON.stringify(DPOP_KEY.export({ format: 'jwk' })),
+      JSON.stringify(TLS_KEY.export({ format: 'jwk' })),
+    ]) {
       expect(leaks(text).length).toBeGreaterThan(0);
     }
   });
@@ -279,7 +300,9 @@ describe('secrets never leak, whatever the fault (exhaustive)', () => {
   });
 
   it('no error — message, stack, cause chain, inspect at full depth, JSON — holds a secret in any form', () => {
-    const leaked = errors.flatMap((error) => leaks(everythingAbout(error)).map((form) => `${(error as Error).name ?? 'value'} ${(error as TokenError).provider ?? ''}: ${form}`));
+    const leaked = errors.flatMap((error) =>
+      leaks(everythingAbout(error)).map((form) => `${(error as Error).name ?? 'value'} ${(error as TokenError).provider ?? ''}: ${form}`),
+    );
     expect(leaked).toEqual([]);
   });
 

@@ -26,7 +26,10 @@ export function tempDirs(): { dir: () => string; file: (name?: string) => string
 }
 
 /** A logger that keeps what it is told. */
-export function recordingLogger(): { warn: (object: Record<string, unknown>, message: string) => void; warnings: Array<{ object: Record<string, unknown>; message: string }> } {
+export function recordingLogger(): {
+  warn: (object: Record<string, unknown>, message: string) => void;
+  warnings: Array<{ object: Record<string, unknown>; message: string }>;
+} {
   const warnings: Array<{ object: Record<string, unknown>; message: string }> = [];
   return { warn: (object, message) => warnings.push({ object, message }), warnings };
 }

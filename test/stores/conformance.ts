@@ -22,7 +22,13 @@ let serial = 0;
 export function sampleToken(overrides: Partial<Token> = {}): Token {
   serial += 1;
   const now = Date.now();
-  return { accessToken: `access-${serial}-${Math.random().toString(36).slice(2)}`, tokenType: 'Bearer', issuedAt: now, expiresAt: now + 3_600_000, ...overrides };
+  return {
+    accessToken: `access-${serial}-${Math.random().toString(36).slice(2)}`,
+    tokenType: 'Bearer',
+    issuedAt: now,
+    expiresAt: now + 3_600_000,
+    ...overrides,
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

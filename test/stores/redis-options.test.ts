@@ -83,7 +83,9 @@ describe('redisStore connections', () => {
       'redisStore.sentinels[0].port',
     ]);
     expect(sentinel.message).not.toContain('sentinel-pa55');
-    expect(configError(() => redisStore({ sentinels: [{ host: 'h', port: 1 }], name: 'm', role: 'slave' } as never)).issues[0]!.message).toMatch(/unknown option role/);
+    expect(configError(() => redisStore({ sentinels: [{ host: 'h', port: 1 }], name: 'm', role: 'slave' } as never)).issues[0]!.message).toMatch(
+      /unknown option role/,
+    );
   });
 
   it('accepts an ioredis Cluster as client, and shows which kind it is connected to, never a password', async () => {

@@ -126,10 +126,7 @@ export function emulateCommand(program: Command): void {
     .option('--ban-max-tokens <n>', 'ban a client issued more than n tokens within the ban window (default 20)', integer(1, 1_000_000))
     .option('--ban-window <seconds>', 'length of the ban window (default 600)', integer(1, 31_536_000))
     .option('--no-ban', 'never ban a client')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  $ tokenbroker emulate --port 8787\n  $ tokenbroker emulate --ap-token-lifetime 10 --ban-max-tokens 5',
-    )
+    .addHelpText('after', '\nExamples:\n  $ tokenbroker emulate --port 8787\n  $ tokenbroker emulate --ap-token-lifetime 10 --ban-max-tokens 5')
     .action(async (options: EmulateOptions, command: Command) => {
       const context = contextOf(command);
       const { io } = context;

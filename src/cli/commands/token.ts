@@ -56,7 +56,8 @@ function parseProvider(value: string): string {
   // Any other provider id is looked up in the --config file (oauth2 sections included).
   const kind = PROVIDER_ALIASES[value.toLowerCase()] ?? (PROVIDER_ID.test(value) ? value : undefined);
   // The value is not echoed: a secret pasted in the wrong place must not be printed back.
-  if (kind === undefined) throw new InvalidArgumentError('unknown provider; use ap (alias alternative-payments), autopay, or a provider id of the --config file.');
+  if (kind === undefined)
+    throw new InvalidArgumentError('unknown provider; use ap (alias alternative-payments), autopay, or a provider id of the --config file.');
   return kind;
 }
 
@@ -70,8 +71,7 @@ function parseSeconds(value: string): number {
 function envHelp(): string {
   const ap = ENV_VARS['alternative-payments'];
   const ay = ENV_VARS.autopay;
-  const rows = (title: string, entries: Array<[string, string]>) =>
-    [title, ...entries.map(([name, text]) => `  ${name.padEnd(40)}${text}`)].join('\n');
+  const rows = (title: string, entries: Array<[string, string]>) => [title, ...entries.map(([name, text]) => `  ${name.padEnd(40)}${text}`)].join('\n');
   return [
     rows('Environment (Alternative Payments):', [
       [ap.clientId, 'client id (required)'],
@@ -101,7 +101,7 @@ export function tokenCommand(program: Command): void {
         'it as JSON: { provider, tokenType, expiresAt, expiresIn, scope?, accessToken, fromCache }. The token is masked ' +
         'unless --show-token is given.\n\n' +
         'Tokens are cached per user in $XDG_CACHE_HOME/tokenbroker/tokens.sqlite (else ~/.cache/tokenbroker/): ' +
-        'runs within a token\'s life reuse it, and one nearing its end is replaced. --no-cache fetches a new one ' +
+        "runs within a token's life reuse it, and one nearing its end is replaced. --no-cache fetches a new one " +
         'every run; `tokenbroker cache` lists or clears the cache.\n\n' +
         'Configuration comes from TOKENBROKER_* environment variables, or from a JSON file given with --config. ' +
         'Secrets are read from an environment variable or a file, never from the command line.',
@@ -147,15 +147,17 @@ Examples:
         let token: Token;
         try {
           token = await tokens.getToken(kind, signal);
-          if (store !== undefined && (await dueForRefresh(token))) token = await refreshAhead(() => tokens.getToken(kind, { ...signal, forceRefresh: true }), token);
+          if (store !== undefined && (await dueForRefresh(token)))
+            token = await refreshAhead(() => tokens.getToken(kind, { ...signal, forceRefresh: true }), token);
         } catch (error) {
           if (io.signal?.aborted === true && !(error instanceof TokenError)) {
             throw new InterruptedError('interrupted before a token arrived');
           }
           if (error instanceof TokenError && error.code === 'invalid_credentials') {
-            error.message += loaded.source === 'environment'
-              ? ` (check ${ENV_VARS[kind as CliProviderKind].clientId} and ${ENV_VARS[kind as CliProviderKind].clientSecret})`
-              : ` (check the client id and secret that ${loaded.source} points to)`;
+            error.message +=
+              loaded.source === 'environment'
+                ? ` (check ${ENV_VARS[kind as CliProviderKind].clientId} and ${ENV_VARS[kind as CliProviderKind].clientSecret})`
+                : ` (check the client id and secret that ${loaded.source} points to)`;
           }
           throw error;
         }

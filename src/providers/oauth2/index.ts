@@ -136,9 +136,23 @@ class OAuth2Provider implements Provider {
     }
   }
 
-  async #grant(lib: OpenIdClient, metadata: ServerMetadata, method: WireAuthMethod, transport: FetchLike, signal: AbortSignal, scrub: (text: string) => string): Promise<TokenResponse> {
+  async #grant(
+    lib: OpenIdClient,
+    metadata: ServerMetadata,
+    method: WireAuthMethod,
+    transport: FetchLike,
+    signal: AbortSignal,
+    scrub: (text: string) => string,
+  ): Promise<TokenResponse> {
     const extras = this.#extras;
-    const credential = extras?.credential ?? { clientId: this.#clientId, clientSecret: this.#clientSecret, signingKey: undefined, keyId: undefined, tls: undefined, dpop: undefined };
+    const credential = extras?.credential ?? {
+      clientId: this.#clientId,
+      clientSecret: this.#clientSecret,
+      signingKey: undefined,
+      keyId: undefined,
+      tls: undefined,
+      dpop: undefined,
+    };
     const dpop = extras?.dpop === undefined ? undefined : await extras.dpop.handle(lib, credential.clientId);
     const { body, quota, tokenType } = await clientCredentialsGrant({
       lib,
@@ -156,7 +170,9 @@ class OAuth2Provider implements Provider {
       // Asked for DPoP, a Bearer token is refused rather than used unbound: with `dpop` set, every
       // token of this provider is DPoP-bound, including one another process stored (see authorizedFetch).
       if (tokenType?.toLowerCase() !== 'dpop') {
-        throw new InvalidTokenResponseError(`Token endpoint answered token_type ${JSON.stringify(tokenType ?? null)}; dpop is set, so only a DPoP-bound token is accepted`);
+        throw new InvalidTokenResponseError(
+          `Token endpoint answered token_type ${JSON.stringify(tokenType ?? null)}; dpop is set, so only a DPoP-bound token is accepted`,
+        );
       }
       // The manager caches Bearer-typed tokens; the binding is this provider's, and its authorised
       // requests say `DPoP` with a proof.
@@ -182,7 +198,9 @@ class OAuth2Provider implements Provider {
     let scrubber: ((text: string) => string) | undefined;
     return (text) => {
       scrubber ??=
-        clientSecret === undefined ? (value: string) => scrubText(value) : credentialScrubber(clientSecret, [basicCredentials(clientId, clientSecret), `${clientId}:${clientSecret}`]);
+        clientSecret === undefined
+          ? (value: string) => scrubText(value)
+          : credentialScrubber(clientSecret, [basicCredentials(clientId, clientSecret), `${clientId}:${clientSecret}`]);
       return scrubber(text);
     };
   }

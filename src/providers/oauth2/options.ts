@@ -12,13 +12,7 @@ import type { FetchLike, TlsClientCertificate } from './transport.js';
 
 /** How an `oauth2()` client authenticates at the token endpoint. */
 export type OAuth2AuthMethod =
-  | 'auto'
-  | 'client_secret_basic'
-  | 'client_secret_post'
-  | 'client_secret_jwt'
-  | 'private_key_jwt'
-  | 'tls_client_auth'
-  | 'self_signed_tls_client_auth';
+  'auto' | 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
 
 /**
  * Options of {@link oauth2}. Give exactly one of `tokenUrl` and `issuer`.

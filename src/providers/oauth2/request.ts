@@ -72,18 +72,15 @@ export interface GrantRequest {
 }
 
 /** Sends one client-credentials grant; throws only TokenErrors. */
-export async function clientCredentialsGrant(request: GrantRequest): Promise<{ body: Record<string, unknown>; quota: TokenResponse['quota']; tokenType: string | undefined }> {
+export async function clientCredentialsGrant(
+  request: GrantRequest,
+): Promise<{ body: Record<string, unknown>; quota: TokenResponse['quota']; tokenType: string | undefined }> {
   const { lib, metadata, signal, scrub } = request;
   const exchange = boundFetch(request.transport, signal, scrub);
   try {
     // Made per request, on the cold path: only the shared metadata and this credential's own fields
     // live between requests.
-    const config = new lib.Configuration(
-      metadata,
-      request.clientId,
-      request.mutualTls ? { use_mtls_endpoint_aliases: true } : undefined,
-      request.auth,
-    );
+    const config = new lib.Configuration(metadata, request.clientId, request.mutualTls ? { use_mtls_endpoint_aliases: true } : undefined, request.auth);
     if (isHttp(metadata.token_endpoint ?? '')) lib.allowInsecureRequests(config);
     config[lib.customFetch] = exchange.fetch;
     // The manager's per-attempt signal is the timeout. openid-client's own (30 s) would add an

@@ -38,7 +38,10 @@ export function transportFetch(options: TransportOptions): FetchLike {
   const { fetch: own, dispatcher } = options;
   if (own === undefined && dispatcher === undefined) return (input, init) => globalThis.fetch(input, init);
   // Another fetch (undici's own, say) may not know this realm's Request: it gets a URL and an init.
-  const base: FetchLike = own === undefined ? (input, init) => globalThis.fetch(input, init) : async (input, init) => (input instanceof Request ? own(input.url, await initOf(input, init)) : own(input, init));
+  const base: FetchLike =
+    own === undefined
+      ? (input, init) => globalThis.fetch(input, init)
+      : async (input, init) => (input instanceof Request ? own(input.url, await initOf(input, init)) : own(input, init));
   if (dispatcher === undefined) return base;
   return (input, init) => base(input, { ...init, dispatcher } as RequestInit);
 }

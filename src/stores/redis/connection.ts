@@ -89,9 +89,7 @@ export function loadIoredis(load: (id: string) => unknown = requireFromHere): Io
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    throw new ConfigError([
-      { path: 'redisStore', message: 'needs the ioredis package, an optional peer dependency of tokenbroker: npm install ioredis' },
-    ]);
+    throw new ConfigError([{ path: 'redisStore', message: 'needs the ioredis package, an optional peer dependency of tokenbroker: npm install ioredis' }]);
   }
 }
 

@@ -156,10 +156,9 @@ const connectionFields = {
 } satisfies Record<ConnectionKey, Record<string, z.ZodType>>;
 
 const schemas = {
-  url: z.strictObject({ ...settingsFields, ...connectionFields.url }).refine(
-    (options) => options.tls === undefined || options.url.startsWith('rediss:'),
-    { path: ['tls'], message: 'needs a rediss:// URL' },
-  ),
+  url: z
+    .strictObject({ ...settingsFields, ...connectionFields.url })
+    .refine((options) => options.tls === undefined || options.url.startsWith('rediss:'), { path: ['tls'], message: 'needs a rediss:// URL' }),
   client: z.strictObject({ ...settingsFields, ...connectionFields.client }),
   cluster: z.strictObject({ ...settingsFields, ...connectionFields.cluster }),
   sentinels: z.strictObject({ ...settingsFields, ...connectionFields.sentinels }),
@@ -224,7 +223,17 @@ function toSpec(kind: ConnectionKey, options: RedisStoreOptions): ConnectionSpec
     }
     case 'sentinels': {
       const { sentinels, name, username, password, sentinelUsername, sentinelPassword, db, tls } = options as RedisSentinelConnection;
-      return { kind: 'sentinel', sentinels, name, username, password, sentinelUsername, sentinelPassword, db, tls: tls as boolean | Record<string, unknown> | undefined };
+      return {
+        kind: 'sentinel',
+        sentinels,
+        name,
+        username,
+        password,
+        sentinelUsername,
+        sentinelPassword,
+        db,
+        tls: tls as boolean | Record<string, unknown> | undefined,
+      };
     }
   }
 }

@@ -44,8 +44,15 @@ export class RedisTokenStore implements SharedTokenStore {
         this.#connectionTrouble = false;
       });
     }
-    this.#subscriptions = new Subscriptions(() => connection.openSubscriber(), connection.sharded, (error) => this.#connectionError(error));
-    this.ledger = new RedisLedger((what, op) => this.#run(what, op), (key) => this.#names(key).ledger);
+    this.#subscriptions = new Subscriptions(
+      () => connection.openSubscriber(),
+      connection.sharded,
+      (error) => this.#connectionError(error),
+    );
+    this.ledger = new RedisLedger(
+      (what, op) => this.#run(what, op),
+      (key) => this.#names(key).ledger,
+    );
   }
 
   async get(key: string): Promise<Token | undefined> {

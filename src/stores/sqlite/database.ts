@@ -147,7 +147,10 @@ export function openDatabase(file: string, settings: OpenSettings): DatabaseSync
     // Another process that found the same bad file may have replaced it already: keep its fresh one.
     if (opened !== undefined && inodeOf(file) === opened) {
       const aside = moveAside(file);
-      settings.warn({ file, movedTo: aside }, 'the token file was not a readable SQLite database (corrupt, or not one); moved it aside and started a fresh one');
+      settings.warn(
+        { file, movedTo: aside },
+        'the token file was not a readable SQLite database (corrupt, or not one); moved it aside and started a fresh one',
+      );
     }
     db = connect(sqlite, file, settings);
     try {
@@ -211,7 +214,9 @@ function readHeader(db: DatabaseSync): Header {
 function checkHeader(file: string, header: Header, known: number): void {
   const empty = header.applicationId === 0 && header.userVersion === 0 && header.objects === 0;
   if (!empty && header.applicationId !== APPLICATION_ID) {
-    throw new TokenFileError(`token file ${file}: it is another program's SQLite database, not a tokenbroker token file; it is left untouched: point path at another file`);
+    throw new TokenFileError(
+      `token file ${file}: it is another program's SQLite database, not a tokenbroker token file; it is left untouched: point path at another file`,
+    );
   }
   if (header.userVersion > known) {
     throw new TokenFileError(
