@@ -4,4 +4,13 @@
 export { alternativePayments, type AlternativePaymentsOptions } from './alternative-payments.js';
 export { autopay, type AutopayOptions } from './autopay.js';
 export { fromBroker, type FromBrokerOptions } from './from-broker.js';
-export { oauth2, type FetchLike, type OAuth2AuthMethod, type OAuth2Options, type SigningAlgorithm, type TlsClientCertificate } from './oauth2/index.js';
+export {
+  oauth2,
+  type DpopKey,
+  type FetchLike,
+  type OAuth2AuthMethod,
+  type OAuth2Options,
+  type PrivateKeyInput,
+  type SigningAlgorithm,
+  type TlsClientCertificate,
+} from './oauth2/index.js';

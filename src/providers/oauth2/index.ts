@@ -22,8 +22,8 @@ import { boundFetch, clientCredentialsGrant } from './request.js';
 import { transportFetch, type FetchLike } from './transport.js';
 import type { ServerMetadata } from 'openid-client';
 
-export type { OAuth2AuthMethod, OAuth2Options } from './options.js';
-export type { SigningAlgorithm } from './keys.js';
+export type { DpopKey, OAuth2AuthMethod, OAuth2Options } from './options.js';
+export type { PrivateKeyInput, SigningAlgorithm } from './keys.js';
 export type { FetchLike, TlsClientCertificate } from './transport.js';
 
 /**

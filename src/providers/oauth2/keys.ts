@@ -7,12 +7,24 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, webcrypto, type JsonWebKey } from 'node:crypto';
 
 /** The JWS algorithms tokenbroker signs with. */
-export const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
-
 /** A JWS algorithm for `private_key_jwt` and DPoP: RS256/384/512, PS256/384/512, ES256/384/512 or EdDSA. */
-export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+export type SigningAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
 
-/** A private key as the options take it. */
+/** Every {@link SigningAlgorithm}, for validating the options. */
+export const SIGNING_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const satisfies readonly SigningAlgorithm[];
+
+/** A private key as the options take it: PEM (string or Buffer), a JWK, or a `KeyObject`. */
 export type PrivateKeyInput = string | Buffer | webcrypto.JsonWebKey | KeyObject;
 
 /** A key read from the options, with what signing with it needs. */

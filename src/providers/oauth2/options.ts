@@ -14,6 +14,14 @@ import type { FetchLike, TlsClientCertificate } from './transport.js';
 export type OAuth2AuthMethod =
   'auto' | 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
 
+/** The key DPoP proofs are signed with, shared by every process that should share DPoP-bound tokens. */
+export interface DpopKey {
+  /** The private key (PEM, JWK or `KeyObject`). Read at construction; never shown. */
+  readonly privateKey: PrivateKeyInput;
+  /** The JWS algorithm (default: chosen from the key, as for `private_key_jwt`). */
+  readonly algorithm?: SigningAlgorithm | undefined;
+}
+
 /**
  * Options of {@link oauth2}. Give exactly one of `tokenUrl` and `issuer`.
  *
@@ -62,7 +70,7 @@ export interface OAuth2Options {
    * DPoP (RFC 9449): `true` for a key made for this provider (tokens then stay in this process), or
    * `{ privateKey }` to share tokens across processes that hold the same key.
    */
-  readonly dpop?: boolean | { readonly privateKey: PrivateKeyInput; readonly algorithm?: SigningAlgorithm | undefined } | undefined;
+  readonly dpop?: boolean | DpopKey | undefined;
   /** The `scope` parameter (space-separated), when the server wants one. */
   readonly scope?: string | undefined;
   /** The `audience` parameter (Auth0 and others). */
