@@ -6,6 +6,7 @@
  *   3. a simulated day   bench/day-child.ts       (child process, @sinonjs/fake-timers)
  *   4. memory            bench/memory-child.ts    (one child per library, --expose-gc)
  *   5. client overhead   bench/client-overhead.ts (tinybench, tokens.client vs plain ky)
+ *   7. footprint         bench/footprint.ts       (packages, disk, import time and RSS, fresh projects)
  *   6. SQLite store      bench/sqlite.ts          (warm hit beside the memory store; cold from another process's token)
  *
  * The token server runs in its own process (bench/token-server-child.ts) on 127.0.0.1. Writes
@@ -174,3 +175,12 @@ try {
   console.warn(`docs/performance.md not updated: ${String(error)}`);
 }
 step('wrote bench/results/latest.md, bench/results/latest.json, docs/performance.svg, docs/performance.md');
+
+// The footprint last: it packs the package and installs fresh projects, so it runs as its own script.
+step('7 footprint (bench/footprint.ts)');
+await run(process.execPath, ['--import', 'tsx', new URL('footprint.ts', import.meta.url).pathname], {
+  cwd: root.pathname,
+  maxBuffer: 16 * 1024 * 1024,
+  timeout: 600_000,
+});
+step('wrote bench/results/footprint.{md,json} and the footprint part of docs/performance.md');

@@ -5,9 +5,6 @@
  *
  * The same transport carries the token request, discovery and the authorised API client.
  */
-import { request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
-import { Readable } from 'node:stream';
 
 /** A `fetch`-compatible function. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -73,7 +70,9 @@ function tlsFetch(tls: TlsClientCertificate): FetchLike {
       headers[name] = value;
     });
     if (body !== undefined) headers['content-length'] = String(body.byteLength);
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    // Loaded on the first request, not with the package: only mutual-TLS providers use this path.
+    const { Readable } = process.getBuiltinModule('node:stream');
+    const send = url.protocol === 'https:' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request;
     return new Promise<Response>((resolve, reject) => {
       const outgoing = send(
         url,
