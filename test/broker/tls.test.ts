@@ -3,60 +3,35 @@
  * or subject CN, verified against tls.caFile) as an alternative to API keys. Certificates are made by
  * openssl for the test, on loopback.
  */
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveBrokerConfig } from '../../src/broker/index.js';
+import { TestCertificateAuthority } from '../helpers/certificates.js';
 import { baseConfig, KEYS, startHarness, type BrokerHarness } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tokenbroker-tls-'));
 const file = (name: string) => join(dir, name);
-const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-function issue(name: string, cn: string, ca: string, ext?: string): void {
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-  const extArgs = ext === undefined ? [] : (writeFileSync(file(`${name}.ext`), ext), ['-extfile', `${name}.ext`]);
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', ...extArgs);
-}
-
 let h: BrokerHarness;
 let clientFingerprint: string;
 
 beforeAll(async () => {
-  for (const ca of ['ca', 'other-ca']) {
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${ca}.key`,
-      '-out',
-      `${ca}.pem`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${ca}`,
-    );
-  }
-  issue('server', '127.0.0.1', 'ca', 'subjectAltName=IP:127.0.0.1\n');
-  issue('client', 'billing-service', 'ca');
-  issue('subject-client', 'payouts-service', 'ca');
-  issue('stranger', 'billing-service', 'other-ca');
-  clientFingerprint = new X509Certificate(readFileSync(file('client.pem'))).fingerprint256;
+  const ca = new TestCertificateAuthority(dir, 'ca', 'ca');
+  const otherCa = new TestCertificateAuthority(dir, 'other-ca', 'other-ca');
+  ca.issue('server', '127.0.0.1', { ip: '127.0.0.1' });
+  ca.issue('client', 'billing-service');
+  ca.issue('subject-client', 'payouts-service');
+  otherCa.issue('stranger', 'billing-service');
+  clientFingerprint = new X509Certificate(readFileSync(file('client.crt'))).fingerprint256;
   h = await startHarness({
     config: (emulator) => {
       const config = baseConfig(emulator);
       return {
         ...config,
-        tls: { certFile: file('server.pem'), keyFile: file('server.key'), caFile: file('ca.pem') },
+        tls: { certFile: file('server.crt'), keyFile: file('server.key'), caFile: file('ca.crt') },
         consumers: [
           ...config.consumers,
           { name: 'billing-cert', certFingerprint256: clientFingerprint.toLowerCase(), providers: ['ap'] },
@@ -73,8 +48,8 @@ function get(path: string, options: { key?: string; cert?: string } = {}): Promi
     const req = request(
       `${h.url}${path}`,
       {
-        ca: readFileSync(file('ca.pem')),
-        ...(options.cert === undefined ? {} : { cert: readFileSync(file(`${options.cert}.pem`)), key: readFileSync(file(`${options.cert}.key`)) }),
+        ca: readFileSync(file('ca.crt')),
+        ...(options.cert === undefined ? {} : { cert: readFileSync(file(`${options.cert}.crt`)), key: readFileSync(file(`${options.cert}.key`)) }),
         headers: options.key === undefined ? {} : { authorization: `Bearer ${options.key}` },
       },
       (res) => {
@@ -120,7 +95,7 @@ describe('tls', () => {
     expect(issues({ ...base, consumers: [{ name: 'c', certSubject: 'x', providers: ['ap'] }] })).toEqual([
       'consumers.0.certSubject: needs tls.caFile: client certificates are verified against it',
     ]);
-    expect(issues({ ...base, tls: { certFile: file('server.pem'), keyFile: file('missing.key') } })).toEqual([
+    expect(issues({ ...base, tls: { certFile: file('server.crt'), keyFile: file('missing.key') } })).toEqual([
       expect.stringMatching(/^tls\.keyFile: cannot read .*missing\.key \(ENOENT\)$/),
     ]);
     expect(issues({ ...base, consumers: [{ name: 'c', providers: ['ap'] }] })).toEqual([expect.stringContaining('consumers.0.keySha256: is required')]);

@@ -2,17 +2,17 @@
  * `{ url }` connections beyond the plain one (issue 13 item 2): an ACL user and password in the URL, and
  * `rediss://` (TLS) with a private certificate authority, against real redis-server processes on loopback.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisStore } from '../../src/stores/redis/index.js';
+import { hasOpenssl, TestCertificateAuthority } from '../helpers/certificates.js';
 import { sampleToken } from '../stores/conformance.js';
 import { freePort, redisServerBinary, skipWithoutRedis } from './redis-server.js';
 
 const skip = skipWithoutRedis('test/redis/url-connection.test.ts');
-const hasOpenssl = spawnSync('sh', ['-c', 'command -v openssl']).status === 0;
 if (!skip && !hasOpenssl) console.warn('[test/redis/url-connection.test.ts] TLS test SKIPPED: openssl is not on PATH (it makes the test certificates).');
 
 const children = new Set<ChildProcess>();
@@ -50,56 +50,8 @@ describe.skipIf(skip)('redisStore({ url }) with an ACL user, and with TLS', () =
     aclPort = await freePort();
     await startServer(['--port', String(aclPort), '--user', 'default', 'off', '--user', 'app', 'on', `>${PASSWORD}`, '~*', '&*', '+@all']);
     if (hasOpenssl) {
-      const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-      ssl(
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.crt',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=tokenbroker test CA',
-      );
-      ssl(
-        'req',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        'server.key',
-        '-out',
-        'server.csr',
-        '-subj',
-        '/CN=127.0.0.1',
-      );
-      execFileSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1\\n" > san.ext'], { cwd: dir });
-      ssl(
-        'x509',
-        '-req',
-        '-in',
-        'server.csr',
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        'server.crt',
-        '-days',
-        '1',
-        '-extfile',
-        'san.ext',
-      );
+      const ca = new TestCertificateAuthority(dir, 'ca', 'tokenbroker test CA');
+      ca.issue('server', '127.0.0.1', { ip: '127.0.0.1' });
       tlsPort = await freePort();
       await startServer([
         '--port',
