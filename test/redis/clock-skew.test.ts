@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { spawnWorker, type WorkerConfig } from './fleet.js';
+import { spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
 const skip = skipWithoutRedis('test/redis/clock-skew.test.ts');

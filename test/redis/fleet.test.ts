@@ -7,7 +7,7 @@ import { alternativePayments } from '../../src/index.js';
 import { redisStore } from '../../src/stores/redis/index.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { startLoopbackServer } from '../helpers/loopback-server.js';
-import { runFleet, spawnWorker, type WorkerConfig } from './fleet.js';
+import { runFleet, spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
 const skip = skipWithoutRedis('test/redis/fleet.test.ts');

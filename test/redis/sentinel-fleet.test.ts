@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { runFleet, spawnWorker, type WorkerConfig } from './fleet.js';
+import { runFleet, spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
 import { skipWithoutTopologies, startRedisSentinel, type RedisSentinelHandle } from './topology.js';
 
 const skip = skipWithoutTopologies('test/redis/sentinel-fleet.test.ts');

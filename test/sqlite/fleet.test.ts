@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { startLoopbackServer } from '../helpers/loopback-server.js';
-import { runFleet, spawnWorker, type WorkerConfig } from './fleet.js';
+import { runFleet, spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
 import { tempDirs } from './helpers.js';
 
 const CLIENT = { clientId: 'sqlite-fleet-client', clientSecret: 'sqlite-fleet-secret-Zq8+/=' };
@@ -22,7 +22,7 @@ describe('a fleet of processes on one SQLite file', () => {
   });
   afterAll(() => emulator?.close());
 
-  const base = (): WorkerConfig => ({
+  const base = (): WorkerConfig & { path: string } => ({
     path: join(temp.dir(), 'tokens.sqlite'),
     provider: { baseUrl: emulator.alternativePaymentsBaseUrl, ...CLIENT },
   });

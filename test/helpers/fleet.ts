@@ -1,6 +1,6 @@
 /**
- * Spawns fleet workers (test/sqlite/fixtures/fleet-worker.mjs): separate Node processes running the
- * built package on one SQLite file.
+ * Spawns fleet workers (test/helpers/fixtures/fleet-worker.mjs): separate Node processes running the
+ * built package against one shared store — a SQLite file (`path`) or Redis (`redisUrl` or `connection`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -9,9 +9,17 @@ import { fileURLToPath } from 'node:url';
 const WORKER = fileURLToPath(new URL('./fixtures/fleet-worker.mjs', import.meta.url));
 
 export interface WorkerConfig {
-  readonly path: string;
+  /** The SQLite store's file; without it the worker uses Redis. */
+  readonly path?: string;
+  /** Redis: a single node by URL, unless `connection` says otherwise. */
+  readonly redisUrl?: string;
+  /** Redis: the connection part of redisStore's options (`{ cluster }`, `{ sentinels, name }`). */
+  readonly connection?: Record<string, unknown>;
+  /** Shifts this process's Date.now() (ms): a host whose clock is off. */
+  readonly clockOffsetMs?: number;
   readonly provider: { readonly baseUrl: string; readonly clientId: string; readonly clientSecret: string };
   readonly manager?: Record<string, unknown>;
+  /** The store's settings besides its connection or file. */
   readonly store?: Record<string, unknown>;
   readonly mode?: 'cold' | 'force';
   readonly concurrency?: number;
@@ -20,6 +28,8 @@ export interface WorkerConfig {
 }
 
 export interface WorkerResult {
+  /** The manager's warning messages ("shared store unavailable…" among them). */
+  readonly warnings: string[];
   readonly ms: number;
   readonly accessTokens: string[];
   readonly errors: Array<{ name?: string; code?: string; retryAfterMs?: number; message: string }>;
@@ -71,7 +81,7 @@ export function spawnWorker(config: WorkerConfig): Worker {
   return { process: child, ready, requesting, go: () => child.stdin.end('go\n'), result, exit };
 }
 
-/** Starts `count` workers, waits until all have opened the file, then releases them together. */
+/** Starts `count` workers, waits until all have reached the store, then releases them together. */
 export async function runFleet(count: number, config: WorkerConfig): Promise<{ results: WorkerResult[]; exits: Array<number | string> }> {
   const workers = Array.from({ length: count }, () => spawnWorker({ ...config, barrier: true }));
   try {
