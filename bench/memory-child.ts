@@ -42,7 +42,26 @@ const tokenBody = () => ({ access_token: randomBytes(28).toString('hex'), token_
 const tokenJson = () => JSON.stringify(tokenBody());
 const ids = Array.from({ length: N }, (_, i) => `client-${String(i).padStart(5, '0')}`);
 
-globalThis.fetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
+// The built-in providers send real HTTP requests (ky through the global fetch, oauth2() through its
+// `fetch` option): both are answered in-process.
+const inProcessTokenFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
+globalThis.fetch = inProcessTokenFetch;
+
+/** tokenbroker's subjects: the provider each one makes per credential. */
+const TOKENBROKER_PROVIDERS: Record<string, (id: string) => Provider> = {
+  tokenbroker: (id) =>
+    defineProvider({
+      kind: 'oauth2',
+      tokenUrl: 'https://auth.example.test/oauth2/token',
+      clientId: id,
+      clientSecret: CLIENT_SECRET,
+      requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
+    }),
+  'tokenbroker alternativePayments': (id) => alternativePayments({ clientId: id, clientSecret: CLIENT_SECRET, baseUrl: 'https://ap.example.test' }),
+  'tokenbroker autopay': (id) => autopay({ clientId: id, clientSecret: CLIENT_SECRET, tokenUrl: 'https://auth.example.test/oauth/token' }),
+  'tokenbroker oauth2': (id) =>
+    oauth2({ tokenUrl: 'https://auth.example.test/oauth2/token', clientId: id, clientSecret: CLIENT_SECRET, fetch: inProcessTokenFetch }),
+};
 
 async function warmManager(list: readonly string[], make: (id: string) => Provider) {
   const tokens = createTokenManager(); // memoryStore() by default, max 10 000
@@ -53,6 +72,7 @@ async function warmManager(list: readonly string[], make: (id: string) => Provid
 
 /** Each setup runs once before the baseline with n = 0 (module-level state, JIT) … */
 const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
+  ...Object.fromEntries(Object.entries(TOKENBROKER_PROVIDERS).map(([name, make]) => [name, (list: readonly string[]) => warmManager(list, make)])),
   async floor(list) {
     const map = new Map<string, { accessToken: string; tokenType: 'Bearer'; expiresAt: number; issuedAt: number }>();
     for (const id of list) {
@@ -61,34 +81,6 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
       map.set(id, { accessToken: body.access_token, tokenType: 'Bearer', expiresAt: now + body.expires_in * 1000, issuedAt: now });
     }
     return map;
-  },
-  async tokenbroker(list) {
-    const tokens = createTokenManager(); // memoryStore() by default, max 10 000
-    for (const id of list) {
-      tokens.register(
-        id,
-        defineProvider({
-          kind: 'oauth2',
-          tokenUrl: 'https://auth.example.test/oauth2/token',
-          clientId: id,
-          clientSecret: CLIENT_SECRET,
-          requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
-        }),
-      );
-    }
-    for (let i = 0; i < list.length; i += 100) await Promise.all(list.slice(i, i + 100).map((id) => tokens.getToken(id)));
-    return tokens;
-  },
-  // The built-in providers send real HTTP requests through ky: the global fetch answers in-process.
-  async 'tokenbroker alternativePayments'(list) {
-    return warmManager(list, (id) => alternativePayments({ clientId: id, clientSecret: CLIENT_SECRET, baseUrl: 'https://ap.example.test' }));
-  },
-  async 'tokenbroker autopay'(list) {
-    return warmManager(list, (id) => autopay({ clientId: id, clientSecret: CLIENT_SECRET, tokenUrl: 'https://auth.example.test/oauth/token' }));
-  },
-  // The built-in oauth2() provider, its answers from an in-process fetch (its `fetch` option).
-  async 'tokenbroker oauth2'(list) {
-    return warmManager(list, oauth2Provider);
   },
   async '@badgateway/oauth2-client'(list) {
     const inProcessFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
@@ -136,11 +128,6 @@ const setups: Record<string, (ids: readonly string[]) => Promise<unknown>> = {
   },
 };
 
-const inProcessTokenFetch = async () => new Response(tokenJson(), { headers: { 'content-type': 'application/json' } });
-function oauth2Provider(id: string): Provider {
-  return oauth2({ tokenUrl: 'https://auth.example.test/oauth2/token', clientId: id, clientSecret: CLIENT_SECRET, fetch: inProcessTokenFetch });
-}
-
 /** tokenbroker's figure split in three: provider objects, registrations, then the warm cache. */
 async function tokenbrokerBreakdown(list: readonly string[], makeProvider: (id: string) => Provider) {
   const tokens = createTokenManager();
@@ -164,21 +151,7 @@ const kept = await setup(ids);
 const heapAfter = await settledHeap();
 void kept;
 let breakdown: MemoryResult['breakdown'];
-const definedProvider = (id: string): Provider =>
-  defineProvider({
-    kind: 'oauth2',
-    tokenUrl: 'https://auth.example.test/oauth2/token',
-    clientId: id,
-    clientSecret: CLIENT_SECRET,
-    requestToken: async () => ({ body: JSON.parse(tokenJson()) as unknown }),
-  });
-const breakdownProviders: Record<string, (id: string) => Provider> = {
-  tokenbroker: definedProvider,
-  'tokenbroker alternativePayments': (id) => alternativePayments({ clientId: id, clientSecret: CLIENT_SECRET, baseUrl: 'https://ap.example.test' }),
-  'tokenbroker autopay': (id) => autopay({ clientId: id, clientSecret: CLIENT_SECRET, tokenUrl: 'https://auth.example.test/oauth/token' }),
-  'tokenbroker oauth2': oauth2Provider,
-};
-const makeProvider = breakdownProviders[subject];
+const makeProvider = TOKENBROKER_PROVIDERS[subject];
 if (makeProvider !== undefined) {
   const { providers, registrations, cachedTokens } = await tokenbrokerBreakdown(
     ids.map((id) => `${id}-b`),
