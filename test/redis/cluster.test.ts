@@ -8,7 +8,7 @@ import { createTokenManager, defineProvider, type Provider, type TokenManager } 
 import { namesFor } from '../../src/stores/redis/keys.js';
 import { redisStore } from '../../src/stores/redis/index.js';
 import { tokenBody } from '../helpers/fake-provider.js';
-import { managerConformance, sampleToken, storeConformance } from '../stores/conformance.js';
+import { managerConformance, sampleToken, sharedStoreSubject, storeConformance } from '../stores/conformance.js';
 import { skipWithoutTopologies, startRedisCluster, type RedisClusterHandle } from './topology.js';
 
 const skip = skipWithoutTopologies('test/redis/cluster.test.ts');
@@ -44,13 +44,7 @@ describe.skipIf(skip)('redisStore on Redis Cluster', () => {
 
   storeConformance('redisStore({ cluster })', async () => {
     const store = redisStore({ cluster: cluster.nodes, keyPrefix: nextPrefix() });
-    return {
-      put: (key, token, ttlMs) => store.set(key, token, ttlMs),
-      read: (key) => store.get(key),
-      remove: (key, accessToken) => store.delete(key, accessToken),
-      ledger: store.ledger,
-      close: () => store.close(),
-    };
+    return sharedStoreSubject(store);
   });
 
   managerConformance('redisStore({ cluster })', () => redisStore({ cluster: cluster.nodes, keyPrefix: nextPrefix() }));

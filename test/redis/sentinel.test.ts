@@ -8,7 +8,7 @@ import { createTokenManager, defineProvider, type Provider, type TokenManager } 
 import { namesFor } from '../../src/stores/redis/keys.js';
 import { redisStore } from '../../src/stores/redis/index.js';
 import { tokenBody } from '../helpers/fake-provider.js';
-import { managerConformance, storeConformance } from '../stores/conformance.js';
+import { managerConformance, sharedStoreSubject, storeConformance } from '../stores/conformance.js';
 import { skipWithoutTopologies, startRedisSentinel, type RedisSentinelHandle } from './topology.js';
 
 const skip = skipWithoutTopologies('test/redis/sentinel.test.ts');
@@ -44,13 +44,7 @@ describe.skipIf(skip)('redisStore through Redis Sentinel', () => {
 
   storeConformance('redisStore({ sentinels })', async () => {
     const store = redisStore({ ...connection(), keyPrefix: nextPrefix() });
-    return {
-      put: (key, token, ttlMs) => store.set(key, token, ttlMs),
-      read: (key) => store.get(key),
-      remove: (key, accessToken) => store.delete(key, accessToken),
-      ledger: store.ledger,
-      close: () => store.close(),
-    };
+    return sharedStoreSubject(store);
   });
 
   managerConformance('redisStore({ sentinels })', () => redisStore({ ...connection(), keyPrefix: nextPrefix() }));

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenManager, type SharedTokenStore } from '../../src/index.js';
 import { redisStore } from '../../src/stores/redis/index.js';
 import { fakeProvider } from '../helpers/fake-provider.js';
-import { managerConformance, sampleToken, storeConformance } from '../stores/conformance.js';
+import { managerConformance, sampleToken, sharedStoreSubject, storeConformance } from '../stores/conformance.js';
 import { freePort, skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
 const skip = skipWithoutRedis('test/redis/store.test.ts');
@@ -27,13 +27,7 @@ describe.skipIf(skip)('redisStore', () => {
 
   storeConformance('redisStore', async () => {
     const store = redisStore({ url: server.url, keyPrefix: nextPrefix() });
-    return {
-      put: (key, token, ttlMs) => store.set(key, token, ttlMs),
-      read: (key) => store.get(key),
-      remove: (key, accessToken) => store.delete(key, accessToken),
-      ledger: store.ledger,
-      close: () => store.close(),
-    };
+    return sharedStoreSubject(store);
   });
 
   managerConformance('redisStore', () => redisStore({ url: server.url, keyPrefix: nextPrefix() }));

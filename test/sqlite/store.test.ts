@@ -7,7 +7,7 @@ import { rmSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { sqliteStore } from 'tokenbroker/sqlite';
-import { managerConformance, sampleToken, storeConformance } from '../stores/conformance.js';
+import { managerConformance, sampleToken, sharedStoreSubject, storeConformance } from '../stores/conformance.js';
 import { tempDirs } from './helpers.js';
 
 const temp = tempDirs();
@@ -15,13 +15,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 storeConformance('sqliteStore', async () => {
   const store = sqliteStore({ path: temp.file() });
-  return {
-    put: (key, token, ttlMs) => store.set(key, token, ttlMs),
-    read: (key) => store.get(key),
-    remove: (key, accessToken) => store.delete(key, accessToken),
-    ledger: store.ledger,
-    close: () => store.close(),
-  };
+  return sharedStoreSubject(store);
 });
 
 managerConformance('sqliteStore', () => sqliteStore({ path: temp.file() }));

@@ -5,7 +5,7 @@
  * shape), and a token manager built on it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTokenManager, type IssuanceLedger, type Token, type TokenStore } from '../../src/index.js';
+import { createTokenManager, type IssuanceLedger, type SharedTokenStore, type Token, type TokenStore } from '../../src/index.js';
 import { fakeProvider } from '../helpers/fake-provider.js';
 
 /** The shared semantics, as one shape over either kind of store. */
@@ -15,6 +15,17 @@ export interface StoreSubject {
   remove(key: string, accessToken?: string): Promise<void>;
   readonly ledger: IssuanceLedger;
   close(): Promise<void>;
+}
+
+/** A shared store (SQLite, Redis in any topology) as a {@link StoreSubject}: its methods map one to one. */
+export function sharedStoreSubject(store: SharedTokenStore): StoreSubject {
+  return {
+    put: (key, token, ttlMs) => store.set(key, token, ttlMs),
+    read: (key) => store.get(key),
+    remove: (key, accessToken) => store.delete(key, accessToken),
+    ledger: store.ledger,
+    close: () => store.close(),
+  };
 }
 
 let serial = 0;
