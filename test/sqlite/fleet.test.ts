@@ -35,6 +35,7 @@ describe('a fleet of processes on one SQLite file', () => {
     try {
       const { results, exits } = await runFleet(8, config);
       const tokens = new Set(results.flatMap((result) => result.accessTokens));
+      console.info(`[sqlite fleet] warnings: ${JSON.stringify(results.flatMap((result) => result.warnings))}`);
       expect(results.map((result) => result.errorCount)).toEqual(Array(8).fill(0));
       expect(tokens.size).toBe(1);
       expect(tokenRequests()).toBe(1);
