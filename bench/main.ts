@@ -40,9 +40,12 @@ async function packageVersion(name: string): Promise<string> {
   return (JSON.parse(await readFile(path, 'utf8')) as { version: string }).version;
 }
 
-/** Runs a bench script in a child process on this Node, and parses the JSON line it prints last. */
-async function child<T>(script: string, args: readonly string[], nodeFlags: readonly string[] = []): Promise<T> {
-  const { stdout } = await run(process.execPath, [...nodeFlags, '--import', 'tsx', new URL(script, import.meta.url).pathname, ...args], {
+/**
+ * Runs a bench script in a child process on this Node, and parses the JSON line it prints last. The
+ * script runs under tsx unless `nodeFlags` say otherwise (the memory child uses Node's own type stripping).
+ */
+async function child<T>(script: string, args: readonly string[], nodeFlags: readonly string[] = ['--import', 'tsx']): Promise<T> {
+  const { stdout } = await run(process.execPath, [...nodeFlags, new URL(script, import.meta.url).pathname, ...args], {
     cwd: root.pathname,
     maxBuffer: 16 * 1024 * 1024,
     timeout: 120_000,
@@ -92,7 +95,8 @@ try {
 step('3/5 simulated day');
 const day = await child<DayResult[]>('./day-child.ts', []);
 
-step('4/5 memory');
+step('4/5 memory (of the built package: building dist)');
+await run(process.execPath, [new URL('node_modules/typescript/bin/tsc', root).pathname, '-p', 'tsconfig.build.json'], { cwd: root.pathname });
 const memory: (MemoryResult & { note?: string })[] = [];
 for (const name of [
   'floor',
@@ -104,7 +108,7 @@ for (const name of [
   'google-auth-library',
   '@azure/msal-node',
 ]) {
-  const result = await child<MemoryResult>('./memory-child.ts', [name, '10000'], ['--expose-gc']);
+  const result = await child<MemoryResult>('./memory-child.ts', [name, '10000'], ['--expose-gc', '--disable-warning=ExperimentalWarning']);
   memory.push({ ...result, note: MEMORY_NOTES[name] });
 }
 for (const name of ['openid-client', 'simple-oauth2']) {

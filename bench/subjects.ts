@@ -3,11 +3,12 @@
  * this credential" — against the same loopback token server, configured as its README says.
  */
 import { createRequire } from 'node:module';
-import { ConfidentialClientApplication, LogLevel, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
+import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 import { OAuth2Client as BadgatewayClient, OAuth2Fetch } from '@badgateway/oauth2-client';
 import { OAuth2Client as GoogleClient } from 'google-auth-library';
 import * as openid from 'openid-client';
 import { createTokenManager, oauth2 } from '../src/index.js';
+import { msalApplication } from './msal-app.js';
 
 export const CLIENT_ID = 'bench-client';
 export const CLIENT_SECRET = 'bench-secret';
@@ -78,26 +79,6 @@ class LoopbackNetworkClient implements INetworkModule {
   }
 }
 
-export function msalApplication(origin: string, clientId: string, networkClient: INetworkModule): ConfidentialClientApplication {
-  const host = new URL(origin).host;
-  const authority = `https://${host}/bench-tenant`;
-  return new ConfidentialClientApplication({
-    auth: {
-      clientId,
-      clientSecret: CLIENT_SECRET,
-      authority,
-      knownAuthorities: [host],
-      authorityMetadata: JSON.stringify({
-        token_endpoint: `${authority}/oauth2/token`,
-        authorization_endpoint: `${authority}/oauth2/authorize`,
-        issuer: authority,
-        jwks_uri: `${authority}/discovery/keys`,
-      }),
-    },
-    system: { networkClient, loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => {} } },
-  });
-}
-
 export const msal: Subject = {
   name: '@azure/msal-node',
   pkg: '@azure/msal-node',
@@ -105,7 +86,7 @@ export const msal: Subject = {
   caches: true,
   note: 'authority https://127.0.0.1:<port>/… (MSAL refuses http authorities); its documented `system.networkClient` hook sends the requests to the same loopback port over http; discovery skipped with knownAuthorities + authorityMetadata',
   create(origin) {
-    const app = msalApplication(origin, CLIENT_ID, new LoopbackNetworkClient());
+    const app = msalApplication(origin, CLIENT_ID, CLIENT_SECRET, new LoopbackNetworkClient());
     const request = { scopes: ['api://bench/.default'] };
     return { getToken: () => app.acquireTokenByClientCredential(request), close: async () => {} };
   },
