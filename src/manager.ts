@@ -94,7 +94,9 @@ export class TokenManager {
   readonly #issuer: Issuer;
   readonly #inflight = new Map<string, Promise<Token>>();
   readonly #lifetime = new AbortController();
-  readonly #clock = new ClockWatch((jumpMs) => this.#clockSteppedBack(jumpMs));
+  // The watch holds this manager weakly and calls back through a static method, which closes over no
+  // instance: an arrow here would share this initializer's scope, and with it `this`, with `#log`.
+  readonly #clock = new ClockWatch(this, TokenManager.#onClockStep);
   readonly #unregisteredStats = new Counters();
   readonly #log: LogFn = (level, object, message) => {
     try {
@@ -265,6 +267,10 @@ export class TokenManager {
     registration.nextReason = 'expiry';
     registration.staleAccessToken = undefined;
     if (!this.#closed) this.#clock.start();
+  }
+
+  static #onClockStep(manager: TokenManager, jumpMs: number): void {
+    manager.#clockSteppedBack(jumpMs);
   }
 
   /** The wall clock stepped back by `-jumpMs`: every cached deadline moves back by as much. */
