@@ -6,7 +6,7 @@
  */
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alternativePayments, ConfigError, createTokenManager, type SharedTokenStore } from 'tokenbroker';
 import { sqliteStore } from 'tokenbroker/sqlite';
@@ -170,6 +170,48 @@ describe('sqliteStore: transient trouble', () => {
     }
     await expect(store.set('k', sampleToken(), 60_000)).resolves.toBeUndefined();
     await store.close();
+  });
+
+  it("opened while another process creates it: the header is read in one snapshot, never taken for another program's database", async () => {
+    const file = temp.file();
+    // The file as its creator leaves it between `PRAGMA journal_mode = WAL` and the commit of its migration.
+    withDatabase(file, (db) => db.exec('PRAGMA journal_mode = WAL'));
+    chmodSync(file, 0o600);
+    // The creator's migration commits right after this process's first read of the header: the
+    // interleaving two processes opening a fresh file at once can fall into, made deterministic.
+    const { StatementSync } = loadSqlite();
+    const original = StatementSync.prototype.get;
+    const get = original as (this: StatementSync, ...args: unknown[]) => unknown;
+    let creator: SqliteStore | undefined;
+    let armed = true;
+    StatementSync.prototype.get = function (this: StatementSync, ...args: unknown[]) {
+      const row = get.apply(this, args);
+      if (armed) {
+        armed = false; // the creator's own reads go straight through
+        creator = rawStore(file);
+      }
+      return row;
+    } as StatementSync['get'];
+    let store: SqliteStore;
+    try {
+      store = rawStore(file);
+    } finally {
+      StatementSync.prototype.get = original;
+    }
+    expect(creator).toBeDefined();
+    // Both opened the one token file, so neither falls back to its own memory: one token request.
+    const fake = fakeProvider();
+    const first = managerOn(creator!, fake);
+    const second = managerOn(store, fake);
+    try {
+      const [a, b] = await Promise.all([first.tokens.getToken('p'), second.tokens.getToken('p')]);
+      expect([...first.warnings, ...second.warnings].map((warning) => warning.message)).toEqual([]);
+      expect(fake.calls()).toBe(1);
+      expect(b).toEqual(a);
+    } finally {
+      await first.tokens.close();
+      await second.tokens.close();
+    }
   });
 
   it('a file that could not be used is tried again (at most once a second) and used once it works', async () => {

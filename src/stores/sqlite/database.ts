@@ -140,7 +140,7 @@ export function openDatabase(file: string, settings: OpenSettings): DatabaseSync
   const opened = inodeOf(file);
   let header: Header;
   try {
-    header = readHeader(db);
+    header = readHeaderSnapshot(db);
   } catch (error) {
     db.close();
     if (!isNotADatabase(error)) throw fileError(file, error);
@@ -154,7 +154,7 @@ export function openDatabase(file: string, settings: OpenSettings): DatabaseSync
     }
     db = connect(sqlite, file, settings);
     try {
-      header = readHeader(db);
+      header = readHeaderSnapshot(db);
     } catch (second) {
       db.close();
       throw fileError(file, second);
@@ -204,6 +204,24 @@ function createPrivateFile(file: string): void {
   }
 }
 
+/**
+ * The header as of one moment. Its three reads are one read transaction: read one by one, a process
+ * creating the file at the same time could commit its first migration between them, and this one would
+ * see the application id of the empty file with the tables of the new one — another program's database.
+ */
+function readHeaderSnapshot(db: DatabaseSync): Header {
+  db.exec('BEGIN');
+  try {
+    const header = readHeader(db);
+    db.exec('COMMIT');
+    return header;
+  } catch (error) {
+    rollback(db);
+    throw error;
+  }
+}
+
+/** The header, read within a transaction the caller holds. */
 function readHeader(db: DatabaseSync): Header {
   const applicationId = Number((db.prepare('PRAGMA application_id').get() as { application_id: number }).application_id);
   const userVersion = Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
