@@ -332,7 +332,7 @@ export class TokenManager {
     this.#assertOpen();
     const issues = [];
     if (typeof id !== 'string' || id.length === 0) issues.push({ path: 'register.id', message: 'must be a non-empty string' });
-    if (!providerShape.safeParse(provider).success) {
+    if (!providerShape().safeParse(provider).success) {
       issues.push({ path: `register.${String(id)}`, message: 'must be a provider made by alternativePayments(), autopay(), oauth2() or defineProvider()' });
     }
     if (issues.length > 0) throw new ConfigError(issues);

@@ -7,7 +7,7 @@ import type { RetryPolicy } from './retry.js';
 import type { Provider } from './provider.js';
 import { isMemoryStore } from './stores/memory.js';
 import type { TokenStore } from './stores/types.js';
-import { durationMs, functionSchema, parseOptions } from './validate.js';
+import { durationMs, functionSchema, lazySchema, parseOptions } from './validate.js';
 import type { Logger } from './logger.js';
 
 export type { Logger } from './logger.js';
@@ -71,60 +71,66 @@ export interface ResolvedOptions {
 }
 
 /** A value that looks like a Provider; `defineProvider` and the factories make them. */
-export const providerShape = z.looseObject({
-  kind: z.string().min(1),
-  cacheKey: z.string().min(1),
-  apiBaseUrl: z.string().optional(),
-  requestToken: functionSchema,
-});
-
-const storeShape = z.custom<TokenStore>(
-  (value) =>
-    isMemoryStore(value) ||
-    (typeof value === 'object' &&
-      value !== null &&
-      (value as { shared?: unknown }).shared === true &&
-      typeof (value as { ledger?: unknown }).ledger === 'object'),
-  'must be memoryStore(), sqliteStore(), redisStore() or another SharedTokenStore',
+export const providerShape = lazySchema(() =>
+  z.looseObject({
+    kind: z.string().min(1),
+    cacheKey: z.string().min(1),
+    apiBaseUrl: z.string().optional(),
+    requestToken: functionSchema(),
+  }),
 );
 
-const schema = z.strictObject({
-  providers: z.record(z.string().min(1), providerShape).optional(),
-  store: storeShape.optional(),
-  skewMs: durationMs.optional(),
-  refreshAhead: z.union([z.literal(false), z.strictObject({ ratio: z.number().min(0).max(0.5).optional(), minMs: durationMs.optional() })]).optional(),
-  timeoutMs: durationMs.min(1).optional(),
-  retry: z
-    .strictObject({
-      attempts: z.number().int().min(1).max(10).optional(),
-      baseDelayMs: durationMs.optional(),
-      maxDelayMs: durationMs.optional(),
-      maxRetryAfterMs: durationMs.optional(),
-    })
-    .optional(),
-  invalidCredentialsCooldownMs: durationMs.optional(),
-  failureCooldownMs: durationMs.optional(),
-  guard: z.strictObject({ maxTokens: z.number().int().min(1).optional(), windowMs: durationMs.min(1).optional() }).optional(),
-  maxLifetimeMs: durationMs.min(1000).optional(),
-  logger: z.looseObject({ debug: functionSchema, info: functionSchema, warn: functionSchema, error: functionSchema }).optional(),
+const schema = lazySchema(() => {
+  const storeShape = z.custom<TokenStore>(
+    (value) =>
+      isMemoryStore(value) ||
+      (typeof value === 'object' &&
+        value !== null &&
+        (value as { shared?: unknown }).shared === true &&
+        typeof (value as { ledger?: unknown }).ledger === 'object'),
+    'must be memoryStore(), sqliteStore(), redisStore() or another SharedTokenStore',
+  );
+  const duration = durationMs();
+  return z.strictObject({
+    providers: z.record(z.string().min(1), providerShape()).optional(),
+    store: storeShape.optional(),
+    skewMs: duration.optional(),
+    refreshAhead: z.union([z.literal(false), z.strictObject({ ratio: z.number().min(0).max(0.5).optional(), minMs: duration.optional() })]).optional(),
+    timeoutMs: duration.min(1).optional(),
+    retry: z
+      .strictObject({
+        attempts: z.number().int().min(1).max(10).optional(),
+        baseDelayMs: duration.optional(),
+        maxDelayMs: duration.optional(),
+        maxRetryAfterMs: duration.optional(),
+      })
+      .optional(),
+    invalidCredentialsCooldownMs: duration.optional(),
+    failureCooldownMs: duration.optional(),
+    guard: z.strictObject({ maxTokens: z.number().int().min(1).optional(), windowMs: duration.min(1).optional() }).optional(),
+    maxLifetimeMs: duration.min(1000).optional(),
+    logger: z.looseObject({ debug: functionSchema(), info: functionSchema(), warn: functionSchema(), error: functionSchema() }).optional(),
+  });
 });
 
 /**
  * The manager's timing options (timeouts, skew, retries, the guard, cool-downs): the broker's `tokens`
  * section is validated with this very schema, so both say the same about the same option.
  */
-export const managerTimingSchema = schema.pick({
-  timeoutMs: true,
-  skewMs: true,
-  retry: true,
-  guard: true,
-  invalidCredentialsCooldownMs: true,
-  failureCooldownMs: true,
-});
+export const managerTimingSchema = lazySchema(() =>
+  schema().pick({
+    timeoutMs: true,
+    skewMs: true,
+    retry: true,
+    guard: true,
+    invalidCredentialsCooldownMs: true,
+    failureCooldownMs: true,
+  }),
+);
 
 /** Validates the options (one ConfigError listing every problem) and applies the defaults. */
 export function resolveOptions(options: TokenManagerOptions): ResolvedOptions {
-  const o = parseOptions(schema, options, 'createTokenManager');
+  const o = parseOptions(schema(), options, 'createTokenManager');
   const refreshAhead = o.refreshAhead === false ? { ratio: 0, minMs: 0 } : (o.refreshAhead ?? {});
   return {
     providers: (options.providers ?? {}) as Record<string, Provider>,

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { InvalidTokenResponseError } from './errors.js';
+import { lazySchema } from './validate.js';
 
 /** What the provider told us about its own issuance quota, from response headers. */
 export interface QuotaHint {
@@ -51,24 +52,28 @@ export interface TokenParseOptions {
 // but nothing that could break out of an HTTP header.
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
-const expiresInSchema = z.union([
-  z.number().finite(),
-  z
-    .string()
-    .regex(/^\s*\d+(\.\d+)?\s*$/, 'not a number')
-    .transform(Number),
-]);
+const expiresInSchema = lazySchema(() =>
+  z.union([
+    z.number().finite(),
+    z
+      .string()
+      .regex(/^\s*\d+(\.\d+)?\s*$/, 'not a number')
+      .transform(Number),
+  ]),
+);
 
-const tokenResponseSchema = z.looseObject({
-  access_token: z
-    .string({ error: 'access_token is missing or not a string' })
-    .min(1, 'access_token is empty')
-    .max(16_384, 'access_token is longer than 16 KiB')
-    .regex(VISIBLE_ASCII, 'access_token holds characters that cannot go in an HTTP header'),
-  token_type: z.string({ error: 'token_type is missing or not a string' }).refine((value) => value.toLowerCase() === 'bearer', 'token_type is not Bearer'),
-  expires_in: z.unknown().optional(),
-  scope: z.string({ error: 'scope is not a string' }).optional(),
-});
+const tokenResponseSchema = lazySchema(() =>
+  z.looseObject({
+    access_token: z
+      .string({ error: 'access_token is missing or not a string' })
+      .min(1, 'access_token is empty')
+      .max(16_384, 'access_token is longer than 16 KiB')
+      .regex(VISIBLE_ASCII, 'access_token holds characters that cannot go in an HTTP header'),
+    token_type: z.string({ error: 'token_type is missing or not a string' }).refine((value) => value.toLowerCase() === 'bearer', 'token_type is not Bearer'),
+    expires_in: z.unknown().optional(),
+    scope: z.string({ error: 'scope is not a string' }).optional(),
+  }),
+);
 
 /**
  * Validates a token endpoint's parsed JSON body and turns it into a {@link Token}.
@@ -84,7 +89,7 @@ export function parseTokenResponse(body: unknown, options: TokenParseOptions): T
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidTokenResponseError('Token response is not a JSON object');
   }
-  const parsed = tokenResponseSchema.safeParse(body);
+  const parsed = tokenResponseSchema().safeParse(body);
   if (!parsed.success) {
     const reasons = parsed.error.issues.map((issue) => issue.message).join('; ');
     throw new InvalidTokenResponseError(`Token response is invalid: ${reasons}`);
@@ -110,7 +115,7 @@ function resolveExpiresIn(raw: unknown, options: TokenParseOptions): number {
     }
     throw new InvalidTokenResponseError('Token response has no expires_in and the provider documents no default');
   }
-  const parsed = expiresInSchema.safeParse(raw);
+  const parsed = expiresInSchema().safeParse(raw);
   if (!parsed.success || !Number.isFinite(parsed.data)) {
     throw new InvalidTokenResponseError('Token response expires_in is not a number');
   }

@@ -54,7 +54,7 @@ const storeSchema = z.discriminatedUnion(
 );
 
 // The manager's own schema for its timing options: one definition of what each one accepts.
-const tokensSchema = managerTimingSchema;
+const tokensSchema = managerTimingSchema();
 
 const limitsSchema = z.strictObject({
   /** Largest request body accepted (only `POST …/invalidate` takes one); default 8 192. */

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { commonFailure, postTokenRequest, successResponse } from '../http.js';
 import type { Provider, TokenRequestContext } from '../provider.js';
 import type { TokenResponse } from '../token.js';
-import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
+import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../validate.js';
 import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 /** Base URLs of the two Alternative Payments environments. */
@@ -51,14 +51,16 @@ export interface AlternativePaymentsOptions {
   readonly baseUrl?: string | undefined;
 }
 
-const optionsSchema = z.strictObject({
-  clientId: nonEmptyString.refine((id) => !id.includes(':'), {
-    message: 'must not contain ":" (HTTP Basic credentials cannot carry it)',
+const optionsSchema = lazySchema(() =>
+  z.strictObject({
+    clientId: nonEmptyString().refine((id) => !id.includes(':'), {
+      message: 'must not contain ":" (HTTP Basic credentials cannot carry it)',
+    }),
+    clientSecret: nonEmptyString(),
+    environment: z.enum(['production', 'demo']).optional(),
+    baseUrl: secureUrl().optional(),
   }),
-  clientSecret: nonEmptyString,
-  environment: z.enum(['production', 'demo']).optional(),
-  baseUrl: secureUrl.optional(),
-});
+);
 
 /**
  * A provider for the Alternative Payments API.
@@ -87,7 +89,7 @@ const optionsSchema = z.strictObject({
  * ```
  */
 export function alternativePayments(options: AlternativePaymentsOptions): Provider {
-  const { clientId, clientSecret, environment, baseUrl } = parseOptions(optionsSchema, options, 'alternativePayments');
+  const { clientId, clientSecret, environment, baseUrl } = parseOptions(optionsSchema(), options, 'alternativePayments');
   const base = withoutTrailingSlash(baseUrl ?? ALTERNATIVE_PAYMENTS_BASE_URLS[environment ?? 'production']);
   const endpoint = endpoints.get(base, () => ({
     kind: KIND,

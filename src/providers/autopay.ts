@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { commonFailure, oauthErrorCode, postTokenRequest, successResponse } from '../http.js';
 import type { Provider, TokenRequestContext } from '../provider.js';
 import type { TokenResponse } from '../token.js';
-import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
+import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../validate.js';
 import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 const KIND = 'autopay';
@@ -55,13 +55,15 @@ export interface AutopayOptions {
   readonly apiBaseUrl?: string | undefined;
 }
 
-const optionsSchema = z.strictObject({
-  clientId: nonEmptyString,
-  clientSecret: nonEmptyString,
-  audience: nonEmptyString.optional(),
-  tokenUrl: secureUrl.optional(),
-  apiBaseUrl: secureUrl.optional(),
-});
+const optionsSchema = lazySchema(() =>
+  z.strictObject({
+    clientId: nonEmptyString(),
+    clientSecret: nonEmptyString(),
+    audience: nonEmptyString().optional(),
+    tokenUrl: secureUrl().optional(),
+    apiBaseUrl: secureUrl().optional(),
+  }),
+);
 
 /**
  * A provider for the Autopay APIs.
@@ -87,7 +89,7 @@ const optionsSchema = z.strictObject({
  * ```
  */
 export function autopay(options: AutopayOptions): Provider {
-  const parsed = parseOptions(optionsSchema, options, 'autopay');
+  const parsed = parseOptions(optionsSchema(), options, 'autopay');
   const audience = parsed.audience ?? AUTOPAY_DEFAULTS.audience;
   const tokenUrl = parsed.tokenUrl ?? AUTOPAY_DEFAULTS.tokenUrl;
   const apiBaseUrl = withoutTrailingSlash(parsed.apiBaseUrl ?? AUTOPAY_DEFAULTS.apiBaseUrl);

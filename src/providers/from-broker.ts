@@ -13,7 +13,7 @@ import { InvalidCredentialsError, InvalidTokenResponseError, RateLimitedError, t
 import { parseRetryAfter } from '../headers.js';
 import { commonFailure, postTokenRequest, readTokenAnswer, successResponse, transportError, type TokenHttpResponse } from '../http.js';
 import { defineProvider, type Provider } from '../provider.js';
-import { nonEmptyString, parseOptions, secureUrl } from '../validate.js';
+import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../validate.js';
 import { credentialScrubber, withoutTrailingSlash } from './shared.js';
 
 /**
@@ -40,12 +40,14 @@ export interface FromBrokerOptions {
   readonly apiBaseUrl?: string | undefined;
 }
 
-const optionsSchema = z.strictObject({
-  url: secureUrl,
-  apiKey: nonEmptyString,
-  provider: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a provider id of the broker: 1–64 letters, digits or . _ -'),
-  apiBaseUrl: secureUrl.optional(),
-});
+const optionsSchema = lazySchema(() =>
+  z.strictObject({
+    url: secureUrl(),
+    apiKey: nonEmptyString(),
+    provider: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a provider id of the broker: 1–64 letters, digits or . _ -'),
+    apiBaseUrl: secureUrl().optional(),
+  }),
+);
 
 /**
  * A provider for tokens handed out by a tokenbroker broker.
@@ -69,7 +71,7 @@ const optionsSchema = z.strictObject({
  * ```
  */
 export function fromBroker(options: FromBrokerOptions): Provider {
-  const o = parseOptions(optionsSchema, options, 'fromBroker');
+  const o = parseOptions(optionsSchema(), options, 'fromBroker');
   const tokenUrl = `${withoutTrailingSlash(o.url)}/v1/tokens/${o.provider}`;
   const invalidateUrl = `${tokenUrl}/invalidate`;
   const scrub = credentialScrubber(o.apiKey);

@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { inspect } from 'node:util';
 import { z } from 'zod';
-import { parseOptions } from '../validate.js';
+import { lazySchema, parseOptions } from '../validate.js';
 import type { CacheEntry, IssuanceLedger, LedgerDecision, LocalTokenStore, MemoryStore } from './types.js';
 
 export type { MemoryStore } from './types.js';
@@ -18,7 +18,7 @@ export interface MemoryStoreOptions {
   readonly max?: number;
 }
 
-const optionsSchema = z.strictObject({ max: z.number().int().positive().optional() });
+const optionsSchema = lazySchema(() => z.strictObject({ max: z.number().int().positive().optional() }));
 
 /**
  * The default store: tokens in this process's memory, bounded by `max`, each kept until it is no
@@ -30,7 +30,7 @@ const optionsSchema = z.strictObject({ max: z.number().int().positive().optional
  * ```
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
-  const { max = 10_000 } = parseOptions(optionsSchema, options, 'memoryStore');
+  const { max = 10_000 } = parseOptions(optionsSchema(), options, 'memoryStore');
   return new MemoryTokenStore(max);
 }
 

@@ -17,31 +17,74 @@ const work = mkdtempSync(join(tmpdir(), 'tb-footprint-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 let runs = 0;
+/** What the probe saw: packages, built-ins, and this package's own files (`dist/…`). */
+interface Loads {
+  readonly packages: string[];
+  readonly builtins: string[];
+  readonly files: string[];
+}
+
 /** Runs node with the probe from the repository root (so `tokenbroker` resolves to this package's dist/). */
-function loads(args: readonly string[], env: NodeJS.ProcessEnv = {}): { packages: string[]; builtins: string[] } {
+function loads(args: readonly string[], env: NodeJS.ProcessEnv = {}): Loads {
   const out = join(work, `loads-${++runs}.json`);
   execFileSync(process.execPath, ['--import', PROBE, ...args], { cwd: ROOT, env: { ...process.env, ...env, LOAD_PROBE_OUT: out }, stdio: 'pipe' });
-  return JSON.parse(readFileSync(out, 'utf8')) as { packages: string[]; builtins: string[] };
+  return JSON.parse(readFileSync(out, 'utf8')) as Loads;
 }
 
 /** The same, without blocking this process (when the test serves the child, as the emulator does). */
-async function loadsAsync(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ packages: string[]; builtins: string[] }> {
+async function loadsAsync(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Loads> {
   const out = join(work, `loads-${++runs}.json`);
   await promisify(execFile)(process.execPath, ['--import', PROBE, ...args], { cwd: ROOT, env: { ...process.env, ...env, LOAD_PROBE_OUT: out } });
-  return JSON.parse(readFileSync(out, 'utf8')) as { packages: string[]; builtins: string[] };
+  return JSON.parse(readFileSync(out, 'utf8')) as Loads;
 }
 
 type EmulatorModule = typeof EmulatorEntry;
 
 const HEAVY = ['fastify', 'prom-client', 'ioredis', 'commander', 'openid-client', 'jose', 'oauth4webapi'];
 
+/** What only an `oauth2()` token request needs (grant.ts and what it imports): loaded on the first one. */
+const OAUTH2_REQUEST_TIME = ['grant', 'request', 'auth', 'discovery', 'errors', 'library'].map((name) => `dist/providers/oauth2/${name}.js`);
+
 describe('what each entry point loads', () => {
   it("import('tokenbroker') loads only ky, zod and lru-cache: no server, Redis, CLI, OpenTelemetry or OpenID code, no node:sqlite", () => {
-    const { packages, builtins } = loads(['-e', "await import('tokenbroker')"]);
+    const { packages, builtins, files } = loads(['-e', "await import('tokenbroker')"]);
     for (const name of HEAVY) expect(packages).not.toContain(name);
     expect(packages.filter((name) => name.startsWith('@opentelemetry/'))).toEqual([]);
     expect(packages).toEqual(expect.arrayContaining(['ky', 'zod', 'lru-cache']));
     expect(builtins).not.toContain('node:sqlite');
+    expect(files).toContain('dist/providers/oauth2/index.js');
+    expect(files.filter((file) => OAUTH2_REQUEST_TIME.includes(file))).toEqual([]);
+  });
+
+  it('oauth2() constructed (a key, DPoP) loads none of its request-time code; its first token request loads it and gets the token', () => {
+    const construct = `
+      const { generateKeyPairSync } = await import('node:crypto');
+      const { oauth2 } = await import('tokenbroker');
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      oauth2({ tokenUrl: 'http://127.0.0.1:9/token', clientId: 'a', authMethod: 'private_key_jwt', privateKey, dpop: true });
+      oauth2({ issuer: 'http://127.0.0.1:9', clientId: 'a', clientSecret: 's' });`;
+    const constructed = loads(['--input-type=module', '-e', construct]);
+    expect(constructed.files).toContain('dist/providers/oauth2/options.js');
+    expect(constructed.files.filter((file) => OAUTH2_REQUEST_TIME.includes(file))).toEqual([]);
+    for (const name of ['openid-client', 'jose', 'oauth4webapi']) expect(constructed.packages).not.toContain(name);
+
+    const request = `
+      const { createServer } = await import('node:http');
+      const server = createServer((_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ access_token: 'lazy-token', token_type: 'Bearer', expires_in: 3600 }));
+      });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { createTokenManager, oauth2 } = await import('tokenbroker');
+      const tokenUrl = 'http://127.0.0.1:' + server.address().port + '/token';
+      const tokens = createTokenManager({ providers: { bank: oauth2({ tokenUrl, clientId: 'a', clientSecret: 's' }) } });
+      const token = await tokens.getToken('bank');
+      await tokens.close();
+      server.close();
+      if (token.accessToken !== 'lazy-token') throw new Error('unexpected token ' + token.accessToken);`;
+    const requested = loads(['--input-type=module', '-e', request]);
+    expect(requested.files).toEqual(expect.arrayContaining(OAUTH2_REQUEST_TIME));
+    expect(requested.packages).toContain('openid-client');
   });
 
   it('a manager with the built-in providers, created and used, still loads no OpenID code', () => {

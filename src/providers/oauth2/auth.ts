@@ -11,6 +11,7 @@ import type { ClientAuth, ServerMetadata } from 'openid-client';
 import type { OpenIdClient } from './library.js';
 import { signingCryptoKey } from './keys.js';
 import type { CredentialSettings, OAuth2AuthMethod, SharedSettings } from './options.js';
+import { learntMethod } from './profile.js';
 
 /** A method that is actually sent ('auto' resolved). */
 export type WireAuthMethod = Exclude<OAuth2AuthMethod, 'auto'>;
@@ -27,29 +28,6 @@ export function basicCredentials(clientId: string, clientSecret: string): string
   return `${queryEscape(clientId)}:${queryEscape(clientSecret)}`;
 }
 
-/**
- * What `'auto'` learnt, per token endpoint: that it took the secret in the body after refusing Basic.
- * Only that is kept: Basic working for one client id says nothing about the next (a server that does
- * not decode Basic takes `interop-client` but not `team:payments`), so Basic stays first, with its one
- * fallback, until the body is known to work. Bounded, oldest forgotten first; forgetting costs one
- * more Basic attempt.
- */
-const learnt = new Map<string, 'client_secret_post'>();
-const MAX_LEARNT = 1024;
-
-/** Records that `tokenEndpoint` took the secret in the body. */
-export function rememberMethod(tokenEndpoint: string, method: 'client_secret_post'): void {
-  if (learnt.get(tokenEndpoint) === method) return;
-  learnt.delete(tokenEndpoint);
-  if (learnt.size >= MAX_LEARNT) learnt.delete(learnt.keys().next().value!);
-  learnt.set(tokenEndpoint, method);
-}
-
-/** Forgets what `'auto'` learnt (tests). */
-export function forgetLearntMethods(): void {
-  learnt.clear();
-}
-
 /** Preference among the secret methods when the server lists what it supports. */
 const SECRET_PREFERENCE: readonly WireAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt'];
 
@@ -64,7 +42,7 @@ export function chooseMethod(shared: SharedSettings, metadata: ServerMetadata): 
     const method = SECRET_PREFERENCE.find((candidate) => supported.includes(candidate));
     if (method !== undefined) return { method, mayFallBack: false };
   }
-  const known = learnt.get(metadata.token_endpoint ?? '');
+  const known = learntMethod(metadata.token_endpoint ?? '');
   return known !== undefined ? { method: known, mayFallBack: false } : { method: 'client_secret_basic', mayFallBack: true };
 }
 

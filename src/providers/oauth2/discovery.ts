@@ -1,11 +1,7 @@
 /**
- * Where the token endpoint is and what the server says about itself: a fixed `tokenUrl`, or the
- * metadata of an `issuer` — OpenID discovery first, then RFC 8414 (`/.well-known/oauth-authorization-server`)
- * when the OpenID document is not there.
- *
- * Discovered metadata is kept once per issuer and transport (every credential of that server shares
- * it) and fetched again when it is older than `metadataMaxAgeMs`, or after a failed token request —
- * which the manager's cool-down and issuance guard pace, so discovery is never hammered.
+ * Discovery of an `issuer`'s metadata: OpenID discovery first, then RFC 8414
+ * (`/.well-known/oauth-authorization-server`) when the OpenID document is not there. Loaded with the
+ * first token request; metadata.ts keeps what it found.
  */
 import type { CustomFetch, ServerMetadata } from 'openid-client';
 import { InvalidTokenResponseError, safeCause, type TokenError } from '../../errors.js';
@@ -14,52 +10,13 @@ import { scrub as scrubText } from '../../redact.js';
 import { describeError, ownError } from './errors.js';
 import type { OpenIdClient } from './library.js';
 
-/** The metadata source of one server. */
-export interface MetadataSource {
-  /** The metadata to use for the next request (fetched when missing, stale or too old). */
-  current(lib: OpenIdClient, fetch: CustomFetch): Promise<ServerMetadata>;
-  /** After a failed token request: fetch again next time. */
-  markStale(): void;
-}
-
 /** `http://` reaches only loopback hosts (the options checked); openid-client must be told it may. */
 export function isHttp(url: string): boolean {
   return url.startsWith('http:');
 }
 
-/** The metadata of a fixed token endpoint: nothing to fetch. */
-export function fixedMetadata(tokenUrl: string): MetadataSource {
-  const metadata: ServerMetadata = Object.freeze({ issuer: new URL(tokenUrl).origin, token_endpoint: tokenUrl });
-  const ready = Promise.resolve(metadata);
-  return { current: () => ready, markStale() {} };
-}
-
-/**
- * Discovered metadata, shared by every credential of the issuer. One discovery at a time: callers
- * that arrive while it runs share it (and its outcome — if the request that started it is aborted,
- * they fail too, and their manager retries as for any failed request).
- */
-export function discoveredMetadata(issuer: string, maxAgeMs: number): MetadataSource {
-  let pending: Promise<ServerMetadata> | undefined;
-  let fetchedAt = 0;
-  return {
-    current(lib, fetch) {
-      if (pending !== undefined && Date.now() - fetchedAt < maxAgeMs) return pending;
-      const attempt = discover(lib, issuer, fetch);
-      pending = attempt;
-      fetchedAt = Date.now();
-      attempt.catch(() => {
-        if (pending === attempt) pending = undefined;
-      });
-      return attempt;
-    },
-    markStale() {
-      pending = undefined;
-    },
-  };
-}
-
-async function discover(lib: OpenIdClient, issuer: string, fetch: CustomFetch): Promise<ServerMetadata> {
+/** The issuer's metadata, checked: a usable `token_endpoint` (and mutual-TLS alias), as a frozen copy. */
+export async function discover(lib: OpenIdClient, issuer: string, fetch: CustomFetch): Promise<ServerMetadata> {
   const url = new URL(issuer);
   let status: number | undefined;
   const recording: CustomFetch = async (href, init) => {

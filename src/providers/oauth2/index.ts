@@ -8,19 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import { InvalidCredentialsError, InvalidTokenResponseError } from '../../errors.js';
 import { credentialKey, type Provider, type TokenRequestContext, type TokenResponse } from '../../provider.js';
-import { scrub as scrubText } from '../../redact.js';
 import type { Token } from '../../token.js';
-import { credentialScrubber } from '../shared.js';
-import { basicCredentials, chooseMethod, clientAuthFor, rememberMethod, type WireAuthMethod } from './auth.js';
-import { DpopBinding, sendWithProof } from './dpop.js';
-import { openIdClient, type OpenIdClient } from './library.js';
+import { DpopBinding } from './dpop.js';
+import type * as Grant from './grant.js';
 import { resolveOptions, type CredentialSettings, type OAuth2Options } from './options.js';
 import { profileFor, type Profile } from './profile.js';
-import { boundFetch, clientCredentialsGrant } from './request.js';
-import { transportFetch, type FetchLike } from './transport.js';
-import type { ServerMetadata } from 'openid-client';
+import { transportFetch } from './transport.js';
 
 export type { DpopKey, OAuth2AuthMethod, OAuth2Options } from './options.js';
 export type { PrivateKeyInput, SigningAlgorithm } from './keys.js';
@@ -62,13 +56,6 @@ export function oauth2(options: OAuth2Options): Provider {
   return new OAuth2Provider(profileFor(shared), credential);
 }
 
-/** What only a few credentials have: their own key, certificate transport or DPoP binding. */
-interface Extras {
-  readonly credential: CredentialSettings;
-  readonly transport: FetchLike | undefined;
-  readonly dpop: DpopBinding | undefined;
-}
-
 /** An `oauth2()` provider. Its fields are private: `util.inspect` and JSON see only the public shape. */
 class OAuth2Provider implements Provider {
   readonly cacheKey: string;
@@ -76,7 +63,7 @@ class OAuth2Provider implements Provider {
   readonly #profile: Profile;
   readonly #clientId: string;
   readonly #clientSecret: string | undefined;
-  readonly #extras: Extras | undefined;
+  readonly #extras: Grant.Extras | undefined;
 
   constructor(profile: Profile, credential: CredentialSettings) {
     this.#profile = profile;
@@ -112,97 +99,18 @@ class OAuth2Provider implements Provider {
   }
 
   async requestToken(context: TokenRequestContext): Promise<TokenResponse> {
-    const lib = await openIdClient();
-    const profile = this.#profile;
-    const scrub = this.#scrubber();
-    const transport = this.#extras?.transport ?? profile.transport;
-    try {
-      const metadata = await profile.metadata.current(lib, boundFetch(transport, context.signal, scrub).fetch);
-      const { method, mayFallBack } = chooseMethod(profile.settings, metadata);
-      try {
-        return await this.#grant(lib, metadata, method, transport, context.signal, scrub);
-      } catch (error) {
-        // 'auto' with nothing known: a server that refused Basic may take the secret in the body
-        // (Go's AuthStyleAutoDetect). Tried once, and counted in the issuance guard like any request.
-        if (!mayFallBack || !refusedAuthentication(error)) throw error;
-        if (context.spendExtraRequest !== undefined && !(await context.spendExtraRequest())) throw error;
-        const response = await this.#grant(lib, metadata, 'client_secret_post', transport, context.signal, scrub);
-        rememberMethod(metadata.token_endpoint!, 'client_secret_post');
-        return response;
-      }
-    } catch (error) {
-      profile.metadata.markStale();
-      throw error;
-    }
-  }
-
-  async #grant(
-    lib: OpenIdClient,
-    metadata: ServerMetadata,
-    method: WireAuthMethod,
-    transport: FetchLike,
-    signal: AbortSignal,
-    scrub: (text: string) => string,
-  ): Promise<TokenResponse> {
-    const extras = this.#extras;
-    const credential = extras?.credential ?? {
-      clientId: this.#clientId,
-      clientSecret: this.#clientSecret,
-      signingKey: undefined,
-      keyId: undefined,
-      tls: undefined,
-      dpop: undefined,
-    };
-    const dpop = extras?.dpop === undefined ? undefined : await extras.dpop.handle(lib, credential.clientId);
-    const { body, quota, tokenType } = await clientCredentialsGrant({
-      lib,
-      metadata,
-      clientId: credential.clientId,
-      auth: await clientAuthFor(lib, method, credential),
-      mutualTls: method === 'tls_client_auth' || method === 'self_signed_tls_client_auth',
-      params: this.#profile.settings.params,
-      dpop,
-      transport,
-      signal,
-      scrub,
-    });
-    if (extras?.dpop !== undefined) {
-      // Asked for DPoP, a Bearer token is refused rather than used unbound: with `dpop` set, every
-      // token of this provider is DPoP-bound, including one another process stored (see authorizedFetch).
-      if (tokenType?.toLowerCase() !== 'dpop') {
-        throw new InvalidTokenResponseError(
-          `Token endpoint answered token_type ${JSON.stringify(tokenType ?? null)}; dpop is set, so only a DPoP-bound token is accepted`,
-        );
-      }
-      // The manager caches Bearer-typed tokens; the binding is this provider's, and its authorised
-      // requests say `DPoP` with a proof.
-      body.token_type = 'Bearer';
-    }
-    return { body, quota };
+    const credential = { profile: this.#profile, clientId: this.#clientId, clientSecret: this.#clientSecret, extras: this.#extras };
+    return (await grantCode()).requestToken(credential, context);
   }
 
   /** Sends an authorised API request: this provider's transport, and a DPoP proof for a bound token. */
   async authorizedFetch(request: Request, token: Token): Promise<Response> {
     const transport = this.#extras?.transport ?? this.#profile.transport;
     const dpop = this.#extras?.dpop;
-    if (dpop !== undefined) return sendWithProof(await dpop.handle(await openIdClient(), this.#clientId), request, token, transport);
+    if (dpop !== undefined) return (await grantCode()).sendDpopBound(dpop, this.#clientId, request, token, transport);
     const headers = new Headers(request.headers);
     headers.set('authorization', `Bearer ${token.accessToken}`);
     return transport(new Request(request, { headers }));
-  }
-
-  /** Built on the error path only: a scrubber per credential would cost memory on every one. */
-  #scrubber(): (text: string) => string {
-    const clientId = this.#clientId;
-    const clientSecret = this.#clientSecret;
-    let scrubber: ((text: string) => string) | undefined;
-    return (text) => {
-      scrubber ??=
-        clientSecret === undefined
-          ? (value: string) => scrubText(value)
-          : credentialScrubber(clientSecret, [basicCredentials(clientId, clientSecret), `${clientId}:${clientSecret}`]);
-      return scrubber(text);
-    };
   }
 
   toJSON(): unknown {
@@ -214,8 +122,18 @@ class OAuth2Provider implements Provider {
   }
 }
 
-function refusedAuthentication(error: unknown): boolean {
-  return error instanceof InvalidCredentialsError && (error.status === 401 || error.providerCode === 'invalid_client');
+let loadingGrant: Promise<typeof Grant> | undefined;
+
+/**
+ * grant.ts (and through it openid-client), imported once, on the first token request or DPoP-bound
+ * API call: construction validates everything without it, and the request is async anyway.
+ */
+function grantCode(): Promise<typeof Grant> {
+  loadingGrant ??= import('./grant.js').catch((error: unknown) => {
+    loadingGrant = undefined;
+    throw error;
+  });
+  return loadingGrant;
 }
 
 function tlsIdentity(credential: CredentialSettings): string {

@@ -6,7 +6,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../../errors.js';
-import { functionSchema, nonEmptyString, parseOptions, secureUrl } from '../../validate.js';
+import { functionSchema, lazySchema, nonEmptyString, parseOptions, secureUrl } from '../../validate.js';
 import { readPrivateKey, SIGNING_ALGORITHMS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from './keys.js';
 import type { FetchLike, TlsClientCertificate } from './transport.js';
 
@@ -105,56 +105,59 @@ const RESERVED_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 'cl
 const SECRET_METHODS = new Set<OAuth2AuthMethod>(['auto', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
 const TLS_METHODS = new Set<OAuth2AuthMethod>(['tls_client_auth', 'self_signed_tls_client_auth']);
 
-const privateKeySchema = z.custom<PrivateKeyInput>(
-  (value) => typeof value === 'string' || Buffer.isBuffer(value) || (typeof value === 'object' && value !== null),
-  'must be a PEM string, a JWK or a KeyObject',
-);
-const pem = z.union([z.string().min(1), z.instanceof(Buffer)]);
-
-const optionsSchema = z
-  .strictObject({
-    tokenUrl: secureUrl.optional(),
-    issuer: secureUrl.optional(),
-    metadataMaxAgeMs: z.number().int().min(1000).optional(),
-    clientId: nonEmptyString,
-    clientSecret: nonEmptyString.optional(),
-    authMethod: z
-      .enum(['auto', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'])
-      .optional(),
-    privateKey: privateKeySchema.optional(),
-    keyId: nonEmptyString.optional(),
-    algorithm: z.enum(SIGNING_ALGORITHMS).optional(),
-    tls: z.strictObject({ cert: pem, key: pem, ca: z.union([pem, z.array(pem)]).optional() }).optional(),
-    dpop: z.union([z.boolean(), z.strictObject({ privateKey: privateKeySchema, algorithm: z.enum(SIGNING_ALGORITHMS).optional() })]).optional(),
-    scope: nonEmptyString.optional(),
-    audience: nonEmptyString.optional(),
-    resource: z.union([nonEmptyString, z.array(nonEmptyString).min(1)]).optional(),
-    apiBaseUrl: secureUrl.optional(),
-    defaultExpiresInSeconds: z.number().int().positive().optional(),
-    extraParams: z
-      .record(z.string(), z.union([z.string(), z.array(z.string()).min(1)]))
-      .superRefine((params, ctx) => {
-        for (const key of Object.keys(params)) {
-          if (key.length === 0) ctx.addIssue({ code: 'custom', path: [key], message: 'has an empty parameter name' });
-          else if (RESERVED_PARAMS.has(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is set by tokenbroker or by its own option' });
-        }
-      })
-      .optional(),
-    fetch: functionSchema.optional(),
-    dispatcher: z.custom<object>((value) => typeof value === 'object' && value !== null, 'must be an undici dispatcher').optional(),
-  })
-  // Checked even when other fields are wrong, so one ConfigError lists every problem.
-  .superRefine(
-    (value, ctx) => {
-      const { tokenUrl, issuer } = value as { tokenUrl?: unknown; issuer?: unknown };
-      if (tokenUrl === undefined && issuer === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['tokenUrl'], message: 'is required unless issuer is given (give exactly one)' });
-      } else if (tokenUrl !== undefined && issuer !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'cannot be combined with tokenUrl (give exactly one)' });
-      }
-    },
-    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+const optionsSchema = lazySchema(() => {
+  const privateKeySchema = z.custom<PrivateKeyInput>(
+    (value) => typeof value === 'string' || Buffer.isBuffer(value) || (typeof value === 'object' && value !== null),
+    'must be a PEM string, a JWK or a KeyObject',
   );
+  const pem = z.union([z.string().min(1), z.instanceof(Buffer)]);
+  return (
+    z
+      .strictObject({
+        tokenUrl: secureUrl().optional(),
+        issuer: secureUrl().optional(),
+        metadataMaxAgeMs: z.number().int().min(1000).optional(),
+        clientId: nonEmptyString(),
+        clientSecret: nonEmptyString().optional(),
+        authMethod: z
+          .enum(['auto', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'])
+          .optional(),
+        privateKey: privateKeySchema.optional(),
+        keyId: nonEmptyString().optional(),
+        algorithm: z.enum(SIGNING_ALGORITHMS).optional(),
+        tls: z.strictObject({ cert: pem, key: pem, ca: z.union([pem, z.array(pem)]).optional() }).optional(),
+        dpop: z.union([z.boolean(), z.strictObject({ privateKey: privateKeySchema, algorithm: z.enum(SIGNING_ALGORITHMS).optional() })]).optional(),
+        scope: nonEmptyString().optional(),
+        audience: nonEmptyString().optional(),
+        resource: z.union([nonEmptyString(), z.array(nonEmptyString()).min(1)]).optional(),
+        apiBaseUrl: secureUrl().optional(),
+        defaultExpiresInSeconds: z.number().int().positive().optional(),
+        extraParams: z
+          .record(z.string(), z.union([z.string(), z.array(z.string()).min(1)]))
+          .superRefine((params, ctx) => {
+            for (const key of Object.keys(params)) {
+              if (key.length === 0) ctx.addIssue({ code: 'custom', path: [key], message: 'has an empty parameter name' });
+              else if (RESERVED_PARAMS.has(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is set by tokenbroker or by its own option' });
+            }
+          })
+          .optional(),
+        fetch: functionSchema().optional(),
+        dispatcher: z.custom<object>((value) => typeof value === 'object' && value !== null, 'must be an undici dispatcher').optional(),
+      })
+      // Checked even when other fields are wrong, so one ConfigError lists every problem.
+      .superRefine(
+        (value, ctx) => {
+          const { tokenUrl, issuer } = value as { tokenUrl?: unknown; issuer?: unknown };
+          if (tokenUrl === undefined && issuer === undefined) {
+            ctx.addIssue({ code: 'custom', path: ['tokenUrl'], message: 'is required unless issuer is given (give exactly one)' });
+          } else if (tokenUrl !== undefined && issuer !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'cannot be combined with tokenUrl (give exactly one)' });
+          }
+        },
+        { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+      )
+  );
+});
 
 /** What every credential with the same server and request options shares (interned, immutable). */
 export interface SharedSettings {
@@ -182,7 +185,7 @@ export interface CredentialSettings {
 
 /** Validates the options (throws one ConfigError with every problem) and splits them. */
 export function resolveOptions(options: OAuth2Options): { shared: SharedSettings; credential: CredentialSettings } {
-  const parsed = parseOptions(optionsSchema, options, 'oauth2');
+  const parsed = parseOptions(optionsSchema(), options, 'oauth2');
   const issues: ConfigIssue[] = [];
   const issue = (path: string, message: string) => issues.push({ path: `oauth2.${path}`, message });
 

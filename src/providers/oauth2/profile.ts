@@ -2,12 +2,11 @@
  * The parts of `oauth2()` providers that do not depend on the credential — settings, the metadata
  * source (and the discovered metadata it holds), the transport — made once per distinct server and
  * options and shared by every credential that has them. A broker with ten thousand clients of one
- * server keeps one of these, not ten thousand.
+ * server keeps one of these, not ten thousand. Also what `'auto'` learnt about each token endpoint.
  *
  * Interned weakly: a profile no provider holds any more is collected and forgotten.
  */
-import { forgetLearntMethods } from './auth.js';
-import { discoveredMetadata, fixedMetadata, type MetadataSource } from './discovery.js';
+import { discoveredMetadata, fixedMetadata, type MetadataSource } from './metadata.js';
 import type { SharedSettings } from './options.js';
 import { transportFetch, type FetchLike } from './transport.js';
 
@@ -48,11 +47,35 @@ function interned<T extends object>(map: Map<string, WeakRef<T>>, key: string, m
   return made;
 }
 
+/**
+ * What `'auto'` learnt, per token endpoint: that it took the secret in the body after refusing Basic.
+ * Only that is kept: Basic working for one client id says nothing about the next (a server that does
+ * not decode Basic takes `interop-client` but not `team:payments`), so Basic stays first, with its one
+ * fallback, until the body is known to work. Bounded, oldest forgotten first; forgetting costs one
+ * more Basic attempt. Kept here with the rest of the shared state (forgetSharedState clears it), not
+ * in auth.ts, which only the first token request loads.
+ */
+const learnt = new Map<string, 'client_secret_post'>();
+const MAX_LEARNT = 1024;
+
+/** Records that `tokenEndpoint` took the secret in the body. */
+export function rememberMethod(tokenEndpoint: string, method: 'client_secret_post'): void {
+  if (learnt.get(tokenEndpoint) === method) return;
+  learnt.delete(tokenEndpoint);
+  if (learnt.size >= MAX_LEARNT) learnt.delete(learnt.keys().next().value!);
+  learnt.set(tokenEndpoint, method);
+}
+
+/** What `'auto'` learnt about `tokenEndpoint`, if anything. */
+export function learntMethod(tokenEndpoint: string): 'client_secret_post' | undefined {
+  return learnt.get(tokenEndpoint);
+}
+
 /** Forgets every shared profile, discovered document and learnt auth method (tests: a cold process). */
 export function forgetSharedState(): void {
   profiles.clear();
   sources.clear();
-  forgetLearntMethods();
+  learnt.clear();
 }
 
 /** The shared profile for these settings. */

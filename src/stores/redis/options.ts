@@ -134,9 +134,9 @@ const nodes = z.array(node).min(1);
 const settingsFields = {
   keyPrefix: z.string().max(256).optional(),
   encryptionKeys: z.array(encryptionKeySchema).min(1).optional(),
-  commandTimeoutMs: durationMs.min(1).max(60_000).optional(),
-  pollIntervalMs: durationMs.min(10).max(60_000).optional(),
-  logger: z.looseObject({ warn: functionSchema }).optional(),
+  commandTimeoutMs: durationMs().min(1).max(60_000).optional(),
+  pollIntervalMs: durationMs().min(10).max(60_000).optional(),
+  logger: z.looseObject({ warn: functionSchema() }).optional(),
 };
 
 const connectionFields = {

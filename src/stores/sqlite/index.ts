@@ -42,9 +42,9 @@ export interface SqliteStoreOptions {
 const optionsSchema = z.strictObject({
   path: z.string().min(1),
   encryptionKeys: z.array(encryptionKeySchema).min(1).optional(),
-  pollIntervalMs: durationMs.min(10).max(60_000).optional(),
-  busyTimeoutMs: durationMs.max(60_000).optional(),
-  logger: z.looseObject({ warn: functionSchema }).optional(),
+  pollIntervalMs: durationMs().min(10).max(60_000).optional(),
+  busyTimeoutMs: durationMs().max(60_000).optional(),
+  logger: z.looseObject({ warn: functionSchema() }).optional(),
 });
 
 /**

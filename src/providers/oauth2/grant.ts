@@ -1,0 +1,121 @@
+/**
+ * What an `oauth2()` provider does on a token request: the metadata (discovered if need be), the
+ * client authentication (and `'auto'`'s one fallback), DPoP, the grant. Imported on the provider's
+ * first token request or DPoP-bound API call, with openid-client: `import('tokenbroker')` and the
+ * synchronous construction of `oauth2()` need none of it.
+ */
+import type { ServerMetadata } from 'openid-client';
+import { InvalidCredentialsError, InvalidTokenResponseError } from '../../errors.js';
+import type { TokenRequestContext, TokenResponse } from '../../provider.js';
+import { scrub as scrubText } from '../../redact.js';
+import type { Token } from '../../token.js';
+import { credentialScrubber } from '../shared.js';
+import { basicCredentials, chooseMethod, clientAuthFor, type WireAuthMethod } from './auth.js';
+import { discover } from './discovery.js';
+import { sendWithProof, type DpopBinding } from './dpop.js';
+import { openIdClient, type OpenIdClient } from './library.js';
+import type { CredentialSettings } from './options.js';
+import { rememberMethod, type Profile } from './profile.js';
+import { boundFetch, clientCredentialsGrant } from './request.js';
+import type { FetchLike } from './transport.js';
+
+/** What only a few credentials have: their own key, certificate transport or DPoP binding. */
+export interface Extras {
+  readonly credential: CredentialSettings;
+  readonly transport: FetchLike | undefined;
+  readonly dpop: DpopBinding | undefined;
+}
+
+/** One credential as its provider holds it, handed over for one request. */
+export interface Credential {
+  readonly profile: Profile;
+  readonly clientId: string;
+  readonly clientSecret: string | undefined;
+  readonly extras: Extras | undefined;
+}
+
+/** One token request of `credential`. */
+export async function requestToken(credential: Credential, context: TokenRequestContext): Promise<TokenResponse> {
+  const lib = await openIdClient();
+  const { profile } = credential;
+  const scrub = scrubberOf(credential);
+  const transport = credential.extras?.transport ?? profile.transport;
+  try {
+    const { fetch } = boundFetch(transport, context.signal, scrub);
+    const metadata = await profile.metadata.current((issuer) => discover(lib, issuer, fetch));
+    const { method, mayFallBack } = chooseMethod(profile.settings, metadata);
+    try {
+      return await grant(credential, lib, metadata, method, transport, context.signal, scrub);
+    } catch (error) {
+      // 'auto' with nothing known: a server that refused Basic may take the secret in the body
+      // (Go's AuthStyleAutoDetect). Tried once, and counted in the issuance guard like any request.
+      if (!mayFallBack || !refusedAuthentication(error)) throw error;
+      if (context.spendExtraRequest !== undefined && !(await context.spendExtraRequest())) throw error;
+      const response = await grant(credential, lib, metadata, 'client_secret_post', transport, context.signal, scrub);
+      rememberMethod(metadata.token_endpoint!, 'client_secret_post');
+      return response;
+    }
+  } catch (error) {
+    profile.metadata.markStale();
+    throw error;
+  }
+}
+
+/** Sends an authorised API request with a DPoP-bound token: a proof from the handle that got it. */
+export async function sendDpopBound(dpop: DpopBinding, clientId: string, request: Request, token: Token, transport: FetchLike): Promise<Response> {
+  return sendWithProof(await dpop.handle(await openIdClient(), clientId), request, token, transport);
+}
+
+async function grant(
+  { profile, clientId, clientSecret, extras }: Credential,
+  lib: OpenIdClient,
+  metadata: ServerMetadata,
+  method: WireAuthMethod,
+  transport: FetchLike,
+  signal: AbortSignal,
+  scrub: (text: string) => string,
+): Promise<TokenResponse> {
+  const credential = extras?.credential ?? { clientId, clientSecret, signingKey: undefined, keyId: undefined, tls: undefined, dpop: undefined };
+  const dpop = extras?.dpop === undefined ? undefined : await extras.dpop.handle(lib, credential.clientId);
+  const { body, quota, tokenType } = await clientCredentialsGrant({
+    lib,
+    metadata,
+    clientId: credential.clientId,
+    auth: await clientAuthFor(lib, method, credential),
+    mutualTls: method === 'tls_client_auth' || method === 'self_signed_tls_client_auth',
+    params: profile.settings.params,
+    dpop,
+    transport,
+    signal,
+    scrub,
+  });
+  if (extras?.dpop !== undefined) {
+    // Asked for DPoP, a Bearer token is refused rather than used unbound: with `dpop` set, every
+    // token of this provider is DPoP-bound, including one another process stored (see authorizedFetch).
+    if (tokenType?.toLowerCase() !== 'dpop') {
+      throw new InvalidTokenResponseError(
+        `Token endpoint answered token_type ${JSON.stringify(tokenType ?? null)}; dpop is set, so only a DPoP-bound token is accepted`,
+      );
+    }
+    // The manager caches Bearer-typed tokens; the binding is this provider's, and its authorised
+    // requests say `DPoP` with a proof.
+    body.token_type = 'Bearer';
+  }
+  return { body, quota };
+}
+
+/** Built on the error path only: a scrubber per credential would cost memory on every one. */
+function scrubberOf({ clientId, clientSecret }: Credential): (text: string) => string {
+  let scrubber: ((text: string) => string) | undefined;
+  return (text) => {
+    scrubber ??=
+      clientSecret === undefined
+        ? (value: string) => scrubText(value)
+        : credentialScrubber(clientSecret, [basicCredentials(clientId, clientSecret), `${clientId}:${clientSecret}`]);
+    return scrubber(text);
+  };
+}
+
+function refusedAuthentication(error: unknown): boolean {
+  return error instanceof InvalidCredentialsError && (error.status === 401 || error.providerCode === 'invalid_client');
+}
