@@ -27,7 +27,7 @@ export interface Extras {
 }
 
 /** One credential as its provider holds it, handed over for one request. */
-export interface Credential {
+export interface HeldCredential {
   readonly profile: Profile;
   readonly clientId: string;
   readonly clientSecret: string | undefined;
@@ -35,7 +35,7 @@ export interface Credential {
 }
 
 /** One token request of `credential`. */
-export async function requestToken(credential: Credential, context: TokenRequestContext): Promise<TokenResponse> {
+export async function requestToken(credential: HeldCredential, context: TokenRequestContext): Promise<TokenResponse> {
   const lib = await openIdClient();
   const { profile } = credential;
   const scrub = scrubberOf(credential);
@@ -67,7 +67,7 @@ export async function sendDpopBound(dpop: DpopBinding, clientId: string, request
 }
 
 async function grant(
-  { profile, clientId, clientSecret, extras }: Credential,
+  { profile, clientId, clientSecret, extras }: HeldCredential,
   lib: OpenIdClient,
   metadata: ServerMetadata,
   method: WireAuthMethod,
@@ -105,7 +105,7 @@ async function grant(
 }
 
 /** Built on the error path only: a scrubber per credential would cost memory on every one. */
-function scrubberOf({ clientId, clientSecret }: Credential): (text: string) => string {
+function scrubberOf({ clientId, clientSecret }: HeldCredential): (text: string) => string {
   let scrubber: ((text: string) => string) | undefined;
   return (text) => {
     scrubber ??=
