@@ -75,6 +75,17 @@ const load = (specifiers: readonly string[]) => `await Promise.all([${specifiers
 const imports: ImportSubject[] = [
   { name: "import('tokenbroker')", dir: tb.dir, code: load(['tokenbroker']) },
   { name: 'ky + zod + lru-cache (its required dependencies)', dir: tb.dir, code: load(['ky', 'zod', 'lru-cache']) },
+  // What an app pays before its first token: the import plus the schemas and modules made on first use.
+  {
+    name: "import('tokenbroker') + a manager with alternativePayments() and oauth2()",
+    dir: tb.dir,
+    code: `const { createTokenManager, alternativePayments, oauth2 } = await import('tokenbroker');
+const tokens = createTokenManager({ providers: {
+  ap: alternativePayments({ clientId: 'id', clientSecret: 'secret', environment: 'demo' }),
+  bank: oauth2({ tokenUrl: 'https://auth.example.test/oauth2/token', clientId: 'id', clientSecret: 'secret' }),
+} });
+await tokens.close()`,
+  },
   { name: "import('tokenbroker/emulator')", dir: tb.dir, code: load(['tokenbroker/emulator']) },
   { name: "import('tokenbroker/sqlite')", dir: tb.dir, code: load(['tokenbroker/sqlite']) },
   { name: "import('tokenbroker/redis')", dir: tb.dir, code: load(['tokenbroker/redis']) },
