@@ -11,18 +11,9 @@
  * 56-character string, and the token's resolved promise (the allocation-free warm hit).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { settledHeap } from './settled-heap.ts';
 
 const N = 10_000;
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) throw new Error('run with --expose-gc');
-
-async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 10; i++) {
-    gc!();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return process.memoryUsage().heapUsed;
-}
 
 interface Token {
   readonly accessToken: string;
@@ -84,52 +75,35 @@ function tokenFor(): Token {
 
 type Layout = (ids: readonly string[]) => unknown;
 
+/** A registration of `make`'s class holding a fresh token, as after its first fetch. */
+function registered<R extends Registration>(make: (provider: Provider) => R, id: string): R {
+  const registration = make(new Provider(id, 'bench-secret'));
+  registration.token = tokenFor();
+  registration.promise = Promise.resolve(registration.token);
+  registration.refreshAfter = 3_240_000;
+  registration.misses = registration.requestsSent = registration.coldStart = 1;
+  return registration;
+}
+
 const layouts: Record<string, Layout> = {
   'floor: Map of tokens': (ids) => new Map(ids.map((id) => [id, tokenFor()])),
-  'registration with the cache entry and counters (12 fields)': (ids) => {
-    const byId = new Map<string, Registration>();
-    for (const id of ids) {
-      const registration = new Registration(new Provider(id, 'bench-secret'));
-      registration.token = tokenFor();
-      registration.promise = Promise.resolve(registration.token);
-      registration.refreshAfter = 3_240_000;
-      registration.misses = registration.requestsSent = registration.coldStart = 1;
-      byId.set(id, registration);
-    }
-    return byId;
-  },
+  'registration with the cache entry and counters (12 fields)': (ids) => new Map(ids.map((id) => [id, registered((p) => new Registration(p), id)])),
   '+ an index by cache key (one token per credential across ids)': (ids) => {
-    const byId = new Map<string, Registration>();
-    const byKey = new Map<string, Registration>();
-    for (const id of ids) {
-      const registration = new Registration(new Provider(id, 'bench-secret'));
-      registration.token = tokenFor();
-      registration.promise = Promise.resolve(registration.token);
-      registration.refreshAfter = 3_240_000;
-      registration.misses = registration.requestsSent = registration.coldStart = 1;
-      byId.set(id, registration);
-      byKey.set(registration.provider.cacheKey, registration);
-    }
-    return [byId, byKey];
+    const byId = new Map(ids.map((id) => [id, registered((p) => new Registration(p), id)]));
+    return [byId, new Map(Array.from(byId.values(), (registration) => [registration.provider.cacheKey, registration]))];
   },
   '+ the ledger time and an intrusive LRU (no lru-cache, no ledger Map)': (ids) => {
     const byId = new Map<string, LedgerLruRegistration>();
-    const byKey = new Map<string, LedgerLruRegistration>();
     let newest: LedgerLruRegistration | undefined;
     for (const id of ids) {
-      const registration = new LedgerLruRegistration(new Provider(id, 'bench-secret'));
-      registration.token = tokenFor();
-      registration.promise = Promise.resolve(registration.token);
-      registration.refreshAfter = 3_240_000;
-      registration.issuedAt = registration.token.issuedAt;
-      registration.misses = registration.requestsSent = registration.coldStart = 1;
+      const registration = registered((p) => new LedgerLruRegistration(p), id);
+      registration.issuedAt = registration.token!.issuedAt;
       registration.older = newest;
       if (newest !== undefined) newest.newer = registration;
       newest = registration;
       byId.set(id, registration);
-      byKey.set(registration.provider.cacheKey, registration);
     }
-    return [byId, byKey];
+    return [byId, new Map(Array.from(byId.values(), (registration) => [registration.provider.cacheKey, registration]))];
   },
 };
 

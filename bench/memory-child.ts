@@ -20,6 +20,7 @@ import { OAuth2Client as BadgatewayClient, OAuth2Fetch } from '@badgateway/oauth
 import { OAuth2Client as GoogleClient } from 'google-auth-library';
 import { alternativePayments, autopay, createTokenManager, defineProvider, oauth2, type Provider } from 'tokenbroker';
 import { msalApplication } from './msal-app.ts';
+import { settledHeap } from './settled-heap.ts';
 
 /** The secret every subject's credentials use (a constant, so no subject pays for a string of its own). */
 const CLIENT_SECRET = 'bench-secret';
@@ -36,20 +37,6 @@ export interface MemoryResult {
 
 const subject = process.argv[2] ?? 'floor';
 const N = Number(process.argv[3] ?? 10_000);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined) throw new Error('run with --expose-gc');
-
-/**
- * Full GCs with pauses between them, so FinalizationRegistry clean-ups (undici's Request registers one
- * per request signal) run before the heap is read: otherwise garbage awaiting them counts as kept.
- */
-async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 10; i++) {
-    gc!();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return process.memoryUsage().heapUsed;
-}
 
 const tokenBody = () => ({ access_token: randomBytes(28).toString('hex'), token_type: 'Bearer', expires_in: 3600 });
 const tokenJson = () => JSON.stringify(tokenBody());
