@@ -26,7 +26,7 @@ import { CacheEntry } from './stores/cache-entry.js';
 import type { IssuanceLedger, LocalTokenStore } from './stores/types.js';
 import { observeManager } from './telemetry.js';
 import { raceAbort } from './timers.js';
-import { authorizationHeader, tokenTimes, type Token, type TokenTimingPolicy } from './token.js';
+import { authorizationHeader, lifetimeMs, tokenTimes, type Token, type TokenTimingPolicy } from './token.js';
 
 /** Options of one `getToken` call. */
 export interface GetTokenOptions {
@@ -263,7 +263,7 @@ export class TokenManager {
     const entry = new CacheEntry(token, times, registration);
     this.#local.put(registration.key, entry, times.usableUntil - Date.now());
     registration.entry = entry;
-    registration.lifetimeMs = token.expiresAt - token.issuedAt;
+    registration.lifetimeMs = lifetimeMs(token);
     registration.nextReason = 'expiry';
     registration.staleAccessToken = undefined;
     if (!this.#closed) this.#clock.start();
@@ -293,7 +293,7 @@ export class TokenManager {
   /** The registration's direct reference to its entry, which the store clears when it drops the entry. */
   #hold(registration: Registration, entry: CacheEntry): void {
     registration.entry = entry;
-    registration.lifetimeMs = entry.token.expiresAt - entry.token.issuedAt;
+    registration.lifetimeMs = lifetimeMs(entry.token);
     entry.holder = registration;
   }
 

@@ -3,10 +3,10 @@
  * `live` and `refreshAt` alone.
  *
  * Every field costs 8 bytes and every epoch-ms number a heap object of its own, per credential, so the
- * two deadlines are kept as small integer offsets from the token's `issuedAt` (they fit V8's small
- * integers for any lifetime under 24 days) and read through getters.
+ * two deadlines are kept as offsets from the token's `issuedAt`, made small integers by `compactMs` (any
+ * whole number of ms under 24 days is one), and read through getters.
  */
-import type { Token } from '../token.js';
+import { compactMs, type Token } from '../token.js';
 
 /** Who holds a direct reference to an entry; the store clears it when it drops the entry. */
 export interface EntryHolder {
@@ -35,8 +35,8 @@ export class CacheEntry {
   constructor(token: Token, times: { readonly usableUntil: number; readonly refreshAt: number }, holder: EntryHolder | undefined) {
     this.token = token;
     this.promise = Promise.resolve(token);
-    this.#usableFor = times.usableUntil - token.issuedAt;
-    this.#refreshAfter = times.refreshAt - token.issuedAt;
+    this.#usableFor = compactMs(times.usableUntil - token.issuedAt);
+    this.#refreshAfter = compactMs(times.refreshAt - token.issuedAt);
     this.holder = holder;
   }
 
@@ -54,6 +54,6 @@ export class CacheEntry {
   }
 
   set refreshAt(at: number) {
-    this.#refreshAfter = Math.min(at, this.usableUntil) - this.token.issuedAt;
+    this.#refreshAfter = compactMs(Math.min(at, this.usableUntil) - this.token.issuedAt);
   }
 }
