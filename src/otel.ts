@@ -51,8 +51,11 @@ export interface FetchSpan {
   end(outcome: string, attempts: number, durationMs: number): void;
 }
 
-// Managers that exist; weakly held so telemetry never keeps one alive.
+// Managers that exist; weakly held so telemetry never keeps one alive. A collected manager's reference
+// leaves the set when the registry hears of it: pruning only at metric collection would keep one per
+// manager ever made in a process with no metrics SDK, which never collects.
 const sources = new Set<WeakRef<StatsSource>>();
+const forgotten = new FinalizationRegistry<WeakRef<StatsSource>>((ref) => sources.delete(ref));
 const tracked = new WeakSet<StatsSource>();
 
 interface Instruments {
@@ -69,9 +72,16 @@ let instruments: Instruments | undefined;
 export function observe(manager: StatsSource): void {
   if (!tracked.has(manager)) {
     tracked.add(manager);
-    sources.add(new WeakRef(manager));
+    const ref = new WeakRef(manager);
+    sources.add(ref);
+    forgotten.register(manager, ref);
   }
   currentInstruments();
+}
+
+/** How many managers are observed now (the set shrinks as they are collected). */
+export function observedManagers(): number {
+  return sources.size;
 }
 
 /** Starts the span of one upstream fetch. */

@@ -9,6 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CLOCK_CHECK_INTERVAL_MS, ClockWatch } from '../../src/clock-watch.js';
+import { observedManagers } from '../../src/otel.js';
 import { createTokenManager, ProviderUnavailableError, type TokenManager, type TokenManagerOptions } from '../../src/index.js';
 import { fakeProvider, tokenBody, type FakeProvider } from '../helpers/fake-provider.js';
 
@@ -102,6 +103,25 @@ describe('a manager dropped without close() is garbage-collected (memory store, 
       expect(fake.calls()).toBe(2);
     });
     expect(await collected(ref), 'the dropped manager was garbage-collected').toBe(true);
+  });
+});
+
+describe('telemetry (with @opentelemetry/api installed, no SDK)', () => {
+  it('forgets a collected manager: its weak reference does not stay behind in the observed set', async () => {
+    const made = async () => {
+      const refs: WeakRef<TokenManager>[] = [];
+      for (let i = 0; i < 20; i++) refs.push(await usedAndDropped({}, async (tokens) => void (await tokens.getToken('p'))));
+      return refs;
+    };
+    await usedAndDropped({}, async () => {}); // the binding is loaded (asynchronously, on the first manager)
+    await tick();
+    const before = observedManagers();
+    const refs = await made();
+    expect(observedManagers()).toBe(before + 20);
+    for (const ref of refs) expect(await collected(ref), 'the dropped manager was garbage-collected').toBe(true);
+    // FinalizationRegistry callbacks run in a later task than the collection.
+    for (let i = 0; i < 20 && observedManagers() > before; i++) await tick(10);
+    expect(observedManagers()).toBeLessThanOrEqual(before);
   });
 });
 
