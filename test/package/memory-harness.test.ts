@@ -5,8 +5,8 @@
  * 256-byte property dictionary. Up to 0.2.0's bench that was charged to the subjects with such a closure
  * (@badgateway's `getNewToken`, a `defineProvider` requestToken): the peer's figure was 760 B, not 479 B.
  *
- * This test runs the child both ways for @badgateway/oauth2-client and the floor, and checks that the
- * harness as the bench runs it shows no such surcharge while tsx does.
+ * This test runs the child both ways for @badgateway/oauth2-client and checks that the harness as the
+ * bench runs it charges the peer at least 150 B less than tsx would.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -31,11 +31,10 @@ async function bytesPerCredential(subject: string, loader: readonly string[]): P
 
 describe('memory bench harness', () => {
   it('charges a per-credential closure its own size, where tsx would add a property dictionary to it', async () => {
-    const floor = await bytesPerCredential('floor', []);
     const badgateway = await bytesPerCredential('@badgateway/oauth2-client', []);
     const badgatewayUnderTsx = await bytesPerCredential('@badgateway/oauth2-client', ['--import', 'tsx']);
-    // Measured at 10,000: floor 206 B, @badgateway 479 B under type stripping, 760 B under tsx.
-    expect(badgateway - floor).toBeLessThan(400);
+    // At 2,000 credentials: Node 24 489 B against 742 B under tsx, Node 22 584 B against 850 B; the
+    // dictionary is 256 B. (The absolute figures differ between the two V8 versions; the surcharge does not.)
     expect(badgatewayUnderTsx - badgateway).toBeGreaterThan(150);
   }, 120_000);
 });

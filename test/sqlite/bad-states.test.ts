@@ -4,8 +4,9 @@
  * crashes nothing, hangs nothing, and is said once. And the file's raw bytes: never the client
  * secret; with encryption keys, never a token.
  */
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alternativePayments, ConfigError, createTokenManager, type SharedTokenStore } from 'tokenbroker';
@@ -63,6 +64,33 @@ describe('sqliteStore: files that are not (usable) token files', () => {
       await tokens.close();
     }
   });
+
+  it('a process that finds another one replacing a corrupt file waits for it, then shares its fresh file', async () => {
+    // This test plays the other process: it holds the replacement lock (a directory beside the file)
+    // while the child opens the corrupt file, then moves the file aside, starts a fresh one with a token,
+    // and lets go. Without the lock the child replaced the file itself, and this process's rename, checked
+    // before, then moved the child's fresh file aside: two files, two tokens (seen as 2 rounds in 30 with
+    // six processes on one corrupt file).
+    const file = temp.file();
+    writeFileSync(file, Buffer.from('not a database; '.repeat(300)), { mode: 0o600 });
+    const lock = `${file}.recovering`;
+    mkdirSync(lock, { mode: 0o700 });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/fixtures/sqlite-open.ts', file], { cwd: process.cwd() });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    for (let i = 0; i < 500 && !out.includes('opening'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the child is at the corrupt file now
+    renameSync(file, `${file}.corrupt-by-test`);
+    const fresh = sqliteStore({ path: file });
+    const token = sampleToken();
+    await fresh.set('k', token, 60_000);
+    rmdirSync(lock);
+    expect(await exited).toBe(0);
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ token: token.accessToken });
+    expect(readdirSync(dirname(file)).filter((name) => name.startsWith(`${basename(file)}.corrupt-`))).toEqual([`${basename(file)}.corrupt-by-test`]);
+    await fresh.close();
+  }, 30_000);
 
   it("another program's SQLite database is left untouched; tokens stay in memory, with one warning", async () => {
     const file = temp.file();

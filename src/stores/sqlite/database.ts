@@ -9,6 +9,7 @@
  */
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type * as NodeSqlite from 'node:sqlite';
 import type { DatabaseSync } from 'node:sqlite';
 import { ConfigError } from '../../errors.js';
@@ -136,30 +137,13 @@ export interface OpenSettings {
  */
 export function openDatabase(file: string, settings: OpenSettings): DatabaseSync {
   const sqlite = loadSqlite();
-  let db = connect(sqlite, file, settings);
-  const opened = inodeOf(file);
-  let header: Header;
-  try {
-    header = readHeaderSnapshot(db);
-  } catch (error) {
-    db.close();
-    if (!isNotADatabase(error)) throw fileError(file, error);
-    // Another process that found the same bad file may have replaced it already: keep its fresh one.
-    if (opened !== undefined && inodeOf(file) === opened) {
-      const aside = moveAside(file);
-      settings.warn(
-        { file, movedTo: aside },
-        'the token file was not a readable SQLite database (corrupt, or not one); moved it aside and started a fresh one',
-      );
-    }
-    db = connect(sqlite, file, settings);
-    try {
-      header = readHeaderSnapshot(db);
-    } catch (second) {
-      db.close();
-      throw fileError(file, second);
-    }
+  let opened = openAndReadHeader(sqlite, file, settings);
+  if (opened.header === undefined) {
+    replaceUnreadable(file, opened.inode, settings);
+    opened = openAndReadHeader(sqlite, file, settings);
+    if (opened.header === undefined) throw fileError(file, opened.error);
   }
+  const { db, header } = opened;
   try {
     checkHeader(file, header, settings.migrations.length);
     // WAL: readers never wait for the writer. Where it cannot be had (no shared memory on some network
@@ -180,13 +164,59 @@ interface Header {
   readonly objects: number;
 }
 
+/** An opened file with its header, or the reason it is not a database; with the inode the path held. */
+type Opened =
+  | { readonly db: DatabaseSync; readonly header: Header; readonly inode: number | undefined }
+  | { readonly header: undefined; readonly error: unknown; readonly inode: number | undefined };
+
+/**
+ * Opens the file (created 0600 when missing) and reads its header, with the inode the path held all the
+ * while. Another process may replace the file in between (moving a corrupt one aside): the handle would
+ * then read the old file while the inode named the new one, and a corrupt old file would get the new one
+ * moved aside. So when the path changed, the file is opened again (three times at most).
+ */
+function openAndReadHeader(sqlite: SqliteModule, file: string, settings: OpenSettings): Opened {
+  for (let attempt = 1; ; attempt++) {
+    createPrivateFile(file);
+    const inode = inodeOf(file);
+    let db: DatabaseSync;
+    try {
+      db = connect(sqlite, file, settings);
+    } catch (error) {
+      // Gone between its creation and the open: another process is replacing it. Create it again.
+      if (primaryCode(error) === SQLITE_CANTOPEN && attempt < 3) continue;
+      throw fileError(file, error);
+    }
+    let opened: Opened;
+    try {
+      opened = { db, header: readHeaderSnapshot(db), inode };
+    } catch (error) {
+      db.close();
+      if (!isNotADatabase(error)) throw fileError(file, error);
+      opened = { header: undefined, error, inode };
+    }
+    if (inodeOf(file) === inode || attempt === 3) return opened;
+    if (opened.header !== undefined) opened.db.close();
+  }
+}
+
+const SQLITE_CANTOPEN = 14;
+
+/**
+ * A connection to the existing file, never creating one: SQLite would create it with the umask's mode
+ * (0644, open to other users), where `createPrivateFile` makes it 0600. The file can vanish between the
+ * two when another process moves a corrupt one aside. A `file:` URL with `mode=rw` says so to SQLite;
+ * Node before 22.15 takes no URL, and there the path is passed as it is.
+ */
 function connect(sqlite: SqliteModule, file: string, settings: OpenSettings): DatabaseSync {
-  createPrivateFile(file);
+  const url = pathToFileURL(file);
+  url.searchParams.set('mode', 'rw');
   let db: DatabaseSync;
   try {
-    db = new sqlite.DatabaseSync(file);
+    db = new sqlite.DatabaseSync(url);
   } catch (error) {
-    throw fileError(file, error);
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_INVALID_ARG_TYPE') throw error;
+    db = new sqlite.DatabaseSync(file);
   }
   // Every wait for another process's write is bounded: past it, the call fails and the manager falls back.
   db.exec(`PRAGMA busy_timeout = ${Math.floor(settings.busyTimeoutMs)}`);
@@ -264,6 +294,48 @@ export function rollback(db: DatabaseSync): void {
     db.exec('ROLLBACK');
   } catch {
     // No transaction was open.
+  }
+}
+
+/** Past this age a recovery lock is taken for the leftover of a process that died while holding it. */
+const STALE_RECOVERY_MS = 5_000;
+
+/**
+ * Moves the unreadable file that was opened as inode `opened` aside and creates a fresh one, one process
+ * at a time. The check that the path still holds that file and the rename must be one step: a process
+ * that checked just before another finished its own recovery would otherwise rename the other's fresh
+ * file, and the two would go on with different files — two tokens for one credential (6 processes on one
+ * corrupt file: 2 rounds in 30). The lock is a directory beside the file, since `mkdir` either creates it
+ * or fails, and SQLite cannot lock a file that is not a database. A process that finds the path already
+ * replaced leaves it alone: another process's fresh file is the one to share.
+ */
+function replaceUnreadable(file: string, opened: number | undefined, settings: OpenSettings): void {
+  const lock = `${file}.recovering`;
+  const deadline = Date.now() + Math.max(settings.busyTimeoutMs, 1_000);
+  for (;;) {
+    try {
+      mkdirSync(lock, { mode: 0o700 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(file, error);
+      const age = Date.now() - (statOrUndefined(lock)?.mtimeMs ?? Date.now());
+      if (age > STALE_RECOVERY_MS) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() >= deadline) throw new TokenFileError(`token file ${file}: another process is still replacing it (${lock})`);
+      // Opening is synchronous (sqliteStore() is): wait without spinning, for a recovery that takes milliseconds.
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+  try {
+    if (opened !== undefined && inodeOf(file) === opened) {
+      const aside = moveAside(file);
+      settings.warn(
+        { file, movedTo: aside },
+        'the token file was not a readable SQLite database (corrupt, or not one); moved it aside and started a fresh one',
+      );
+    }
+    createPrivateFile(file);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
   }
 }
 
