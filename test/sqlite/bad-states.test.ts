@@ -92,6 +92,30 @@ describe('sqliteStore: files that are not (usable) token files', () => {
     await fresh.close();
   }, 30_000);
 
+  it('opening waits longer than a call would for another process setting the file up (a fleet starting on a loaded host)', async () => {
+    // Another process holds the new file locked for 2.5 s (it is migrating it, starved of CPU). A store
+    // whose calls wait at most 1 s must still open it rather than fall back to its own memory: before,
+    // the open gave up after busyTimeoutMs and the manager took a token of its own.
+    const file = temp.file();
+    writeFileSync(file, '', { mode: 0o600 });
+    const holder = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/fixtures/sqlite-hold-lock.ts', file, '2500'], { cwd: process.cwd() });
+    let out = '';
+    holder.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => holder.on('exit', resolve));
+    for (let i = 0; i < 1000 && !out.includes('locked'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(out).toContain('locked');
+    const store = sqliteStore({ path: file, busyTimeoutMs: 1_000 });
+    const { tokens, fake, warnings } = managerOn(store);
+    try {
+      await tokens.getToken('p');
+      expect(warnings).toEqual([]);
+      expect(await store.get(fake.provider.cacheKey)).toBeDefined();
+    } finally {
+      await tokens.close();
+      expect(await exited).toBe(0);
+    }
+  }, 30_000);
+
   it("another program's SQLite database is left untouched; tokens stay in memory, with one warning", async () => {
     const file = temp.file();
     withDatabase(file, (db) => db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')"));

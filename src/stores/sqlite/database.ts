@@ -151,6 +151,7 @@ export function openDatabase(file: string, settings: OpenSettings): DatabaseSync
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
     if (header.userVersion < settings.migrations.length) migrate(db, file, settings.migrations);
+    db.exec(`PRAGMA busy_timeout = ${Math.floor(settings.busyTimeoutMs)}`);
     return db;
   } catch (error) {
     db.close();
@@ -202,6 +203,9 @@ function openAndReadHeader(sqlite: SqliteModule, file: string, settings: OpenSet
 
 const SQLITE_CANTOPEN = 14;
 
+/** How long opening waits for another process that holds the file (setting it up), at least. */
+const OPEN_BUSY_TIMEOUT_MS = 5_000;
+
 /**
  * A connection to the existing file, never creating one: SQLite would create it with the umask's mode
  * (0644, open to other users), where `createPrivateFile` makes it 0600. The file can vanish between the
@@ -219,7 +223,10 @@ function connect(sqlite: SqliteModule, file: string, settings: OpenSettings): Da
     db = new sqlite.DatabaseSync(file);
   }
   // Every wait for another process's write is bounded: past it, the call fails and the manager falls back.
-  db.exec(`PRAGMA busy_timeout = ${Math.floor(settings.busyTimeoutMs)}`);
+  // Opening waits longer than a call (openDatabase sets the call's bound once the file is ready): processes
+  // that start together on a new file each set it up in turn, and on a loaded host one may hold it for
+  // seconds; giving up then would send this process's manager to the provider for a token of its own.
+  db.exec(`PRAGMA busy_timeout = ${Math.floor(Math.max(settings.busyTimeoutMs, OPEN_BUSY_TIMEOUT_MS))}`);
   return db;
 }
 
