@@ -3,16 +3,14 @@
  * SIGTERM under load: requests under way complete, nothing answers 5xx except the 503 Fastify gives
  * requests that arrive after the close began, and the process exits 0 on its own.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEmulator, type Emulator } from 'tokenbroker/emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnServe } from './bin-helpers.js';
 import { baseConfig, ENV, KEYS } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 let emulator: Emulator;
 
 beforeAll(async () => {
@@ -25,31 +23,9 @@ describe('tokenbroker serve, SIGTERM under load', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenbroker-serve-'));
     const file = join(dir, 'broker.json');
     writeFileSync(file, JSON.stringify(baseConfig(emulator)));
-    const child = spawn(process.execPath, [MAIN, 'serve', '--config', file], {
-      env: { PATH: process.env.PATH, ...ENV },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
-    );
-
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`broker did not start: ${stdout} ${stderr}`)), 15_000);
-      const check = () => {
-        const match = /"url":"(http:\/\/[^"]+)".*tokenbroker broker listening/.exec(stdout);
-        if (match !== null) {
-          clearTimeout(timer);
-          child.stdout.off('data', check);
-          resolve(match[1]!);
-        }
-      };
-      child.stdout.on('data', check);
-      void exited.then(() => reject(new Error(`broker exited early: ${stderr}`)));
-    });
+    const serve = await spawnServe(file, ENV);
+    const { child, url } = serve;
+    const exited = serve.exited.then(({ code, signal }) => ({ code, signal, at: Date.now() }));
     const headers = { authorization: `Bearer ${KEYS.billing}` };
     expect((await fetch(`${url}/v1/tokens/ap`, { headers })).status).toBe(200);
 
@@ -101,7 +77,7 @@ describe('tokenbroker serve, SIGTERM under load', () => {
     expect(before.every((r) => r.status === 200)).toBe(true);
     // After the close began: served, refused with 503 by Fastify, or the connection was closed. Never 500.
     for (const r of loadResults) expect([200, 503, 'error']).toContain(r.status);
-    expect(stdout).toContain('"msg":"closed"');
-    expect(stderr).toBe('');
+    expect(serve.stdout()).toContain('"msg":"closed"');
+    expect(serve.stderr()).toBe('');
   });
 });
