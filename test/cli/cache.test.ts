@@ -35,6 +35,15 @@ function userEnv(): Record<string, string> {
 
 const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
 
+/** Puts `accessToken` in `env`'s user cache for the AP client as an hour-long token with 2 minutes left: inside the last 10 % of its life, still usable. */
+async function cacheTokenInRefreshWindow(env: Record<string, string>, accessToken: string): Promise<void> {
+  const provider = alternativePayments({ clientId: AP_CLIENT.clientId, clientSecret: AP_CLIENT.clientSecret, baseUrl: env.TOKENBROKER_AP_BASE_URL });
+  const store = sqliteStore({ path: tokenCachePath(env) });
+  const now = Date.now();
+  await store.set(provider.cacheKey, { accessToken, tokenType: 'Bearer', issuedAt: now - 3_480_000, expiresAt: now + 120_000 }, 90_000);
+  await store.close();
+}
+
 describe('tokenbroker token: the per-user cache', () => {
   it('a second run reuses the first run’s token: one token issued, fromCache says so', async () => {
     const env = userEnv();
@@ -69,16 +78,7 @@ describe('tokenbroker token: the per-user cache', () => {
 
   it('replaces a cached token that is in its refresh-ahead window before printing', async () => {
     const env = userEnv();
-    const provider = alternativePayments({ clientId: AP_CLIENT.clientId, clientSecret: AP_CLIENT.clientSecret, baseUrl: env.TOKENBROKER_AP_BASE_URL });
-    const store = sqliteStore({ path: tokenCachePath(env) });
-    const now = Date.now();
-    // An hour-long token with 2 minutes left: inside the last 10 % of its life, still usable.
-    await store.set(
-      provider.cacheKey,
-      { accessToken: 'old-token-nearly-expired-0123456789', tokenType: 'Bearer', issuedAt: now - 3_480_000, expiresAt: now + 120_000 },
-      90_000,
-    );
-    await store.close();
+    await cacheTokenInRefreshWindow(env, 'old-token-nearly-expired-0123456789');
     const result = await runCli(['token', 'ap', '--show-token'], env);
     expect(result.code).toBe(0);
     expect(json(result.stdout)).toMatchObject({ fromCache: false });
@@ -90,15 +90,7 @@ describe('tokenbroker token: the per-user cache', () => {
 
   it('a refresh-ahead that fails prints the cached token, still usable (exit 0, fromCache)', async () => {
     const env = userEnv();
-    const provider = alternativePayments({ clientId: AP_CLIENT.clientId, clientSecret: AP_CLIENT.clientSecret, baseUrl: env.TOKENBROKER_AP_BASE_URL });
-    const store = sqliteStore({ path: tokenCachePath(env) });
-    const now = Date.now();
-    await store.set(
-      provider.cacheKey,
-      { accessToken: 'cached-token-in-refresh-window-0123', tokenType: 'Bearer', issuedAt: now - 3_480_000, expiresAt: now + 120_000 },
-      90_000,
-    );
-    await store.close();
+    await cacheTokenInRefreshWindow(env, 'cached-token-in-refresh-window-0123');
     emulator.configure({ errorRate: 1 });
     try {
       const result = await runCli(['token', 'ap', '--show-token'], env);
