@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 const WORKER = fileURLToPath(new URL('./fixtures/fleet-worker.mjs', import.meta.url));
 
@@ -93,4 +94,39 @@ export async function runFleet(count: number, config: WorkerConfig): Promise<{ r
   } finally {
     for (const worker of workers) if (worker.process.exitCode === null) worker.process.kill('SIGKILL');
   }
+}
+
+/**
+ * The fleet acceptance: `count` cold workers of `config` released together share one token from one
+ * request upstream (`tokenRequests` counts them), every worker exits 0, and one more worker started
+ * afterwards (`lateConcurrency` calls) gets the same token without a request. Logs the slowest worker
+ * under `label`; returns the fleet's results for checks of the caller's own.
+ */
+export async function expectOneTokenAcrossFleet(
+  label: string,
+  count: number,
+  config: WorkerConfig,
+  tokenRequests: () => number,
+  lateConcurrency: number,
+): Promise<WorkerResult[]> {
+  const { results, exits } = await runFleet(count, config);
+  const tokens = new Set(results.flatMap((result) => result.accessTokens));
+  // Printed before the checks: a store fallback behind a second request shows in the log.
+  console.info(`[${label}] warnings: ${JSON.stringify(results.flatMap((result) => result.warnings))}`);
+  console.info(
+    `[${label}] ${count}×${config.concurrency ?? 1} cold calls: ${tokenRequests()} token request; slowest process ${Math.max(...results.map((r) => r.ms))} ms`,
+  );
+  expect(results.map((result) => result.errorCount)).toEqual(Array(count).fill(0));
+  expect(tokens.size).toBe(1);
+  expect(tokenRequests()).toBe(1);
+  expect(results.reduce((sum, result) => sum + result.stats.requestsSent, 0)).toBe(1);
+  expect(exits).toEqual(Array(count).fill(0));
+
+  const late = spawnWorker({ ...config, concurrency: lateConcurrency });
+  const lateResult = await late.result;
+  expect(lateResult.accessTokens).toEqual([...tokens]);
+  expect(lateResult.stats.requestsSent).toBe(0);
+  expect(tokenRequests()).toBe(1);
+  expect(await late.exit).toBe(0);
+  return results;
 }

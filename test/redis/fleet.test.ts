@@ -7,7 +7,7 @@ import { alternativePayments } from '../../src/index.js';
 import { redisStore } from '../../src/stores/redis/index.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { startLoopbackServer } from '../helpers/loopback-server.js';
-import { runFleet, spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
+import { expectOneTokenAcrossFleet, runFleet, spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
 const skip = skipWithoutRedis('test/redis/fleet.test.ts');
@@ -42,21 +42,7 @@ describe.skipIf(skip)('a fleet of processes on one Redis', () => {
     emulator.configure({ latencyMs: 500 });
     const config = { ...base(), mode: 'cold' as const, concurrency: 1_000 };
     try {
-      const { results, exits } = await runFleet(8, config);
-      const tokens = new Set(results.flatMap((result) => result.accessTokens));
-      expect(results.map((result) => result.errorCount)).toEqual(Array(8).fill(0));
-      expect(tokens.size).toBe(1);
-      expect(tokenRequests()).toBe(1);
-      expect(results.reduce((sum, result) => sum + result.stats.requestsSent, 0)).toBe(1);
-      expect(exits).toEqual(Array(8).fill(0));
-      console.info(`[fleet] 8×1000 cold calls: ${tokenRequests()} token request; slowest process ${Math.max(...results.map((r) => r.ms))} ms`);
-
-      const late = spawnWorker({ ...config, concurrency: 10 });
-      const lateResult = await late.result;
-      expect(lateResult.accessTokens).toEqual([...tokens]);
-      expect(lateResult.stats.requestsSent).toBe(0);
-      expect(tokenRequests()).toBe(1);
-      expect(await late.exit).toBe(0);
+      await expectOneTokenAcrossFleet('fleet', 8, config, tokenRequests, 10);
     } finally {
       emulator.configure({ latencyMs: 0 });
     }

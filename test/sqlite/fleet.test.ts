@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { startLoopbackServer } from '../helpers/loopback-server.js';
-import { runFleet, spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
+import { expectOneTokenAcrossFleet, runFleet, spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
 import { tempDirs } from './helpers.js';
 
 const CLIENT = { clientId: 'sqlite-fleet-client', clientSecret: 'sqlite-fleet-secret-Zq8+/=' };
@@ -33,22 +33,7 @@ describe('a fleet of processes on one SQLite file', () => {
     emulator.configure({ latencyMs: 500 });
     const config = { ...base(), mode: 'cold' as const, concurrency: 1_000 };
     try {
-      const { results, exits } = await runFleet(8, config);
-      const tokens = new Set(results.flatMap((result) => result.accessTokens));
-      console.info(`[sqlite fleet] warnings: ${JSON.stringify(results.flatMap((result) => result.warnings))}`);
-      expect(results.map((result) => result.errorCount)).toEqual(Array(8).fill(0));
-      expect(tokens.size).toBe(1);
-      expect(tokenRequests()).toBe(1);
-      expect(results.reduce((sum, result) => sum + result.stats.requestsSent, 0)).toBe(1);
-      expect(exits).toEqual(Array(8).fill(0));
-      console.info(`[sqlite fleet] 8×1000 cold calls: ${tokenRequests()} token request; slowest process ${Math.max(...results.map((r) => r.ms))} ms`);
-
-      const late = spawnWorker({ ...config, concurrency: 1_000 });
-      const lateResult = await late.result;
-      expect(lateResult.accessTokens).toEqual([...tokens]);
-      expect(lateResult.stats.requestsSent).toBe(0);
-      expect(tokenRequests()).toBe(1);
-      expect(await late.exit).toBe(0);
+      await expectOneTokenAcrossFleet('sqlite fleet', 8, config, tokenRequests, 1_000);
     } finally {
       emulator.configure({ latencyMs: 0 });
     }
