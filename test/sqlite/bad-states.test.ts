@@ -69,8 +69,8 @@ describe('sqliteStore: files that are not (usable) token files', () => {
     // This test plays the other process: it holds the replacement lock (a directory beside the file)
     // while the child opens the corrupt file, then moves the file aside, starts a fresh one with a token,
     // and lets go. Without the lock the child replaced the file itself, and this process's rename, checked
-    // before, then moved the child's fresh file aside: two files, two tokens (seen as 2 rounds in 30 with
-    // six processes on one corrupt file).
+    // before, then moved the child's fresh file aside: two files, two tokens (as the fleet
+    // test of processes finding the file corrupt at once once saw in CI).
     const file = temp.file();
     writeFileSync(file, Buffer.from('not a database; '.repeat(300)), { mode: 0o600 });
     const lock = `${file}.recovering`;

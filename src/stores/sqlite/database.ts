@@ -311,9 +311,9 @@ const STALE_RECOVERY_MS = 5_000;
  * Moves the unreadable file that was opened as inode `opened` aside and creates a fresh one, one process
  * at a time. The check that the path still holds that file and the rename must be one step: a process
  * that checked just before another finished its own recovery would otherwise rename the other's fresh
- * file, and the two would go on with different files — two tokens for one credential (6 processes on one
- * corrupt file: 2 rounds in 30). The lock is a directory beside the file, since `mkdir` either creates it
- * or fails, and SQLite cannot lock a file that is not a database. A process that finds the path already
+ * file, and the two would go on with different files — two tokens for one credential (the SQLite fleet
+ * test with processes finding the file corrupt at once saw it). The lock is a directory beside the file,
+ * since `mkdir` either creates it or fails, and SQLite cannot lock a file that is not a database. A process that finds the path already
  * replaced leaves it alone: another process's fresh file is the one to share.
  */
 function replaceUnreadable(file: string, opened: number | undefined, settings: OpenSettings): void {
