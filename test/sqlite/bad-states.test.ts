@@ -33,6 +33,23 @@ function managerOn(store: SharedTokenStore, fake = fakeProvider()) {
   return { tokens, fake, warnings: logger.warnings };
 }
 
+/** Another process: a script of test/helpers/fixtures under tsx, its stdout collected. */
+function startFixture(script: string, args: readonly string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', `test/helpers/fixtures/${script}`, ...args], { cwd: process.cwd() });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return {
+    exited,
+    output: () => out,
+    /** Resolves once the script has printed `word` (within 10 s). */
+    async said(word: string): Promise<void> {
+      for (let i = 0; i < 1000 && !out.includes(word); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(out).toContain(word);
+    },
+  };
+}
+
 /** Opens `file` with node:sqlite directly, as another program (or an older tokenbroker) would. */
 function withDatabase(file: string, use: (db: DatabaseSync) => void): void {
   const db = new (loadSqlite().DatabaseSync)(file);
@@ -70,24 +87,21 @@ describe('sqliteStore: files that are not (usable) token files', () => {
     // while the child opens the corrupt file, then moves the file aside, starts a fresh one with a token,
     // and lets go. Without the lock the child replaced the file itself, and this process's rename, checked
     // before, then moved the child's fresh file aside: two files, two tokens (as the fleet
-    // test of processes finding the file corrupt at once once saw in CI).
+    // test of processes finding the file corrupt at once saw in CI).
     const file = temp.file();
     writeFileSync(file, Buffer.from('not a database; '.repeat(300)), { mode: 0o600 });
     const lock = `${file}.recovering`;
     mkdirSync(lock, { mode: 0o700 });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/fixtures/sqlite-open.ts', file], { cwd: process.cwd() });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    for (let i = 0; i < 500 && !out.includes('opening'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const child = startFixture('sqlite-open.ts', [file]);
+    await child.said('opening');
     await new Promise((resolve) => setTimeout(resolve, 300)); // the child is at the corrupt file now
     renameSync(file, `${file}.corrupt-by-test`);
     const fresh = sqliteStore({ path: file });
     const token = sampleToken();
     await fresh.set('k', token, 60_000);
     rmdirSync(lock);
-    expect(await exited).toBe(0);
-    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ token: token.accessToken });
+    expect(await child.exited).toBe(0);
+    expect(JSON.parse(child.output().trim().split('\n').pop()!)).toEqual({ token: token.accessToken });
     expect(readdirSync(dirname(file)).filter((name) => name.startsWith(`${basename(file)}.corrupt-`))).toEqual([`${basename(file)}.corrupt-by-test`]);
     await fresh.close();
   }, 30_000);
@@ -98,12 +112,8 @@ describe('sqliteStore: files that are not (usable) token files', () => {
     // the open gave up after busyTimeoutMs and the manager took a token of its own.
     const file = temp.file();
     writeFileSync(file, '', { mode: 0o600 });
-    const holder = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/fixtures/sqlite-hold-lock.ts', file, '2500'], { cwd: process.cwd() });
-    let out = '';
-    holder.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => holder.on('exit', resolve));
-    for (let i = 0; i < 1000 && !out.includes('locked'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(out).toContain('locked');
+    const holder = startFixture('sqlite-hold-lock.ts', [file, '2500']);
+    await holder.said('locked');
     const store = sqliteStore({ path: file, busyTimeoutMs: 1_000 });
     const { tokens, fake, warnings } = managerOn(store);
     try {
@@ -112,7 +122,7 @@ describe('sqliteStore: files that are not (usable) token files', () => {
       expect(await store.get(fake.provider.cacheKey)).toBeDefined();
     } finally {
       await tokens.close();
-      expect(await exited).toBe(0);
+      expect(await holder.exited).toBe(0);
     }
   }, 30_000);
 
