@@ -52,7 +52,7 @@ async function child(kind: 'broker' | 'bare'): Promise<void> {
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     close = () => app.close();
   } else {
-    const { createBroker, keyDigest } = await import('../src/broker/index.js');
+    const { createBroker, keyDigest } = await import('../src/apps/broker/index.js');
     const { default: pino } = await import('pino');
     const base = process.env.EMULATOR_AP_BASE_URL!;
     // A realistic consumer list: the key is checked against every consumer's digest on each request.
@@ -147,7 +147,7 @@ function combine(rounds: readonly AutocannonResult[]): AutocannonResult {
 
 async function main(): Promise<void> {
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-  const { startEmulator, SAMPLE_CLIENTS } = await import('../src/emulator/index.js');
+  const { startEmulator, SAMPLE_CLIENTS } = await import('../src/apps/emulator/index.js');
   const emulator = await startEmulator({ ban: false });
   const [apClient] = SAMPLE_CLIENTS;
 

@@ -8,7 +8,7 @@
  */
 import { isHTTPError, type KyInstance } from 'ky';
 import type { TokenManager } from '../src/index.js';
-import type { EmulatorClient } from '../src/emulator/index.js';
+import type { EmulatorClient } from '../src/apps/emulator/index.js';
 import { ApiCallError, type CustomerPage, type PaymentApis } from './workload.js';
 
 /** Collects `getToken` latencies, in milliseconds (fractions from `performance.now()`). */

@@ -4,7 +4,7 @@
  * the emulator bans. Returns the numbers, and the list of anything that came out wrong.
  */
 import { alternativePayments, autopay, createTokenManager, type Logger, type ProviderStats } from '../src/index.js';
-import { SAMPLE_CLIENTS, startEmulator, type EmulatorStats } from '../src/emulator/index.js';
+import { SAMPLE_CLIENTS, startEmulator, type EmulatorStats } from '../src/apps/emulator/index.js';
 import { LatencyRecorder, naiveApis, tokenbrokerApis, type NaiveCounts } from './clients.js';
 import { emptyCounts, runWorkload, totalCalls, type WorkloadCounts } from './workload.js';
 

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { HTTPError } from 'ky';
 import { alternativePayments, autopay, createTokenManager, type Logger } from '../src/index.js';
-import { startEmulator, type EmulatorClient } from '../src/emulator/index.js';
+import { startEmulator, type EmulatorClient } from '../src/apps/emulator/index.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Settings

@@ -4,12 +4,12 @@
  *
  * @packageDocumentation
  */
-export { createTokenManager, type TokenManager, type GetTokenOptions } from './manager.js';
-export type { Logger } from './logger.js';
-export type { TokenManagerOptions } from './options.js';
-export { ISSUE_REASONS, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
-export type { Token } from './token.js';
-export { defineProvider, type Provider, type ProviderDefinition, type QuotaHint, type TokenRequestContext, type TokenResponse } from './provider.js';
+export { createTokenManager, type TokenManager, type GetTokenOptions } from './core/manager.js';
+export type { Logger } from './base/logger.js';
+export type { TokenManagerOptions } from './core/options.js';
+export { ISSUE_REASONS, type IssueReason, type ManagerStats, type ProviderStats } from './base/stats.js';
+export type { Token } from './base/token.js';
+export { defineProvider, type Provider, type ProviderDefinition, type QuotaHint, type TokenRequestContext, type TokenResponse } from './providers/provider.js';
 export * from './providers/index.js';
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export type { IssuanceLedger, LedgerDecision, SharedTokenStore, TokenStore } from './stores/types.js';
@@ -25,5 +25,5 @@ export {
   type ConfigIssue,
   type TokenErrorOptions,
   type TokenErrorCode,
-} from './errors.js';
-export type { RetryPolicy } from './retry.js';
+} from './base/errors.js';
+export type { RetryPolicy } from './base/retry.js';

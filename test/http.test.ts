@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProviderUnavailableError, RateLimitedError, InvalidCredentialsError } from '../src/index.js';
-import { parseQuota, parseRetryAfter } from '../src/headers.js';
-import { withRetries, type RetryPolicy } from '../src/retry.js';
-import { urlIssue } from '../src/url-policy.js';
+import { parseQuota, parseRetryAfter } from '../src/base/headers.js';
+import { withRetries, type RetryPolicy } from '../src/base/retry.js';
+import { urlIssue } from '../src/base/url-policy.js';
 
 describe('Retry-After', () => {
   const now = Date.parse('2026-01-01T00:00:00Z');

@@ -4,10 +4,10 @@
  * apply the RFC 6749 §2.3.1 form-encoding first).
  */
 import { z } from 'zod';
-import { commonFailure, postTokenRequest, successResponse } from '../http.js';
-import type { Provider, TokenRequestContext } from '../provider.js';
-import type { TokenResponse } from '../token.js';
-import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../validate.js';
+import { commonFailure, postTokenRequest, successResponse } from '../base/http.js';
+import type { Provider, TokenRequestContext } from './provider.js';
+import type { TokenResponse } from '../base/token.js';
+import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../base/validate.js';
 import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 /** Base URLs of the two Alternative Payments environments. */

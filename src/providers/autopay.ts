@@ -2,10 +2,10 @@
  * Autopay: an Auth0-style token endpoint that takes the credentials in a JSON body with an `audience`.
  */
 import { z } from 'zod';
-import { commonFailure, oauthErrorCode, postTokenRequest, successResponse } from '../http.js';
-import type { Provider, TokenRequestContext } from '../provider.js';
-import type { TokenResponse } from '../token.js';
-import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../validate.js';
+import { commonFailure, oauthErrorCode, postTokenRequest, successResponse } from '../base/http.js';
+import type { Provider, TokenRequestContext } from './provider.js';
+import type { TokenResponse } from '../base/token.js';
+import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../base/validate.js';
 import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 const KIND = 'autopay';

@@ -9,11 +9,11 @@
  */
 import ky from 'ky';
 import { z } from 'zod';
-import { InvalidCredentialsError, InvalidTokenResponseError, RateLimitedError, type TokenError } from '../errors.js';
-import { parseRetryAfter } from '../headers.js';
-import { commonFailure, postTokenRequest, readTokenAnswer, successResponse, transportError, type TokenHttpResponse } from '../http.js';
-import { defineProvider, type Provider } from '../provider.js';
-import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../validate.js';
+import { InvalidCredentialsError, InvalidTokenResponseError, RateLimitedError, type TokenError } from '../base/errors.js';
+import { parseRetryAfter } from '../base/headers.js';
+import { commonFailure, postTokenRequest, readTokenAnswer, successResponse, transportError, type TokenHttpResponse } from '../base/http.js';
+import { defineProvider, type Provider } from './provider.js';
+import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../base/validate.js';
 import { credentialScrubber, withoutTrailingSlash } from './shared.js';
 
 /**

@@ -2,11 +2,11 @@
  * Small pieces the built-in providers share: scrubbers that know every form a secret can take on the
  * wire, and the credential-refusal error. Not exported from the package.
  */
-import { InvalidCredentialsError } from '../errors.js';
-import { credentialKey, ProviderBase, type TokenRequestContext } from '../provider.js';
-import type { TokenResponse } from '../token.js';
-import { oauthErrorCode, type TokenHttpResponse } from '../http.js';
-import { scrubberFor } from '../redact.js';
+import { InvalidCredentialsError } from '../base/errors.js';
+import { credentialKey, ProviderBase, type TokenRequestContext } from './provider.js';
+import type { TokenResponse } from '../base/token.js';
+import { oauthErrorCode, type TokenHttpResponse } from '../base/http.js';
+import { scrubberFor } from '../base/redact.js';
 
 /**
  * A scrubber for one credential. `scrub` already removes a secret verbatim, URL-encoded

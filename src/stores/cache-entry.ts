@@ -6,7 +6,7 @@
  * two deadlines are kept as offsets from the token's `issuedAt`, made small integers by `compactMs` (any
  * whole number of ms under 24 days is one), and read through getters.
  */
-import { compactMs, type Token } from '../token.js';
+import { compactMs, type Token } from '../base/token.js';
 
 /** Who holds a direct reference to an entry; the store clears it when it drops the entry. */
 export interface EntryHolder {

@@ -9,7 +9,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Token } from '../token.js';
+import type { Token } from '../base/token.js';
 
 /** Why a stored value could not be read; never contains the value or a key. */
 export class UnreadableValueError extends Error {

@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { inspect } from 'node:util';
 import { z } from 'zod';
-import { lazySchema, parseOptions } from '../validate.js';
+import { lazySchema, parseOptions } from '../base/validate.js';
 import type { CacheEntry, IssuanceLedger, LedgerDecision, LocalTokenStore, MemoryStore } from './types.js';
 
 export type { MemoryStore } from './types.js';

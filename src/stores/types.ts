@@ -2,7 +2,7 @@
  * The storage contracts. The manager always keeps a local memory cache (the hot path, no I/O); a
  * shared store (Redis) can sit behind it so that a fleet shares tokens, locks and the issuance budget.
  */
-import type { Token } from '../token.js';
+import type { Token } from '../base/token.js';
 import type { CacheEntry } from './cache-entry.js';
 
 /** The outcome of asking the issuance ledger for room for one more token. */

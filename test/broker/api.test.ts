@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
-import { keyDigest } from '../../src/broker/index.js';
+import { keyDigest } from '../../src/apps/broker/index.js';
 import { AP_CLIENT, AUTOPAY_CLIENT, bearer, ENV, KEYS, startHarness, type BrokerHarness } from './helpers.js';
 
 let h: BrokerHarness;
@@ -162,7 +162,7 @@ describe('GET /v1/tokens/:provider', () => {
 
 describe('the invalid-response mapping', () => {
   it('502 upstream_invalid_response', async () => {
-    const { createBroker, keyDigest } = await import('../../src/broker/index.js');
+    const { createBroker, keyDigest } = await import('../../src/apps/broker/index.js');
     const logs: string[] = [];
     const broker = createBroker(
       {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from 'tokenbroker/emulator';
 import { describe, expect, it } from 'vitest';
-import { createBroker } from '../../src/broker/index.js';
+import { createBroker } from '../../src/apps/broker/index.js';
 import { baseConfig, bearer, ENV, KEYS } from './helpers.js';
 
 describe('audit.file', () => {

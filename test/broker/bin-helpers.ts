@@ -1,11 +1,11 @@
 /**
- * `tokenbroker serve` as users run it: the built bin (dist/cli/main.js) in a child process.
+ * `tokenbroker serve` as users run it: the built bin (dist/apps/cli/main.js) in a child process.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
-export const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const MAIN = fileURLToPath(new URL('../../dist/apps/cli/main.js', import.meta.url));
 
 export interface ServeProcess {
   readonly child: ChildProcessByStdio<null, Readable, Readable>;

@@ -6,9 +6,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, keyDigest, resolveBrokerConfig } from '../../src/broker/index.js';
-import { run } from '../../src/cli/main.js';
-import { ConfigError } from '../../src/errors.js';
+import { DEFAULT_LIMITS, keyDigest, resolveBrokerConfig } from '../../src/apps/broker/index.js';
+import { run } from '../../src/apps/cli/main.js';
+import { ConfigError } from '../../src/base/errors.js';
 
 const SECRET = 'sk_live_inline_secret_0a1b2c3d4e5f';
 const dir = mkdtempSync(join(tmpdir(), 'tokenbroker-broker-config-'));

@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createBroker, resolveBrokerConfig } from '../../src/broker/index.js';
-import { SAMPLE_CLIENTS, startEmulator } from '../../src/emulator/index.js';
-import { ConfigError } from '../../src/errors.js';
+import { createBroker, resolveBrokerConfig } from '../../src/apps/broker/index.js';
+import { SAMPLE_CLIENTS, startEmulator } from '../../src/apps/emulator/index.js';
+import { ConfigError } from '../../src/base/errors.js';
 
 const doc = readFileSync(new URL('../../docs/broker.md', import.meta.url), 'utf8');
 
@@ -36,7 +36,7 @@ describe('docs/broker.md', () => {
   });
 
   it('lists every error code of the broker', () => {
-    const source = readFileSync(new URL('../../src/broker/errors.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../src/apps/broker/errors.ts', import.meta.url), 'utf8');
     const codes = /export type BrokerErrorCode =([\s\S]*?);/
       .exec(source)![1]!
       .match(/'([a-z_]+)'/g)!

@@ -5,7 +5,7 @@
  */
 import { startEmulator, type Emulator } from 'tokenbroker/emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBroker, keyDigest, type Broker, type ConsumerConfig } from '../../src/broker/index.js';
+import { createBroker, keyDigest, type Broker, type ConsumerConfig } from '../../src/apps/broker/index.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from '../redis/redis-server.js';
 import { baseConfig, ENV } from './helpers.js';
 

@@ -3,7 +3,7 @@
  * port, and every log line and answer kept so the tests can sweep them for secrets.
  */
 import { SAMPLE_CLIENTS, startEmulator, type Emulator, type EmulatorOptions } from 'tokenbroker/emulator';
-import { createBroker, keyDigest, type Broker, type BrokerConfig } from '../../src/broker/index.js';
+import { createBroker, keyDigest, type Broker, type BrokerConfig } from '../../src/apps/broker/index.js';
 
 export const [AP_CLIENT, AUTOPAY_CLIENT] = SAMPLE_CLIENTS;
 

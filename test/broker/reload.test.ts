@@ -3,8 +3,8 @@
  * allow-lists and providers; a bad config keeps the old one; two hashes per consumer.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { keyDigest } from '../../src/broker/index.js';
-import { ConfigError } from '../../src/errors.js';
+import { keyDigest } from '../../src/apps/broker/index.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { baseConfig, bearer, KEYS, startHarness, type BrokerHarness } from './helpers.js';
 
 let h: BrokerHarness | undefined;

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from 'tokenbroker/emulator';
 import { describe, expect, it } from 'vitest';
-import { createBroker } from '../../src/broker/index.js';
-import { ConfigError } from '../../src/errors.js';
+import { createBroker } from '../../src/apps/broker/index.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { baseConfig, bearer, ENV, KEYS } from './helpers.js';
 
 describe('restarts with no store configured', () => {

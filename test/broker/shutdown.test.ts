@@ -1,5 +1,5 @@
 /**
- * `tokenbroker serve` as users run it (dist/cli/main.js, built by the global setup), stopped with
+ * `tokenbroker serve` as users run it (dist/apps/cli/main.js, built by the global setup), stopped with
  * SIGTERM under load: requests under way complete, nothing answers 5xx except the 503 Fastify gives
  * requests that arrive after the close began, and the process exits 0 on its own.
  */

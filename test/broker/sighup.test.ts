@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from 'tokenbroker/emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyDigest } from '../../src/broker/auth.js';
+import { keyDigest } from '../../src/apps/broker/auth.js';
 import { spawnServe } from './bin-helpers.js';
 import { baseConfig, ENV, KEYS } from './helpers.js';
 

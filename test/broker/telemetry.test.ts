@@ -1,5 +1,5 @@
 /**
- * The library's OpenTelemetry output (src/telemetry.ts), through a minimal hand-written MeterProvider
+ * The library's OpenTelemetry output (src/core/telemetry.ts), through a minimal hand-written MeterProvider
  * and TracerProvider registered globally (the SDK packages are not dependencies of this project).
  */
 import {

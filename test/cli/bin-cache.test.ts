@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { emulatorEnv } from './helpers.js';
 
-const bin = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../dist/apps/cli/main.js', import.meta.url));
 const RUNS = 25;
 
 let emulator: Emulator;

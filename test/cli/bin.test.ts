@@ -1,5 +1,5 @@
 /**
- * The built command as users run it: `node dist/cli/main.js …` in a child process (the vitest
+ * The built command as users run it: `node dist/apps/cli/main.js …` in a child process (the vitest
  * globalSetup builds dist/ first), against an emulator started by the test.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { AP_CLIENT, emulatorEnv, lines } from './helpers.js';
 
-const bin = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../dist/apps/cli/main.js', import.meta.url));
 
 // The per-user token cache of these runs, instead of the developer's ~/.cache.
 const cacheHome = mkdtempSync(join(tmpdir(), 'tokenbroker-bin-'));

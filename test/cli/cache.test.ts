@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { alternativePayments } from '../../src/index.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { tokenCachePath } from '../../src/cli/cache-path.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
+import { tokenCachePath } from '../../src/apps/cli/cache-path.js';
 import { sqliteStore } from '../../src/stores/sqlite/index.js';
 import { AP_CLIENT, AUTOPAY_CLIENT, emulatorEnv, lines, runCli } from './helpers.js';
 

@@ -1,15 +1,15 @@
 /**
  * One configuration path: `tokenbroker token --config` and `tokenbroker serve` read the same file,
- * with the same provider sections (src/config-file.ts); the command can configure `oauth2` too.
+ * with the same provider sections (src/apps/config-file.ts); the command can configure `oauth2` too.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyDigest } from '../../src/broker/index.js';
-import { loadConfiguredProvider } from '../../src/cli/config.js';
-import { ConfigError } from '../../src/errors.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { keyDigest } from '../../src/apps/broker/index.js';
+import { loadConfiguredProvider } from '../../src/apps/cli/config.js';
+import { ConfigError } from '../../src/base/errors.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { startLoopbackServer } from '../helpers/loopback-server.js';
 import { AP_CLIENT, runCli } from './helpers.js';
 

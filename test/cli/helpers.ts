@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Emulator } from '../../src/emulator/index.js';
-import { SAMPLE_CLIENTS } from '../../src/emulator/index.js';
-import { run } from '../../src/cli/main.js';
+import type { Emulator } from '../../src/apps/emulator/index.js';
+import { SAMPLE_CLIENTS } from '../../src/apps/emulator/index.js';
+import { run } from '../../src/apps/cli/main.js';
 
 export const [AP_CLIENT, AUTOPAY_CLIENT] = SAMPLE_CLIENTS;
 

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/cli/main.js';
+import { run } from '../../src/apps/cli/main.js';
 
 async function cli(argv: string[], input?: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

@@ -3,8 +3,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { emulatorOptions } from '../../src/cli/commands/emulate.js';
-import { COMMANDS } from '../../src/cli/main.js';
+import { emulatorOptions } from '../../src/apps/cli/commands/emulate.js';
+import { COMMANDS } from '../../src/apps/cli/main.js';
 import { lines, runCli } from './helpers.js';
 
 const packageVersion = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -76,7 +76,7 @@ describe('tokenbroker emulate (in-process)', () => {
   it('starts, prints its URLs, sample credentials and env lines, and stops with exit 0 on the signal', async () => {
     const stop = new AbortController();
     let stdout = '';
-    const { run } = await import('../../src/cli/main.js');
+    const { run } = await import('../../src/apps/cli/main.js');
     const done = run(['emulate', '--port', '0', '--ap-token-lifetime', '120'], {
       stdout: { write: (text: string) => (stdout += text) },
       stderr: { write: (text: string) => (stdout += text) },

@@ -8,8 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { maskToken } from '../../src/cli/commands/token.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
+import { maskToken } from '../../src/apps/cli/commands/token.js';
 import { AP_CLIENT, AUTOPAY_CLIENT, emulatorEnv, lines, runCli } from './helpers.js';
 
 let emulator: Emulator;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SAMPLE_CLIENTS, startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { SAMPLE_CLIENTS, startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { apToken, AUTOPAY_AUDIENCE, autopayToken, decodeJwtPart, FakeClock, joinCustomerClub, requestAutopayToken, startQuietEmulator } from './helpers.js';
 
 const CLIENT_ID = 'autopay-test-client';

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator, type EmulatorStats } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator, type EmulatorStats } from '../../src/apps/emulator/index.js';
 import {
   apToken,
   autopayToken,

@@ -2,7 +2,7 @@
 // Only the imports differ: the docs import 'tokenbroker' and 'tokenbroker/emulator'.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alternativePayments, autopay, createTokenManager } from '../../src/index.js';
-import { SAMPLE_CLIENTS, startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { SAMPLE_CLIENTS, startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 
 describe('my payment integration', () => {
   let emulator: Emulator;
@@ -80,7 +80,7 @@ describe('docs/emulator.md', () => {
       .filter((line) => !line.startsWith('//'))
       .join('\n')
       .replace("'../../src/index.js'", "'tokenbroker'")
-      .replace("'../../src/emulator/index.js'", "'tokenbroker/emulator'");
+      .replace("'../../src/apps/emulator/index.js'", "'tokenbroker/emulator'");
     expect(documented?.trimEnd()).toBe(tested.trimEnd());
   });
 });

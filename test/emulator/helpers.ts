@@ -1,4 +1,4 @@
-import { startEmulator, type Emulator, type EmulatorClient, type EmulatorOptions } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator, type EmulatorClient, type EmulatorOptions } from '../../src/apps/emulator/index.js';
 
 /** A clock the test moves by hand, so nothing races the real one. */
 export class FakeClock {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { apToken, autopayToken, basic, FakeClock, joinCustomerClub, listCustomers, requestApToken, requestAutopayToken } from './helpers.js';
 
 const AP_ID = 'ap-knobs';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_KNOBS, SAMPLE_CLIENTS, startEmulator, type EmulatorOptions } from '../../src/emulator/index.js';
+import { DEFAULT_KNOBS, SAMPLE_CLIENTS, startEmulator, type EmulatorOptions } from '../../src/apps/emulator/index.js';
 
 const SECRET = 'do-not-print-me+/=%:';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { resolveOptions } from '../../src/emulator/options.js';
-import { EmulatorState } from '../../src/emulator/state.js';
-import { admitTokenRequest, recordIssued, type Authentication } from '../../src/emulator/token-admission.js';
+import { resolveOptions } from '../../src/apps/emulator/options.js';
+import { EmulatorState } from '../../src/apps/emulator/state.js';
+import { admitTokenRequest, recordIssued, type Authentication } from '../../src/apps/emulator/token-admission.js';
 
 // The shared policy in isolation: the order of the checks, and a fractional error rate made
 // deterministic by pinning the random source (over HTTP only 0 and 1 are deterministic).

@@ -3,7 +3,7 @@
  * traffic through tokenbroker never does — including a shortened run of the demo workload.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { checkSummary, runDemo, tokenBounds } from '../../demo/run-demo.js';
 import { AP_CLIENT, AUTOPAY_CLIENT, emulatorCounts, joinClub, listCustomers, managerFor } from './helpers.js';
 

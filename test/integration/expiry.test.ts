@@ -4,7 +4,7 @@
  * stay real.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import type { TokenManager } from '../../src/index.js';
 import { emulatorCounts, joinClub, listCustomers, managerFor } from './helpers.js';
 

@@ -3,7 +3,7 @@
  * Retry-After honoured, and invalid credentials per provider.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { InvalidCredentialsError, RateLimitedError, type TokenManager } from '../../src/index.js';
 import { emulatorCounts, joinClub, listCustomers, managerFor } from './helpers.js';
 

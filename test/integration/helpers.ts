@@ -1,5 +1,5 @@
 import { alternativePayments, autopay, createTokenManager, type TokenManager, type TokenManagerOptions } from '../../src/index.js';
-import { SAMPLE_CLIENTS, type Emulator } from '../../src/emulator/index.js';
+import { SAMPLE_CLIENTS, type Emulator } from '../../src/apps/emulator/index.js';
 
 export const [AP_CLIENT, AUTOPAY_CLIENT] = SAMPLE_CLIENTS;
 

@@ -3,7 +3,7 @@
  * endpoints and calls its protected APIs with them.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import type { TokenManager } from '../../src/index.js';
 import { emulatorCounts, joinClub, listCustomers, managerFor } from './helpers.js';
 

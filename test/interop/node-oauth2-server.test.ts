@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidCredentialsError } from '../../src/errors.js';
-import { createTokenManager, type TokenManager } from '../../src/manager.js';
+import { InvalidCredentialsError } from '../../src/base/errors.js';
+import { createTokenManager, type TokenManager } from '../../src/core/manager.js';
 import { oauth2 } from '../../src/providers/oauth2/index.js';
 import { forgetSharedState } from '../../src/providers/oauth2/profile.js';
 import { startNodeOAuthServer, type NodeOAuthClient } from './servers.js';

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTokenManager, type TokenManager } from '../../src/manager.js';
+import { createTokenManager, type TokenManager } from '../../src/core/manager.js';
 import { oauth2 } from '../../src/providers/oauth2/index.js';
 import { forgetSharedState } from '../../src/providers/oauth2/profile.js';
 import { makeCertificates, mtlsFeature, startOidcProvider, type TestCertificates } from './servers.js';

@@ -8,8 +8,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CLOCK_CHECK_INTERVAL_MS, ClockWatch } from '../../src/clock-watch.js';
-import { observedManagers } from '../../src/otel.js';
+import { CLOCK_CHECK_INTERVAL_MS, ClockWatch } from '../../src/core/clock-watch.js';
+import { observedManagers } from '../../src/core/otel.js';
 import { createTokenManager, ProviderUnavailableError, type TokenManager, type TokenManagerOptions } from '../../src/index.js';
 import { fakeProvider, tokenBody, type FakeProvider } from '../helpers/fake-provider.js';
 

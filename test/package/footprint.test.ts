@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type * as EmulatorEntry from '../../src/emulator/index.js';
+import type * as EmulatorEntry from '../../src/apps/emulator/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PROBE = join(ROOT, 'scripts/load-probe.mjs');
@@ -105,11 +105,11 @@ describe('what each entry point loads', () => {
   });
 
   it('tokenbroker token loads none of fastify, prom-client, ioredis, and gets its token', async () => {
-    const { startEmulator, SAMPLE_CLIENTS } = (await import(pathToFileURL(join(ROOT, 'dist/emulator/index.js')).href)) as EmulatorModule;
+    const { startEmulator, SAMPLE_CLIENTS } = (await import(pathToFileURL(join(ROOT, 'dist/apps/emulator/index.js')).href)) as EmulatorModule;
     const emulator = await startEmulator();
     try {
       const client = SAMPLE_CLIENTS.find((candidate) => candidate.provider === 'alternative-payments')!;
-      const { packages } = await loadsAsync([join(ROOT, 'dist/cli/main.js'), 'token', 'ap'], {
+      const { packages } = await loadsAsync([join(ROOT, 'dist/apps/cli/main.js'), 'token', 'ap'], {
         TOKENBROKER_AP_CLIENT_ID: client.clientId,
         TOKENBROKER_AP_CLIENT_SECRET: client.clientSecret,
         TOKENBROKER_AP_BASE_URL: emulator.alternativePaymentsBaseUrl,
@@ -123,7 +123,7 @@ describe('what each entry point loads', () => {
   });
 
   it('tokenbroker --help loads none of fastify, prom-client, ioredis', () => {
-    const { packages } = loads([join(ROOT, 'dist/cli/main.js'), '--help']);
+    const { packages } = loads([join(ROOT, 'dist/apps/cli/main.js'), '--help']);
     for (const name of ['fastify', 'prom-client', 'ioredis', 'openid-client']) expect(packages).not.toContain(name);
   });
 });

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
-import { InvalidCredentialsError, InvalidTokenResponseError, ProviderUnavailableError, RateLimitedError } from '../../src/errors.js';
+import { InvalidCredentialsError, InvalidTokenResponseError, ProviderUnavailableError, RateLimitedError } from '../../src/base/errors.js';
 import { alternativePayments } from '../../src/providers/alternative-payments.js';
 import { context, decodeBasic, recorder, rejectionOf, useNock, type SeenRequest } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { alternativePayments } from '../../src/providers/alternative-payments.js';
 import { autopay } from '../../src/providers/autopay.js';
 import { alternativePayments as fromIndex, autopay as autopayFromIndex, oauth2 as oauth2FromIndex } from '../../src/providers/index.js';

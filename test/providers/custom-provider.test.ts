@@ -4,7 +4,7 @@ import nock from 'nock';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { InvalidCredentialsError, InvalidTokenResponseError, ProviderUnavailableError } from '../../src/errors.js';
+import { InvalidCredentialsError, InvalidTokenResponseError, ProviderUnavailableError } from '../../src/base/errors.js';
 import { createTokenManager } from '../../src/index.js';
 import { myBank } from './fixtures/my-bank.js';
 import { context, recorder, rejectionOf, useNock, type SeenRequest } from './helpers.js';

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { afterEach, beforeEach, expect } from 'vitest';
-import type { TokenRequestContext } from '../../src/provider.js';
+import type { TokenRequestContext } from '../../src/providers/provider.js';
 import { everythingAbout } from '../helpers/leak-scan.js';
 
 /** What the manager would pass: a live signal and the default per-attempt timeout. */

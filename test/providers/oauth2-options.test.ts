@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { oauth2 } from '../../src/providers/oauth2/index.js';
 
 const TOKEN_URL = 'https://auth.example.com/token';

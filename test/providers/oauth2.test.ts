@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, InvalidCredentialsError, InvalidTokenResponseError, ProviderUnavailableError, RateLimitedError } from '../../src/errors.js';
+import { ConfigError, InvalidCredentialsError, InvalidTokenResponseError, ProviderUnavailableError, RateLimitedError } from '../../src/base/errors.js';
 import { oauth2 } from '../../src/providers/oauth2/index.js';
 import { forgetSharedState } from '../../src/providers/oauth2/profile.js';
 import { context, decodeBasic, recorder, rejectionOf, useNock, type SeenRequest } from './helpers.js';

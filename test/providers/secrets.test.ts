@@ -1,8 +1,8 @@
 import nock from 'nock';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { InvalidCredentialsError, InvalidTokenResponseError, TokenError } from '../../src/errors.js';
-import type { Provider } from '../../src/provider.js';
+import { InvalidCredentialsError, InvalidTokenResponseError, TokenError } from '../../src/base/errors.js';
+import type { Provider } from '../../src/providers/provider.js';
 import { alternativePayments } from '../../src/providers/alternative-payments.js';
 import { autopay } from '../../src/providers/autopay.js';
 import { oauth2 } from '../../src/providers/oauth2/index.js';

@@ -29,7 +29,7 @@ describe.skipIf(skip)('docs/distributed.md example', () => {
     expect(match).not.toBeNull();
     const dist = (path: string) => pathToFileURL(join(new URL('dist/', root).pathname, path)).href;
     const source = match![1]!
-      .replace("from 'tokenbroker/emulator'", `from '${dist('emulator/index.js')}'`)
+      .replace("from 'tokenbroker/emulator'", `from '${dist('apps/emulator/index.js')}'`)
       .replace("from 'tokenbroker/redis'", `from '${dist('stores/redis/index.js')}'`)
       .replace("from 'tokenbroker'", `from '${dist('index.js')}'`);
     const dir = await mkdtemp(join(tmpdir(), 'tokenbroker-docs-'));

@@ -4,7 +4,7 @@
  * `{ cluster: nodes }` or `{ sentinels, name }`, the emulator in this one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { expectOneTokenAcrossFleet, type WorkerConfig } from '../helpers/fleet.js';
 import { skipWithoutTopologies, startRedisCluster, startRedisSentinel } from './topology.js';
 

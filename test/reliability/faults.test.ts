@@ -19,7 +19,7 @@ import {
   type TokenManager,
   type TokenManagerOptions,
 } from '../../src/index.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { startLoopbackServer, type Handler, type LoopbackServer } from '../helpers/loopback-server.js';
 import { fakeProvider, tokenBody } from '../helpers/fake-provider.js';
 

@@ -17,7 +17,7 @@ import {
   type Token,
   type TokenResponse,
 } from '../../src/index.js';
-import { parseTokenResponse } from '../../src/token.js';
+import { parseTokenResponse } from '../../src/base/token.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 const MAX_LIFETIME_S = 86_400;

@@ -21,7 +21,7 @@ import {
   type Provider,
   type TokenManager,
 } from '../../src/index.js';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { formUrlEncode } from '../../src/providers/shared.js';
 import { startLoopbackServer, type LoopbackServer } from '../helpers/loopback-server.js';
 import { everythingAbout, privateKeyForms } from '../helpers/leak-scan.js';

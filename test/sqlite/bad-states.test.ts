@@ -11,7 +11,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alternativePayments, ConfigError, createTokenManager, type SharedTokenStore } from 'tokenbroker';
 import { sqliteStore } from 'tokenbroker/sqlite';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { APPLICATION_ID, loadSqlite, MIGRATIONS } from '../../src/stores/sqlite/database.js';
 import { SqliteStore, type SqliteSettings } from '../../src/stores/sqlite/store.js';
 import { fakeProvider, tokenBody } from '../helpers/fake-provider.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 
 const CLIENT = { clientId: 'read-only-client', clientSecret: 'read-only-secret-Zq8' };
 const dist = (path: string) => new URL(`../../dist/${path}`, import.meta.url).href;

@@ -4,9 +4,9 @@
  * first token request; metadata.ts keeps what it found.
  */
 import type { CustomFetch, ServerMetadata } from 'openid-client';
-import { InvalidTokenResponseError, safeCause, type TokenError } from '../../errors.js';
-import { urlIssue } from '../../url-policy.js';
-import { scrub as scrubText } from '../../redact.js';
+import { InvalidTokenResponseError, safeCause, type TokenError } from '../../base/errors.js';
+import { urlIssue } from '../../base/url-policy.js';
+import { scrub as scrubText } from '../../base/redact.js';
 import { describeError, ownError } from './errors.js';
 import type { OpenIdClient } from './library.js';
 

@@ -5,7 +5,7 @@
  * once with a proof carrying the nonce it sent.
  */
 import type { DPoPHandle } from 'openid-client';
-import type { Token } from '../../token.js';
+import type { Token } from '../../base/token.js';
 import { dpopKeyPair, randomDpopKey, type SigningKey } from './keys.js';
 import type { OpenIdClient } from './library.js';
 import type { FetchLike } from './transport.js';

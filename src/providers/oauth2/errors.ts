@@ -4,8 +4,8 @@
  * `InvalidCredentialsError`; the server's `error` is kept as `providerCode` — from the JSON body when
  * a `WWW-Authenticate` challenge (`Basic realm=…`) does not carry one.
  */
-import { InvalidCredentialsError, InvalidTokenResponseError, safeCause, TokenError } from '../../errors.js';
-import { commonFailure, oauthErrorCode, transportError, type TokenHttpResponse } from '../../http.js';
+import { InvalidCredentialsError, InvalidTokenResponseError, safeCause, TokenError } from '../../base/errors.js';
+import { commonFailure, oauthErrorCode, transportError, type TokenHttpResponse } from '../../base/http.js';
 import { credentialsRefused } from '../shared.js';
 import type { OpenIdClient } from './library.js';
 

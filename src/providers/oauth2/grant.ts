@@ -5,10 +5,10 @@
  * synchronous construction of `oauth2()` need none of it.
  */
 import type { ServerMetadata } from 'openid-client';
-import { InvalidCredentialsError, InvalidTokenResponseError } from '../../errors.js';
-import type { TokenRequestContext, TokenResponse } from '../../provider.js';
-import { scrub as scrubText } from '../../redact.js';
-import type { Token } from '../../token.js';
+import { InvalidCredentialsError, InvalidTokenResponseError } from '../../base/errors.js';
+import type { TokenRequestContext, TokenResponse } from '../provider.js';
+import { scrub as scrubText } from '../../base/redact.js';
+import type { Token } from '../../base/token.js';
 import { credentialScrubber } from '../shared.js';
 import { basicCredentials, chooseMethod, clientAuthFor, type WireAuthMethod } from './auth.js';
 import { discover } from './discovery.js';

@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import { credentialKey, type Provider, type TokenRequestContext, type TokenResponse } from '../../provider.js';
-import type { Token } from '../../token.js';
+import { credentialKey, type Provider, type TokenRequestContext, type TokenResponse } from '../provider.js';
+import type { Token } from '../../base/token.js';
 import { DpopBinding } from './dpop.js';
 import type * as Grant from './grant.js';
 import { resolveOptions, type CredentialSettings, type OAuth2Options } from './options.js';

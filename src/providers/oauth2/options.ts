@@ -5,8 +5,8 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, type ConfigIssue } from '../../errors.js';
-import { functionSchema, lazySchema, nonEmptyString, parseOptions, secureUrl } from '../../validate.js';
+import { ConfigError, type ConfigIssue } from '../../base/errors.js';
+import { functionSchema, lazySchema, nonEmptyString, parseOptions, secureUrl } from '../../base/validate.js';
 import { readPrivateKey, SIGNING_ALGORITHMS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from './keys.js';
 import type { FetchLike, TlsClientCertificate } from './transport.js';
 

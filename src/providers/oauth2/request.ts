@@ -4,10 +4,10 @@
  * client authentication chosen for it, DPoP when configured, and the answer reduced to a plain body.
  */
 import type { ClientAuth, CustomFetch, DPoPHandle, ServerMetadata } from 'openid-client';
-import { TokenError } from '../../errors.js';
-import { parseQuota } from '../../headers.js';
-import { commonFailure, readTokenAnswer, transportError, type TokenHttpResponse } from '../../http.js';
-import type { TokenResponse } from '../../provider.js';
+import { TokenError } from '../../base/errors.js';
+import { parseQuota } from '../../base/headers.js';
+import { commonFailure, readTokenAnswer, transportError, type TokenHttpResponse } from '../../base/http.js';
+import type { TokenResponse } from '../provider.js';
 import { isHttp } from './discovery.js';
 import { tokenRequestError } from './errors.js';
 import type { OpenIdClient } from './library.js';

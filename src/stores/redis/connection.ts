@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../base/errors.js';
 
 /** What the store needs of a command connection; ioredis `Redis` and `Cluster` both have it. */
 export interface RedisClient {

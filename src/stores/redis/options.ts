@@ -5,9 +5,9 @@ import { encryptionKeySchema } from '../codec.js';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Cluster, ClusterOptions, Redis } from 'ioredis';
 import { z } from 'zod';
-import { ConfigError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
-import { durationMs, functionSchema, parseOptions } from '../../validate.js';
+import { ConfigError } from '../../base/errors.js';
+import type { Logger } from '../../base/logger.js';
+import { durationMs, functionSchema, parseOptions } from '../../base/validate.js';
 import type { ConnectionSpec } from './connection.js';
 
 /** A host and port: a Redis Cluster node or a Sentinel. */

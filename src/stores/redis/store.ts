@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { Token } from '../../token.js';
+import type { Token } from '../../base/token.js';
 import type { IssuanceLedger, SharedTokenStore } from '../types.js';
 import { fingerprint, TokenCodec, UnreadableValueError } from '../codec.js';
 import type { Connection, RedisClient } from './connection.js';

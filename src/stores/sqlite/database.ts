@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as NodeSqlite from 'node:sqlite';
 import type { DatabaseSync } from 'node:sqlite';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../base/errors.js';
 
 type SqliteModule = typeof NodeSqlite;
 

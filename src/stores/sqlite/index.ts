@@ -5,8 +5,8 @@
  * token per credential. See docs/sqlite.md.
  */
 import { z } from 'zod';
-import type { Logger } from '../../logger.js';
-import { durationMs, functionSchema, parseOptions } from '../../validate.js';
+import type { Logger } from '../../base/logger.js';
+import { durationMs, functionSchema, parseOptions } from '../../base/validate.js';
 import { encryptionKeySchema } from '../codec.js';
 import { prepareLocation } from './database.js';
 import { SqliteStore, type SqliteTokenStore } from './store.js';

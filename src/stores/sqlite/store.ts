@@ -11,8 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { inspect } from 'node:util';
-import type { Logger } from '../../logger.js';
-import type { Token } from '../../token.js';
+import type { Logger } from '../../base/logger.js';
+import type { Token } from '../../base/token.js';
 import { fingerprint, TokenCodec, UnreadableValueError } from '../codec.js';
 import type { IssuanceLedger, LedgerDecision, SharedTokenStore } from '../types.js';
 import { fileError, inodeOf, MIGRATIONS, openDatabase, rollback, TokenFileError, type Migration } from './database.js';

@@ -3,7 +3,7 @@
  * text chosen here, never a library message: a consumer learns what happened, not the provider's
  * wording or anything derived from the broker's credentials.
  */
-import { TokenError } from '../errors.js';
+import { TokenError } from '../../base/errors.js';
 
 /** Every code the broker answers with. */
 export type BrokerErrorCode =

@@ -4,9 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { Token, TokenResponse } from './token.js';
+import type { Token, TokenResponse } from '../base/token.js';
 
-export type { QuotaHint, TokenResponse } from './token.js';
+export type { QuotaHint, TokenResponse } from '../base/token.js';
 
 /** What the manager passes to {@link Provider.requestToken}. */
 export interface TokenRequestContext {

@@ -4,7 +4,7 @@
  * warning line, and the run goes on without it.
  */
 import { existsSync } from 'node:fs';
-import { sqliteStore, type SqliteTokenStore } from '../stores/sqlite/index.js';
+import { sqliteStore, type SqliteTokenStore } from '../../stores/sqlite/index.js';
 import { tokenCachePath } from './cache-path.js';
 import { type CliIo, writeLine } from './context.js';
 

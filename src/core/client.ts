@@ -5,9 +5,9 @@
  * request is sent again — once, never more.
  */
 import ky, { type KyInstance } from 'ky';
-import { ConfigError } from './errors.js';
-import type { Provider } from './provider.js';
-import type { Token } from './token.js';
+import { ConfigError } from '../base/errors.js';
+import type { Provider } from '../providers/provider.js';
+import type { Token } from '../base/token.js';
 
 /** The part of the manager the client needs. */
 export interface TokenSource {

@@ -6,9 +6,9 @@
  * Prometheus scrapes. Only upstream fetches (rare) observe the latency histogram directly.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import type { TokenManager } from '../manager.js';
-import { ISSUE_REASONS } from '../stats.js';
-import { onUpstreamFetch } from '../telemetry.js';
+import type { TokenManager } from '../../core/manager.js';
+import { ISSUE_REASONS } from '../../base/stats.js';
+import { onUpstreamFetch } from '../../core/telemetry.js';
 
 /** The broker's metrics. */
 export class BrokerMetrics {

@@ -4,11 +4,11 @@
  * named as the user wrote it. Readiness asks the store itself, whatever kind it is.
  */
 import { dirname } from 'node:path';
-import { ConfigError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { redisStore } from '../stores/redis/index.js';
-import { sqliteStore } from '../stores/sqlite/index.js';
-import type { SharedTokenStore } from '../stores/types.js';
+import { ConfigError } from '../../base/errors.js';
+import type { Logger } from '../../base/logger.js';
+import { redisStore } from '../../stores/redis/index.js';
+import { sqliteStore } from '../../stores/sqlite/index.js';
+import type { SharedTokenStore } from '../../stores/types.js';
 import type { ResolvedStore } from './config.js';
 
 /** A built store: `undefined` for the manager's own memory store. */

@@ -1,7 +1,7 @@
 /**
  * Provider configuration for the command line: from `TOKENBROKER_*` environment variables, or from a
  * JSON config file (`--config`) whose `providers` sections are the broker's (one schema and builder,
- * in src/config-file.ts). Secrets come from an environment variable or a file, never from argv
+ * in src/apps/config-file.ts). Secrets come from an environment variable or a file, never from argv
  * and never inline in the config file (config files get committed, copied and pasted into tickets).
  *
  * Every problem becomes a ConfigError whose paths name what the user wrote (an environment variable,
@@ -9,10 +9,10 @@
  */
 import { basename, dirname } from 'node:path';
 import { INLINE_SECRET_MESSAGE, inlineSecrets, loadProviderSection, PROVIDER_ID, readJsonFile, readSecretFile } from '../config-file.js';
-import { ConfigError, type ConfigIssue } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '../../base/errors.js';
 import { UsageError } from './errors.js';
-import type { Provider } from '../provider.js';
-import { alternativePayments, autopay } from '../providers/index.js';
+import type { Provider } from '../../providers/provider.js';
+import { alternativePayments, autopay } from '../../providers/index.js';
 
 /** The providers the CLI knows, by the name `tokenbroker token <provider>` takes. */
 export type CliProviderKind = 'alternative-payments' | 'autopay';
@@ -57,7 +57,7 @@ export const ENV_VARS = {
 } as const;
 
 // ---------------------------------------------------------------------------------------------------
-// The config file: the same `providers` sections as the broker's (src/config-file.ts), so one file can
+// The config file: the same `providers` sections as the broker's (src/apps/config-file.ts), so one file can
 // serve both. The command reads only `providers`; the broker's other sections are allowed and ignored.
 
 /** The type a section keyed `ap` or `autopay` has when it does not say (config files of 0.1). */

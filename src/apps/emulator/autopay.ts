@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { fieldIssues } from '../zod-issues.js';
+import { fieldIssues } from '../../base/zod-issues.js';
 import type { EmulatorState } from './state.js';
 import { admitTokenRequest, recordIssued, rejectUnread, type Authentication } from './token-admission.js';
 import type { TokenProblem } from './tokens.js';

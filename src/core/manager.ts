@@ -14,19 +14,19 @@ import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';
 import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
 import { ClockWatch } from './clock-watch.js';
-import { ConfigError, IssuanceLimitError, ManagerClosedError, TokenError } from './errors.js';
+import { ConfigError, IssuanceLimitError, ManagerClosedError, TokenError } from '../base/errors.js';
 import { Fleet } from './fleet.js';
 import { describeError, Issuer } from './issuer.js';
-import type { LogFn } from './logger.js';
+import type { LogFn } from '../base/logger.js';
 import { providerShape, resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
-import type { Provider } from './provider.js';
-import { Counters, type IssueReason, type ManagerStats, type ProviderStats } from './stats.js';
-import { localContract, memoryStore } from './stores/memory.js';
-import { CacheEntry } from './stores/cache-entry.js';
-import type { IssuanceLedger, LocalTokenStore } from './stores/types.js';
+import type { Provider } from '../providers/provider.js';
+import { Counters, type IssueReason, type ManagerStats, type ProviderStats } from '../base/stats.js';
+import { localContract, memoryStore } from '../stores/memory.js';
+import { CacheEntry } from '../stores/cache-entry.js';
+import type { IssuanceLedger, LocalTokenStore } from '../stores/types.js';
 import { observeManager } from './telemetry.js';
-import { raceAbort } from './timers.js';
-import { authorizationHeader, lifetimeMs, tokenTimes, type Token, type TokenTimingPolicy } from './token.js';
+import { raceAbort } from '../base/timers.js';
+import { authorizationHeader, lifetimeMs, tokenTimes, type Token, type TokenTimingPolicy } from '../base/token.js';
 
 /** Options of one `getToken` call. */
 export interface GetTokenOptions {

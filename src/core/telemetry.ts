@@ -4,9 +4,9 @@
  * optional peer dependency: it is loaded when the first manager is created, never by `import
  * 'tokenbroker'`; when it is absent nothing is loaded, nothing is recorded and nothing fails.
  */
-import { TokenError, type TokenErrorCode } from './errors.js';
+import { TokenError, type TokenErrorCode } from '../base/errors.js';
 import type * as Otel from './otel.js';
-import type { Counters, IssueReason, ManagerStats } from './stats.js';
+import type { Counters, IssueReason, ManagerStats } from '../base/stats.js';
 
 /** How one upstream fetch ended: `issued`, or the code of the error it ended with. */
 export type FetchOutcome = 'issued' | TokenErrorCode | 'error';

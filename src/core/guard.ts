@@ -7,8 +7,8 @@
  * about four per window — the first token (or the one after expiry), its refresh-ahead, one rotation
  * after a 401, one restart — so the default of 6 never gets in the way but stops a loop at once.
  */
-import type { IssuanceLedger, LedgerDecision } from './stores/types.js';
-import type { QuotaHint } from './token.js';
+import type { IssuanceLedger, LedgerDecision } from '../stores/types.js';
+import type { QuotaHint } from '../base/token.js';
 
 /** Settings of the issuance guard. */
 export interface GuardOptions {

@@ -5,7 +5,7 @@
  * (sonic-boom), so the request never waits for the disk.
  */
 import { createHash } from 'node:crypto';
-import type { Token } from '../token.js';
+import type { Token } from '../../base/token.js';
 
 /** Anything with `write(text)`. */
 export interface AuditDestination {

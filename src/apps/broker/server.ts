@@ -10,8 +10,8 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { ConfigError } from '../errors.js';
-import { createTokenManager, type TokenManager } from '../manager.js';
+import { ConfigError } from '../../base/errors.js';
+import { createTokenManager, type TokenManager } from '../../core/manager.js';
 import { AuditLog, type AuditDestination } from './audit.js';
 import { resolveBrokerConfig, type LoadContext, type ResolvedBrokerConfig } from './config.js';
 import { BrokerMetrics } from './metrics.js';

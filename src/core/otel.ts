@@ -24,7 +24,7 @@ import {
   type MeterProvider,
   type Observable,
 } from '@opentelemetry/api';
-import { addSnapshot, Counters, ISSUE_REASONS, type ManagerStats, type ProviderStats } from './stats.js';
+import { addSnapshot, Counters, ISSUE_REASONS, type ManagerStats, type ProviderStats } from '../base/stats.js';
 
 /** The name of tokenbroker's tracer and meter. */
 export const INSTRUMENTATION_NAME = 'tokenbroker';

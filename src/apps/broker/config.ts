@@ -9,7 +9,7 @@
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { managerTimingSchema } from '../options.js';
+import { managerTimingSchema } from '../../core/options.js';
 import {
   describeIssue as describe,
   ENV_NAME,
@@ -20,9 +20,9 @@ import {
   readJsonFile,
   type ProviderSection,
 } from '../config-file.js';
-import { ConfigError, type ConfigIssue } from '../errors.js';
-import type { TokenManagerOptions } from '../options.js';
-import type { Provider } from '../provider.js';
+import { ConfigError, type ConfigIssue } from '../../base/errors.js';
+import type { TokenManagerOptions } from '../../core/options.js';
+import type { Provider } from '../../providers/provider.js';
 import { resolveConsumers, resolveTls, type Consumer, type ConsumerConfig, type ResolvedTls, type TlsConfig } from './consumers.js';
 
 const envName = z.string().regex(ENV_NAME, 'must be an environment variable name');

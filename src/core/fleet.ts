@@ -4,10 +4,10 @@
  * expires). When the store fails, the caller is told to fall back to this process alone, and the store
  * is left to rest for a few seconds instead of paying its timeout on every fetch.
  */
-import type { LogFn } from './logger.js';
-import { ProviderUnavailableError, TokenError } from './errors.js';
-import type { IssuanceLedger, SharedTokenStore } from './stores/types.js';
-import type { Token } from './token.js';
+import type { LogFn } from '../base/logger.js';
+import { ProviderUnavailableError, TokenError } from '../base/errors.js';
+import type { IssuanceLedger, SharedTokenStore } from '../stores/types.js';
+import type { Token } from '../base/token.js';
 
 /** How long the store is left alone after it failed. */
 const REST_AFTER_FAILURE_MS = 5_000;

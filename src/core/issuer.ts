@@ -3,19 +3,19 @@
  * per-attempt timeout, validation before anything is cached, and the cool-down a failure earns. The
  * manager decides when to issue; this module knows how.
  */
-import { InvalidCredentialsError, IssuanceLimitError, RateLimitedError, TokenError } from './errors.js';
+import { InvalidCredentialsError, IssuanceLimitError, RateLimitedError, TokenError } from '../base/errors.js';
 import { IssuanceGuard } from './guard.js';
-import { transportError } from './http.js';
-import type { LogFn } from './logger.js';
+import { transportError } from '../base/http.js';
+import type { LogFn } from '../base/logger.js';
 import type { ResolvedOptions } from './options.js';
-import type { Provider, QuotaHint } from './provider.js';
-import { scrub } from './redact.js';
-import { withRetries } from './retry.js';
-import type { Counters, IssueReason } from './stats.js';
-import type { IssuanceLedger } from './stores/types.js';
+import type { Provider, QuotaHint } from '../providers/provider.js';
+import { scrub } from '../base/redact.js';
+import { withRetries } from '../base/retry.js';
+import type { Counters, IssueReason } from '../base/stats.js';
+import type { IssuanceLedger } from '../stores/types.js';
 import { traceTokenFetch } from './telemetry.js';
-import { attemptSignal, raceAbort } from './timers.js';
-import { parseTokenResponse, type Token } from './token.js';
+import { attemptSignal, raceAbort } from '../base/timers.js';
+import { parseTokenResponse, type Token } from '../base/token.js';
 
 /** The credential being issued for, as the issuer sees it: its id, provider, key and its counters. */
 export interface Credential extends Counters {

@@ -5,8 +5,8 @@
  * stack, never a secret.
  */
 import { CommanderError } from 'commander';
-import { ConfigError, InvalidCredentialsError, IssuanceLimitError, ProviderUnavailableError, RateLimitedError } from '../errors.js';
-import { scrub } from '../redact.js';
+import { ConfigError, InvalidCredentialsError, IssuanceLimitError, ProviderUnavailableError, RateLimitedError } from '../../base/errors.js';
+import { scrub } from '../../base/redact.js';
 
 /** The exit codes of every `tokenbroker` command. */
 export const EXIT = {

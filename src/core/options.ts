@@ -3,14 +3,14 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_TOKENS } from './guard.js';
-import type { RetryPolicy } from './retry.js';
-import type { Provider } from './provider.js';
-import { isMemoryStore } from './stores/memory.js';
-import type { TokenStore } from './stores/types.js';
-import { durationMs, functionSchema, lazySchema, parseOptions } from './validate.js';
-import type { Logger } from './logger.js';
+import type { RetryPolicy } from '../base/retry.js';
+import type { Provider } from '../providers/provider.js';
+import { isMemoryStore } from '../stores/memory.js';
+import type { TokenStore } from '../stores/types.js';
+import { durationMs, functionSchema, lazySchema, parseOptions } from '../base/validate.js';
+import type { Logger } from '../base/logger.js';
 
-export type { Logger } from './logger.js';
+export type { Logger } from '../base/logger.js';
 
 /** Options of `createTokenManager`. Every duration is in milliseconds. */
 export interface TokenManagerOptions {

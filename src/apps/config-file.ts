@@ -9,10 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
-import { describeIssue as describeOption } from './zod-issues.js';
-import type { Provider } from './provider.js';
-import { alternativePayments, autopay, oauth2 } from './providers/index.js';
+import { ConfigError } from '../base/errors.js';
+import { describeIssue as describeOption } from '../base/zod-issues.js';
+import type { Provider } from '../providers/provider.js';
+import { alternativePayments, autopay, oauth2 } from '../providers/index.js';
 
 /** A name an environment variable can have. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -11,10 +11,10 @@ import { describeError, EXIT, exitCodeFor, refuseSecretArguments, withoutOptionV
 /** A subcommand: adds itself to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-/** The package version, read once from package.json (dist/cli/ and src/cli/ both sit two levels below it). */
+/** The package version, read once from package.json (dist/apps/cli/ and src/apps/cli/ both sit three levels below it). */
 export const VERSION: string = (() => {
   try {
-    const json = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const json = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
     return typeof json.version === 'string' ? json.version : '0.0.0';
   } catch {
     return '0.0.0';

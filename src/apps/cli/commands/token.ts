@@ -4,9 +4,9 @@
  * again and again makes one token request per token lifetime, not one per run.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { TokenError } from '../../errors.js';
-import type { SqliteTokenStore } from '../../stores/sqlite/index.js';
-import type { Token } from '../../token.js';
+import { TokenError } from '../../../base/errors.js';
+import type { SqliteTokenStore } from '../../../stores/sqlite/index.js';
+import type { Token } from '../../../base/token.js';
 import { PROVIDER_ID } from '../../config-file.js';
 import { ENV_VARS, loadProvider, PROVIDER_ALIASES, type CliProviderKind } from '../config.js';
 import { contextOf, writeLine } from '../context.js';
@@ -131,7 +131,7 @@ Examples:
       const loaded = await loadProvider(kind, { env: io.env, configPath: options.config });
       context.secrets.add(loaded.secret);
       // Loaded here, not at the top: `--help` and the other commands never pay for them.
-      const { createTokenManager } = await import('../../manager.js');
+      const { createTokenManager } = await import('../../../core/manager.js');
       let store: SqliteTokenStore | undefined;
       if (options.cache) ({ store } = await (await import('../token-cache.js')).openTokenCache(io, { create: true }));
       const tokens = createTokenManager({
@@ -177,7 +177,7 @@ Examples:
  * so a script never gets a token about to expire.
  */
 async function dueForRefresh(token: Token): Promise<boolean> {
-  const [{ resolveOptions }, { tokenTimes }] = await Promise.all([import('../../options.js'), import('../../token.js')]);
+  const [{ resolveOptions }, { tokenTimes }] = await Promise.all([import('../../../core/options.js'), import('../../../base/token.js')]);
   const { skewMs, refreshAheadRatio, refreshAheadMinMs } = resolveOptions({});
   return Date.now() >= tokenTimes(token, { skewMs, refreshAheadRatio, refreshAheadMinMs }).refreshAt;
 }

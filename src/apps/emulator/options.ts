@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { isLoopbackHost } from '../url-policy.js';
-import { formatIssues } from '../zod-issues.js';
+import { isLoopbackHost } from '../../base/url-policy.js';
+import { formatIssues } from '../../base/zod-issues.js';
 
 /** The two providers the emulator imitates, named as in `EmulatorClient.provider`. */
 export type EmulatedProvider = 'alternative-payments' | 'autopay';
