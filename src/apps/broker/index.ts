@@ -12,7 +12,8 @@
  *
  * @packageDocumentation
  */
-export { createBroker, type Broker, type BrokerOptions, type LogDestination } from './server.js';
+export { createBroker, type Broker, type BrokerOptions } from './server.js';
+export type { LogDestination } from './logging.js';
 export type { AuditDestination } from './audit.js';
 export { checkBrokerStore } from './store.js';
 export {
