@@ -12,14 +12,20 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ConfigError } from '../../base/errors.js';
 import { createTokenManager, type TokenManager } from '../../core/manager.js';
 import type { AuditDestination } from './audit.js';
-import { resolveBrokerConfig, type LoadContext, type ResolvedBrokerConfig } from './config.js';
+import { resolveBrokerConfig, type ResolvedBrokerConfig } from './config.js';
 import { brokerLogging, type LogDestination } from './logging.js';
 import { BrokerMetrics } from './metrics.js';
 import { buildServiceApp, type LiveConfig } from './service.js';
 import { buildBrokerStore } from './store.js';
 
 /** Options of {@link createBroker} beyond the config itself. */
-export interface BrokerOptions extends LoadContext {
+export interface BrokerOptions {
+  /** Environment variables the config's `clientSecretEnv`, `urlEnv`… name (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Directory the config's relative paths (secret files, `stateDir`, `audit.file`, TLS files) start from (default: the current directory). */
+  readonly baseDir?: string;
+  /** Prefix of every problem's path in a ConfigError, e.g. the config file's name. */
+  readonly source?: string;
   /** Where the JSON log goes (default: stdout, through pino's own asynchronous writer). */
   readonly logDestination?: LogDestination;
   /** Where the audit lines go; default: the config's `audit.file`, else `logDestination`, else stdout. */
@@ -49,7 +55,7 @@ export interface Broker {
    * config object, or a function that reads it (so a file that cannot be read is handled the same way).
    * @throws {@link ConfigError} for a bad config, after logging one error line; the running config is kept.
    */
-  reload(config: unknown, options?: LoadContext): void;
+  reload(config: unknown, options?: Pick<BrokerOptions, 'env' | 'baseDir' | 'source'>): void;
   /**
    * Graceful stop: no new connections, requests under way finish, then the token manager and the
    * store close. Safe to call more than once.
