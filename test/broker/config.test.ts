@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, keyDigest, resolveBrokerConfig } from '../../src/apps/broker/index.js';
+import { keyDigest } from '../../src/apps/broker/index.js';
+import { DEFAULT_LIMITS, resolveBrokerConfig } from '../../src/apps/broker/config.js';
 import { run } from '../../src/apps/cli/main.js';
 import { ConfigError } from '../../src/base/errors.js';
 

@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createBroker, resolveBrokerConfig } from '../../src/apps/broker/index.js';
+import { createBroker } from '../../src/apps/broker/index.js';
+import { resolveBrokerConfig } from '../../src/apps/broker/config.js';
 import { SAMPLE_CLIENTS, startEmulator } from '../../src/apps/emulator/index.js';
 import { ConfigError } from '../../src/base/errors.js';
 

@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveBrokerConfig } from '../../src/apps/broker/index.js';
+import { resolveBrokerConfig } from '../../src/apps/broker/config.js';
 import { TestCertificateAuthority } from '../helpers/certificates.js';
 import { baseConfig, KEYS, startHarness, type BrokerHarness } from './helpers.js';
 

@@ -7,7 +7,7 @@
  * value: a value may be a secret typed in the wrong place). Secrets are never accepted inline.
  */
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { managerTimingSchema } from '../../core/options.js';
 import {
@@ -17,7 +17,6 @@ import {
   inlineSecrets,
   loadProviderSection,
   PROVIDER_ID,
-  readJsonFile,
   type ProviderSection,
 } from '../config-file.js';
 import { ConfigError, type ConfigIssue } from '../../base/errors.js';
@@ -167,7 +166,7 @@ export interface ResolvedBrokerConfig {
   readonly secrets: readonly string[];
 }
 
-/** Where secrets and relative paths come from. */
+/** Where secrets and relative paths come from (the fields of the same name of `BrokerOptions`). */
 export interface LoadContext {
   /** Environment variables (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -223,11 +222,6 @@ export function defaultStateDir(env: Readonly<Record<string, string | undefined>
 
 // Fields that would hold a secret inline: refused by name, before the schema, with a hint.
 const INLINE_KEY_FIELDS = ['key', 'apiKey', 'api_key', 'token'];
-
-/** Reads and parses a config file (JSON). Problems → ConfigError. */
-export function readBrokerConfigFile(path: string): unknown {
-  return readJsonFile(path);
-}
 
 /**
  * Validates a config object and loads its secrets.
@@ -407,9 +401,4 @@ function resolveStore(
 
 function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** The directory a config file's relative paths start from, and its name for messages. */
-export function configFileContext(path: string): { baseDir: string; source: string } {
-  return { baseDir: dirname(resolve(path)), source: basename(path) };
 }

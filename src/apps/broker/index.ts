@@ -3,6 +3,10 @@
  * tests. Needs the optional peer dependencies `fastify` and `prom-client` (`npm install fastify
  * prom-client`); applications that only fetch tokens never load them.
  *
+ * The entry point is the broker itself: `createBroker`, its options, the config file's types, the error
+ * codes it answers with, and `keyDigest` for consumers' `keySha256`. What the `serve` command needs
+ * beyond that (reading and checking the config file) is internal.
+ *
  * @example
  * ```ts
  * import { createBroker } from 'tokenbroker/broker';
@@ -12,27 +16,9 @@
  *
  * @packageDocumentation
  */
-export { createBroker, type Broker, type BrokerOptions, type LogDestination } from './server.js';
+export { createBroker, type Broker, type BrokerOptions } from './server.js';
+export type { LogDestination } from './logging.js';
 export type { AuditDestination } from './audit.js';
-export { checkBrokerStore } from './store.js';
-export {
-  configFileContext,
-  DEFAULT_LIMITS,
-  DEFAULT_OPS,
-  defaultStateDir,
-  readBrokerConfigFile,
-  resolveBrokerConfig,
-  type BrokerConfig,
-  type BrokerLimits,
-  type Consumer,
-  type ConsumerConfig,
-  type LoadContext,
-  type ProviderConfig,
-  type ResolvedBrokerConfig,
-  type ResolvedStore,
-  type ResolvedTls,
-  type StoreConfig,
-  type TlsConfig,
-} from './config.js';
+export type { BrokerConfig, ConsumerConfig, ProviderConfig, StoreConfig, TlsConfig } from './config.js';
 export { keyDigest } from './auth.js';
 export type { BrokerErrorCode } from './errors.js';

@@ -9,22 +9,23 @@
  * `tokenbroker serve` command adds the config file, signals (SIGHUP reloads) and exit codes.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { ConfigError } from '../../base/errors.js';
 import { createTokenManager, type TokenManager } from '../../core/manager.js';
-import { AuditLog, type AuditDestination } from './audit.js';
-import { resolveBrokerConfig, type LoadContext, type ResolvedBrokerConfig } from './config.js';
+import type { AuditDestination } from './audit.js';
+import { resolveBrokerConfig, type ResolvedBrokerConfig } from './config.js';
+import { brokerLogging, type LogDestination } from './logging.js';
 import { BrokerMetrics } from './metrics.js';
 import { buildServiceApp, type LiveConfig } from './service.js';
 import { buildBrokerStore } from './store.js';
 
-/** Anything with `write(text)`: the broker's JSON log lines go there (default: stdout). */
-export interface LogDestination {
-  write(text: string): unknown;
-}
-
 /** Options of {@link createBroker} beyond the config itself. */
-export interface BrokerOptions extends LoadContext {
+export interface BrokerOptions {
+  /** Environment variables the config's `clientSecretEnv`, `urlEnv`… name (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Directory the config's relative paths (secret files, `stateDir`, `audit.file`, TLS files) start from (default: the current directory). */
+  readonly baseDir?: string;
+  /** Prefix of every problem's path in a ConfigError, e.g. the config file's name. */
+  readonly source?: string;
   /** Where the JSON log goes (default: stdout, through pino's own asynchronous writer). */
   readonly logDestination?: LogDestination;
   /** Where the audit lines go; default: the config's `audit.file`, else `logDestination`, else stdout. */
@@ -54,7 +55,7 @@ export interface Broker {
    * config object, or a function that reads it (so a file that cannot be read is handled the same way).
    * @throws {@link ConfigError} for a bad config, after logging one error line; the running config is kept.
    */
-  reload(config: unknown, options?: LoadContext): void;
+  reload(config: unknown, options?: Pick<BrokerOptions, 'env' | 'baseDir' | 'source'>): void;
   /**
    * Graceful stop: no new connections, requests under way finish, then the token manager and the
    * store close. Safe to call more than once.
@@ -63,8 +64,6 @@ export interface Broker {
 }
 
 const READY_TIMEOUT_MS = 1_000;
-/** The longest a log or audit line waits in the broker's buffer. */
-const FLUSH_INTERVAL_MS = 1_000;
 
 /**
  * Builds a broker from a config object (the parsed config file).
@@ -74,42 +73,10 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
   let resolved = resolveBrokerConfig(config, options);
   const listenAt = { ...resolved.listen, ...options.listen };
   const opsAt = { host: resolved.ops.host, port: resolved.ops.port, ...options.ops };
-  const owned: Array<ReturnType<typeof pino.destination>> = [];
-  const destination = (dest: number | string, extra: { mkdir?: boolean; append?: boolean } = {}) => {
-    // Buffered up to 4 KiB between writes (fewer system calls under load), and flushed at least every
-    // second (FLUSH_INTERVAL_MS) and on close, so a line is never held long at low traffic.
-    const stream = pino.destination({ dest, sync: false, minLength: 4096, ...extra });
-    owned.push(stream);
-    return stream;
-  };
-  const logDestination = options.logDestination ?? destination(1);
-  const logger = pino(
-    {
-      level: resolved.logLevel,
-      // Nothing here logs headers; this is for whoever adds a hook or a serializer that does.
-      redact: {
-        paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'],
-        censor: '[redacted]',
-      },
-    },
-    // Without a destination: pino's own stdout writer (sonic-boom), much cheaper than process.stdout.write.
-    logDestination,
-  );
-  const auditDestination =
-    options.auditDestination ?? (resolved.audit.file !== undefined ? destination(resolved.audit.file, { mkdir: true, append: true }) : logDestination);
-  const audit = resolved.audit.enabled ? new AuditLog(auditDestination) : undefined;
+  const { logger, audit, ...logging } = brokerLogging(resolved, options);
 
   const built = buildBrokerStore(resolved.store, logger.child({ component: 'store' }), options.source);
-  const flushTimer = setInterval(() => {
-    for (const stream of owned) {
-      try {
-        stream.flush(() => {});
-      } catch {
-        // Not open yet: nothing written, nothing to flush.
-      }
-    }
-  }, FLUSH_INTERVAL_MS);
-  flushTimer.unref();
+  logging.startTimer();
   const tokens = createTokenManager({
     ...resolved.tokens,
     providers: Object.fromEntries(resolved.providers),
@@ -176,7 +143,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     close() {
       closed ??= (async () => {
         closing = true;
-        clearInterval(flushTimer);
+        logging.stopTimer();
         logger.info('closing: no new connections, finishing requests under way');
         try {
           await app.close();
@@ -185,7 +152,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
           metrics.close();
           await tokens.close();
           logger.info('closed');
-          for (const destination of new Set<unknown>([auditDestination, logDestination])) flush(destination);
+          logging.flush();
         }
       })();
       return closed;
@@ -195,16 +162,6 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
 
 function liveOf(resolved: ResolvedBrokerConfig): LiveConfig {
   return { consumers: resolved.consumers, providerIds: new Set(resolved.providers.keys()) };
-}
-
-/** sonic-boom destinations are flushed on close so no line is lost; other destinations write at once. */
-function flush(destination: unknown): void {
-  const boom = destination as { flushSync?: () => void; fd?: number };
-  try {
-    if (typeof boom.flushSync === 'function' && typeof boom.fd === 'number' && boom.fd >= 0) boom.flushSync();
-  } catch {
-    // Not ready yet (nothing written): nothing to flush.
-  }
 }
 
 /** The ops listener: liveness, readiness, metrics. No logger: scrapes and probes are not worth a line each. */

@@ -99,14 +99,3 @@ function shared(store: SharedTokenStore, kind: 'sqlite' | 'redis'): BrokerStore 
     },
   };
 }
-
-/**
- * `serve --check`: the store options go through the library's validation too (a Redis store is built
- * and closed at once; an embedded store is not created, so checking writes nothing).
- * @throws {@link ConfigError} as {@link buildBrokerStore} does.
- */
-export async function checkBrokerStore(config: ResolvedStore, source: string | undefined): Promise<void> {
-  if (config.type !== 'redis') return;
-  const silent = { debug() {}, info() {}, warn() {}, error() {} };
-  await buildBrokerStore(config, silent, source).store?.close();
-}

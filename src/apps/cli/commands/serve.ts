@@ -67,12 +67,14 @@ export function serveCommand(program: Command): void {
       const context = contextOf(command);
       const { io } = context;
       const broker = await loadBroker();
-      const raw = broker.readBrokerConfigFile(options.config);
-      const load = { env: io.env, ...broker.configFileContext(options.config) };
+      // The command's plumbing: internal to the broker, not in the tokenbroker/broker entry point.
+      const { checkBrokerStore, configFileContext, readJsonFile, resolveBrokerConfig } = await import('../../broker/command.js');
+      const raw = readJsonFile(options.config);
+      const load = { env: io.env, ...configFileContext(options.config) };
       if (options.check === true) {
-        const resolved = broker.resolveBrokerConfig(raw, load);
+        const resolved = resolveBrokerConfig(raw, load);
         for (const secret of resolved.secrets) context.secrets.add(secret);
-        await broker.checkBrokerStore(resolved.store, load.source);
+        await checkBrokerStore(resolved.store, load.source);
         const where = resolved.store.type === 'sqlite' ? ` at ${resolved.store.path}` : '';
         io.stdout.write(
           `${options.config}: ok (${resolved.providers.size} providers, ${resolved.consumers.length} consumers, ${resolved.store.type} store${where})\n`,
@@ -84,7 +86,7 @@ export function serveCommand(program: Command): void {
       const running = broker.createBroker(raw, { ...load, ...(io.stdout === process.stdout ? {} : { logDestination: io.stdout }) });
       const reload = () => {
         try {
-          running.reload(() => broker.readBrokerConfigFile(options.config), load);
+          running.reload(() => readJsonFile(options.config), load);
         } catch {
           // Logged by the broker (one error line); the running config stays.
         }
