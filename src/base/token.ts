@@ -24,12 +24,18 @@ export interface TokenResponse {
   readonly quota?: QuotaHint | undefined;
 }
 
+/** How a token is presented: `Bearer` (RFC 6750) or `DPoP` (RFC 9449, bound to a key; each request carries a proof). */
+export type TokenType = 'Bearer' | 'DPoP';
+
 /** An access token as tokenbroker hands it out. */
 export interface Token {
-  /** The access token itself, to send as `Authorization: Bearer <accessToken>`. */
+  /** The access token itself, to send as `Authorization: <tokenType> <accessToken>`. */
   readonly accessToken: string;
-  /** Always `'Bearer'`, whatever case the provider used. */
-  readonly tokenType: 'Bearer';
+  /**
+   * `'Bearer'`, whatever case the provider used; `'DPoP'` for a DPoP-bound token (RFC 9449), which is
+   * sent only with a proof per request (`tokens.fetch(id)`, `tokens.client(id)`).
+   */
+  readonly tokenType: TokenType;
   /** When the provider says the token stops working, in epoch milliseconds. */
   readonly expiresAt: number;
   /** When tokenbroker received it, in epoch milliseconds. */
@@ -46,6 +52,8 @@ export interface TokenParseOptions {
   readonly defaultExpiresInSeconds?: number | undefined;
   /** Longest lifetime believed, in seconds; a longer `expires_in` is clamped to it. */
   readonly maxLifetimeSeconds: number;
+  /** The `token_type` the provider must answer (any case; default `'Bearer'`). */
+  readonly tokenType?: TokenType | undefined;
 }
 
 // RFC 6750 §2.1 b64token is the strict form; any visible ASCII is accepted because real providers vary,
@@ -69,7 +77,7 @@ const tokenResponseSchema = lazySchema(() =>
       .min(1, 'access_token is empty')
       .max(16_384, 'access_token is longer than 16 KiB')
       .regex(VISIBLE_ASCII, 'access_token holds characters that cannot go in an HTTP header'),
-    token_type: z.string({ error: 'token_type is missing or not a string' }).refine((value) => value.toLowerCase() === 'bearer', 'token_type is not Bearer'),
+    token_type: z.string({ error: 'token_type is missing or not a string' }),
     expires_in: z.unknown().optional(),
     scope: z.string({ error: 'scope is not a string' }).optional(),
   }),
@@ -94,11 +102,15 @@ export function parseTokenResponse(body: unknown, options: TokenParseOptions): T
     const reasons = parsed.error.issues.map((issue) => issue.message).join('; ');
     throw new InvalidTokenResponseError(`Token response is invalid: ${reasons}`);
   }
-  const { access_token: accessToken, expires_in: rawExpiresIn, scope } = parsed.data;
+  const { access_token: accessToken, token_type: answeredType, expires_in: rawExpiresIn, scope } = parsed.data;
+  const tokenType = options.tokenType ?? 'Bearer';
+  if (answeredType.toLowerCase() !== tokenType.toLowerCase()) {
+    throw new InvalidTokenResponseError(`Token response is invalid: token_type is not ${tokenType}`);
+  }
   const expiresInSeconds = resolveExpiresIn(rawExpiresIn, options);
   const token: Token = {
     accessToken,
-    tokenType: 'Bearer',
+    tokenType,
     issuedAt: options.now,
     expiresAt: options.now + expiresInSeconds * 1000,
     ...(scope === undefined ? {} : { scope }),
@@ -158,9 +170,12 @@ export function tokenTimes(token: Token, policy: TokenTimingPolicy): TokenTimes 
   return { usableUntil, refreshAt };
 }
 
-/** Builds the `Authorization` header value for a token. */
-export function authorizationHeader(token: Token): string {
-  return `Bearer ${token.accessToken}`;
+/**
+ * The one `Authorization` header value builder: `<scheme> <credential>`. Bearer for tokens and API
+ * keys (RFC 6750); `DPoP` for a bound token, which goes out only beside its proof (RFC 9449).
+ */
+export function authorizationValue(credential: string, scheme: TokenType = 'Bearer'): string {
+  return `${scheme} ${credential}`;
 }
 
 /**

@@ -133,6 +133,7 @@ export class Issuer {
             now: Date.now(),
             defaultExpiresInSeconds: provider.defaultExpiresInSeconds,
             maxLifetimeSeconds: maxLifetimeMs / 1000,
+            tokenType: provider.tokenType,
           });
           return { token: Object.freeze(token), quota: response.quota };
         } catch (error) {

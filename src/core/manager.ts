@@ -14,7 +14,7 @@ import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';
 import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
 import { ClockWatch } from './clock-watch.js';
-import { ConfigError, IssuanceLimitError, ManagerClosedError, TokenError } from '../base/errors.js';
+import { ConfigError, DPoPRequiredError, IssuanceLimitError, ManagerClosedError, TokenError, UnknownProviderError } from '../base/errors.js';
 import { Fleet } from './fleet.js';
 import { describeError, Issuer } from './issuer.js';
 import type { LogFn } from '../base/logger.js';
@@ -26,7 +26,7 @@ import { CacheEntry } from '../stores/cache-entry.js';
 import type { IssuanceLedger, LocalTokenStore } from '../stores/types.js';
 import { observeManager } from './telemetry.js';
 import { raceAbort } from '../base/timers.js';
-import { authorizationHeader, lifetimeMs, tokenTimes, type Token, type TokenTimingPolicy } from '../base/token.js';
+import { authorizationValue, lifetimeMs, tokenTimes, type Token, type TokenTimingPolicy } from '../base/token.js';
 
 /** Options of one `getToken` call. */
 export interface GetTokenOptions {
@@ -141,7 +141,8 @@ export class TokenManager {
   /**
    * A valid token for provider `id`. Warm calls return the cached token's promise without I/O.
    *
-   * @throws {@link ConfigError} for an unknown id; the provider's {@link TokenError}s otherwise.
+   * @throws {@link UnknownProviderError} for an unknown id; {@link ManagerClosedError} after `close()`;
+   * the provider's {@link TokenError}s otherwise.
    */
   getToken(id: string, options?: GetTokenOptions): Promise<Token> {
     // The hot path: one map lookup and a clock read, returning a promise made when the token arrived.
@@ -157,9 +158,19 @@ export class TokenManager {
     return this.#getTokenSlowly(id, options);
   }
 
-  /** `'Bearer <token>'` for provider `id`, ready for an `Authorization` header. */
+  /**
+   * `'Bearer <token>'` for provider `id`, ready for an `Authorization` header.
+   *
+   * @throws {@link DPoPRequiredError} for a provider whose tokens are DPoP-bound: such a token goes out
+   * only with a proof made for each request's method and URL, which `fetch(id)` and `client(id)` add.
+   * No token is fetched for it.
+   */
   async getAuthorizationHeader(id: string, options?: GetTokenOptions): Promise<string> {
-    return authorizationHeader(await this.getToken(id, options));
+    if (this.#registration(id).provider.tokenType === 'DPoP') throw new DPoPRequiredError({ provider: id });
+    const token = await this.getToken(id, options);
+    // A custom provider may leave `tokenType` unset; the token itself still says it is bound.
+    if (token.tokenType !== 'Bearer') throw new DPoPRequiredError({ provider: id });
+    return authorizationValue(token.accessToken);
   }
 
   async #getTokenSlowly(id: string, options: GetTokenOptions | undefined): Promise<Token> {
@@ -400,11 +411,7 @@ export class TokenManager {
 
   #registration(id: string): Registration {
     const registration = this.#registrations.get(id);
-    if (registration === undefined) {
-      throw new ConfigError([{ path: 'id', message: `no provider is registered as ${JSON.stringify(String(id))}` }], {
-        provider: typeof id === 'string' ? id : undefined,
-      });
-    }
+    if (registration === undefined) throw new UnknownProviderError(String(id));
     return registration;
   }
 
