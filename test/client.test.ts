@@ -89,7 +89,9 @@ describe('authorised client', () => {
   });
 
   it('refuses to send a token to another origin', async () => {
-    const refusal = await tokens.fetch('ap')('https://elsewhere.example.com/customers').catch((error: unknown) => error);
+    const refusal = await tokens
+      .fetch('ap')('https://elsewhere.example.com/customers')
+      .catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(ForeignOriginError);
     expect(refusal).not.toBeInstanceOf(ConfigError);
     expect(refusal).toMatchObject({ code: 'foreign_origin', provider: 'ap', requestedOrigin: 'https://elsewhere.example.com' });

@@ -1,5 +1,6 @@
 /**
- * The Token type, the validation of a provider's token response, and expiry arithmetic.
+ * The Token type, the validation of a provider's token response, and the `Authorization` value. The
+ * timing policy (when a token is served and refreshed) is core/timing.ts's.
  *
  * Validation is strict in the spirit of oauth4webapi: a response that is not exactly usable is an
  * {@link InvalidTokenResponseError} and is never cached.
@@ -134,40 +135,6 @@ function resolveExpiresIn(raw: unknown, options: TokenParseOptions): number {
   const seconds = Math.floor(parsed.data);
   if (seconds <= 0) throw new InvalidTokenResponseError(`Token response expires_in is ${seconds}; it must be positive`);
   return Math.min(seconds, options.maxLifetimeSeconds);
-}
-
-/** The timing policy of one token: when it stops being served and when it is refreshed ahead. */
-export interface TokenTimes {
-  /** Served only while `now < usableUntil` (expiry minus skew). */
-  readonly usableUntil: number;
-  /** From this moment one caller refreshes it in the background. */
-  readonly refreshAt: number;
-}
-
-/** Settings for {@link tokenTimes}. */
-export interface TokenTimingPolicy {
-  /** Safety margin before `expiresAt`, ms. */
-  readonly skewMs: number;
-  /** Refresh when remaining life falls under this fraction of the lifetime… */
-  readonly refreshAheadRatio: number;
-  /** …or under this many ms, whichever is larger. */
-  readonly refreshAheadMinMs: number;
-}
-
-/**
- * Computes when a token stops being served and when its background refresh starts.
- *
- * For short lifetimes the margins shrink so the token stays useful: the skew is at most a quarter of
- * the lifetime and the refresh-ahead lead at most half of it (a 20 s token with a 30 s skew could
- * otherwise never be served, and a 60 s minimum lead would refresh it on every call).
- */
-export function tokenTimes(token: Token, policy: TokenTimingPolicy): TokenTimes {
-  const lifetime = token.expiresAt - token.issuedAt;
-  const skew = Math.min(policy.skewMs, lifetime / 4);
-  const usableUntil = token.expiresAt - skew;
-  const lead = Math.min(Math.max(lifetime * policy.refreshAheadRatio, policy.refreshAheadMinMs), lifetime / 2);
-  const refreshAt = Math.min(usableUntil, token.expiresAt - lead);
-  return { usableUntil, refreshAt };
 }
 
 /**

@@ -16,9 +16,9 @@ import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
 import { ClockWatch } from './clock-watch.js';
 import { ConfigError, DPoPRequiredError, IssuanceLimitError, ManagerClosedError, TokenError, UnknownProviderError } from '../base/errors.js';
 import { Fleet } from './fleet.js';
-import { describeError, Issuer } from './issuer.js';
+import { errorForLog, Issuer } from './issuer.js';
 import type { LogFn } from '../base/logger.js';
-import { providerShape, resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
+import { providerShape, resolveManagerOptions, type ResolvedManagerOptions, type TokenManagerOptions } from './options.js';
 import type { Provider } from '../providers/provider.js';
 import { Counters, type IssueReason, type ManagerStats, type ProviderStats } from '../base/stats.js';
 import { localContract, memoryStore } from '../stores/memory.js';
@@ -26,7 +26,8 @@ import { CacheEntry } from '../stores/cache-entry.js';
 import type { IssuanceLedger, LocalTokenStore } from '../stores/types.js';
 import { observeManager } from './telemetry.js';
 import { raceAbort } from '../base/timers.js';
-import { authorizationValue, lifetimeMs, tokenTimes, type Token, type TokenTimingPolicy } from '../base/token.js';
+import { authorizationValue, lifetimeMs, type Token } from '../base/token.js';
+import { fleetTiming, nextRefreshAttemptAt, tokenTimes, usableForMs, type TokenTimingPolicy } from './timing.js';
 
 /** Options of one `getToken` call. */
 export interface GetTokenOptions {
@@ -86,7 +87,7 @@ export function createTokenManager(options: TokenManagerOptions = {}): TokenMana
  * issuance budget. Create it with {@link createTokenManager}.
  */
 export class TokenManager {
-  readonly #options: ResolvedOptions;
+  readonly #options: ResolvedManagerOptions;
   readonly #timing: TokenTimingPolicy;
   readonly #registrations = new Map<string, Registration>();
   readonly #local: LocalTokenStore;
@@ -109,28 +110,16 @@ export class TokenManager {
 
   /** Use {@link createTokenManager}. */
   constructor(options: TokenManagerOptions = {}) {
-    this.#options = resolveOptions(options);
+    this.#options = resolveManagerOptions(options);
     const store = this.#options.store;
     this.#local = localContract(store === undefined || store.shared ? memoryStore() : store);
     this.#issuer = new Issuer(this.#options, this.#lifetime.signal, this.#log, this);
     const { timeoutMs, retry } = this.#options;
     this.#fleet =
       store?.shared === true
-        ? new Fleet(store, {
-            // One attempt plus a margin, renewed while the holder lives; a holder that dies is replaced within it.
-            lockTtlMs: timeoutMs + 5_000,
-            // Every attempt timing out, with the longest wait allowed between attempts.
-            longestFetchMs: retry.attempts * timeoutMs + (retry.attempts - 1) * Math.max(retry.maxDelayMs, retry.maxRetryAfterMs),
-            signal: this.#lifetime.signal,
-            log: this.#log,
-            describe: describeError,
-          })
+        ? new Fleet(store, { timing: fleetTiming(timeoutMs, retry), signal: this.#lifetime.signal, log: this.#log, describe: errorForLog })
         : undefined;
-    this.#timing = {
-      skewMs: this.#options.skewMs,
-      refreshAheadRatio: this.#options.refreshAheadRatio,
-      refreshAheadMinMs: this.#options.refreshAheadMinMs,
-    };
+    this.#timing = this.#options.tokenTiming;
     for (const [id, provider] of Object.entries(this.#options.providers)) this.register(id, provider);
     observeManager(this);
   }
@@ -196,15 +185,12 @@ export class TokenManager {
   /** Refreshes once, in the background; the current token stays in service whatever happens. */
   #refreshInBackground(registration: Registration, entry: CacheEntry, now: number): void {
     if (this.#inflight.has(registration.key)) return;
-    // Push the refresh point on first, so that if this refresh fails the following calls do not each
-    // start another one; the next try comes after a pause that shrinks as expiry nears. Never past the
-    // usable end: the hot path trusts `refreshAt` alone.
-    const pause = Math.max(1000, Math.min(60_000, (entry.usableUntil - now) / 4));
-    entry.refreshAt = Math.min(entry.usableUntil, now + pause);
+    // The refresh point moves on first: if this refresh fails, later calls do not each start another.
+    entry.refreshAt = nextRefreshAttemptAt(entry.usableUntil, now);
     this.#singleFlight(registration, 'refreshAhead', entry.token.accessToken).catch((error: unknown) => {
       this.#log(
         'warn',
-        { provider: registration.id, error: describeError(error) },
+        { provider: registration.id, error: errorForLog(error) },
         'background refresh failed; the current token stays in service until it expires',
       );
     });
@@ -243,8 +229,8 @@ export class TokenManager {
         key: registration.key,
         id: registration.id,
         staleAccessToken,
-        isUsable: (token) => Date.now() < tokenTimes(token, this.#timing).usableUntil,
-        usableForMs: (token) => tokenTimes(token, this.#timing).usableUntil - Date.now(),
+        isUsable: (token) => usableForMs(token, this.#timing, Date.now()) > 0,
+        usableForMs: (token) => usableForMs(token, this.#timing, Date.now()),
         fromProvider: (ledger) => this.#fromProvider(registration, reason, ledger),
         adopt: (token) => this.#remember(registration, token),
         locally: () => this.#fromProvider(registration, reason, this.#local.ledger),

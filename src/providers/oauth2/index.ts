@@ -12,7 +12,7 @@ import { credentialKey, type Provider, type TokenRequestContext, type TokenRespo
 import { authorizationValue, type Token, type TokenType } from '../../base/token.js';
 import { DpopBinding } from './dpop.js';
 import type * as Grant from './grant.js';
-import { resolveOptions, type CredentialSettings, type OAuth2Options } from './options.js';
+import { resolveOAuth2Options, type CredentialSettings, type OAuth2Options } from './options.js';
 import { profileFor, type Profile } from './profile.js';
 import { transportFetch } from './transport.js';
 
@@ -52,7 +52,7 @@ export type { FetchLike, TlsClientCertificate } from './transport.js';
  * ```
  */
 export function oauth2(options: OAuth2Options): Provider {
-  const { shared, credential } = resolveOptions(options);
+  const { shared, credential } = resolveOAuth2Options(options);
   return new OAuth2Provider(profileFor(shared), credential);
 }
 

@@ -180,9 +180,8 @@ Examples:
  * so a script never gets a token about to expire.
  */
 async function dueForRefresh(token: Token): Promise<boolean> {
-  const [{ resolveOptions }, { tokenTimes }] = await Promise.all([import('../../../core/options.js'), import('../../../base/token.js')]);
-  const { skewMs, refreshAheadRatio, refreshAheadMinMs } = resolveOptions({});
-  return Date.now() >= tokenTimes(token, { skewMs, refreshAheadRatio, refreshAheadMinMs }).refreshAt;
+  const { DEFAULT_TOKEN_TIMING, tokenTimes } = await import('../../../core/timing.js');
+  return Date.now() >= tokenTimes(token, DEFAULT_TOKEN_TIMING).refreshAt;
 }
 
 /** The new token; if the provider fails, the cached one, still usable, as the library would serve it. */
