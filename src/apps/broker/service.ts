@@ -13,6 +13,7 @@ import type { TLSSocket } from 'node:tls';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TokenManager } from '../../core/manager.js';
 import type { Token } from '../../base/token.js';
+import { withDeadline } from '../../base/timers.js';
 import { fingerprint, type AuditLog } from './audit.js';
 import { authenticate, authenticateCertificate, presentedKey, type Authentication } from './auth.js';
 import type { BrokerLimits, Consumer, ResolvedTls } from './config.js';
@@ -306,7 +307,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
       const pending = tokens.getToken(id);
       // A warm hit hands back the same settled promise every time: awaited as is, with no timer.
       // Anything else (a fetch under way) is awaited within the request timeout.
-      token = await (settled.get(id) === pending ? pending : withDeadline(pending, limits.requestTimeoutMs));
+      token = await (settled.get(id) === pending ? pending : withDeadline(pending, limits.requestTimeoutMs, () => TIMED_OUT));
       settled.set(id, pending);
     } catch (error) {
       // No known retry time for a fetch still under way: 1 s is a guess, and says so by being small.
@@ -384,15 +385,6 @@ const CLIENT_ERRORS: Readonly<Record<string, BrokerError>> = {
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request did not arrive within limits.requestTimeoutMs' },
   default: { status: 400, code: 'bad_request', message: 'The request is not valid HTTP' },
 };
-
-/** `promise`, or a rejection with TIMED_OUT after `ms`. */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(TIMED_OUT), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** The success body. `expires_at` is the token's real expiry; the broker fetches a new one before it. */
 function tokenBody(token: Token, id: string, expiresAtText: Map<string, { token: Token; text: string }>): Record<string, unknown> {

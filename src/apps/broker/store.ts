@@ -5,6 +5,7 @@
  */
 import { dirname } from 'node:path';
 import { ConfigError } from '../../base/errors.js';
+import { withDeadline } from '../../base/timers.js';
 import { renameIssues } from '../../base/zod-issues.js';
 import type { Logger } from '../../base/logger.js';
 import { redisStore } from '../../stores/redis/index.js';
@@ -84,19 +85,12 @@ function shared(store: SharedTokenStore, kind: 'sqlite' | 'redis'): BrokerStore 
   return {
     store,
     kind,
-    async reachable(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
-      try {
-        return await Promise.race([store.get(PROBE_KEY).then(() => true), deadline]);
-      } catch {
-        return false;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    reachable: (timeoutMs) =>
+      withDeadline(
+        store.get(PROBE_KEY).then(() => true),
+        timeoutMs,
+        () => new Error('no answer'),
+      ).catch(() => false),
   };
 }
 
