@@ -19,7 +19,7 @@ export interface QuotaHint {
 
 /** The raw outcome of one successful token request, before validation. */
 export interface TokenResponse {
-  /** The parsed JSON body of the 2xx answer; validated by the manager before anything is cached. */
+  /** The parsed JSON body of the 2xx answer; validated (`parseTokenResponse`, called by core/issuer.ts) before anything is cached. */
   readonly body: unknown;
   /** The provider's own quota, when its headers reported one (Auth0 `Auth0-Client-Quota-Limit`, `x-ratelimit-*`). */
   readonly quota?: QuotaHint | undefined;

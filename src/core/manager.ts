@@ -7,8 +7,9 @@
  *                 └─ cool-down? ─ issuance guard ─ provider.requestToken with retries ─ validate ─ cache
  *
  * The mechanisms have modules of their own: issuing a token (guard, retries, cool-downs) in issuer.ts,
- * the fleet protocol over a shared store in fleet.ts, the wall-clock watch in clock-watch.ts. A provider
- * knows its wire format and a store knows storage; this file decides when each is used.
+ * the fleet protocol over a shared store in fleet.ts, the wall-clock watch in clock-watch.ts, and every
+ * number the policy computes (when a token is served, refreshed, cooled down, locked) in timing.ts. A
+ * provider knows its wire format and a store knows storage; this file decides when each is used.
  */
 import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';

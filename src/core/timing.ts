@@ -9,7 +9,7 @@ import { InvalidCredentialsError, RateLimitedError, type TokenError } from '../b
 import type { RetryPolicy } from '../base/retry.js';
 import type { Token } from '../base/token.js';
 
-/** Every default of the timing options of `createTokenManager` (docs/configuration.md lists them). */
+/** Every default of the timing options of `createTokenManager` (docs/caching.md lists them). */
 export const TIMING_DEFAULTS = {
   /** A token is served only while `now < expiresAt − skewMs`. */
   skewMs: 30_000,

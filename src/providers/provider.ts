@@ -1,6 +1,6 @@
 /**
  * What a provider is: data plus one function that performs one token round-trip. A provider knows its
- * wire format and nothing of caching, retries or budgets (those are the manager's).
+ * wire format and nothing of caching, retries or budgets (those are the core layer's: manager, issuer, guard).
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
