@@ -100,16 +100,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
   const audit = resolved.audit.enabled ? new AuditLog(auditDestination) : undefined;
 
   const built = buildBrokerStore(resolved.store, logger.child({ component: 'store' }), options.source);
-  const flushTimer = setInterval(() => {
-    for (const stream of owned) {
-      try {
-        stream.flush(() => {});
-      } catch {
-        // Not open yet: nothing written, nothing to flush.
-      }
-    }
-  }, FLUSH_INTERVAL_MS);
-  flushTimer.unref();
+  const flushTimer = flushEverySecond(owned);
   const tokens = createTokenManager({
     ...resolved.tokens,
     providers: Object.fromEntries(resolved.providers),
@@ -191,6 +182,21 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       return closed;
     },
   };
+}
+
+/** Flushes the broker's own streams every FLUSH_INTERVAL_MS, so a buffered line never waits long; never keeps the process alive. */
+function flushEverySecond(streams: ReadonlyArray<{ flush(callback: () => void): void }>): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    for (const stream of streams) {
+      try {
+        stream.flush(() => {});
+      } catch {
+        // Not open yet: nothing written, nothing to flush.
+      }
+    }
+  }, FLUSH_INTERVAL_MS);
+  timer.unref();
+  return timer;
 }
 
 function liveOf(resolved: ResolvedBrokerConfig): LiveConfig {
