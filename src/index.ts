@@ -15,6 +15,8 @@ export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores
 export type { IssuanceLedger, LedgerDecision, SharedTokenStore, TokenStore } from './stores/types.js';
 export {
   ConfigError,
+  DPoPRequiredError,
+  ForeignOriginError,
   InvalidCredentialsError,
   InvalidTokenResponseError,
   IssuanceLimitError,
@@ -22,6 +24,7 @@ export {
   ProviderUnavailableError,
   RateLimitedError,
   TokenError,
+  UnknownProviderError,
   type ConfigIssue,
   type TokenErrorOptions,
   type TokenErrorCode,

@@ -3,7 +3,7 @@
  * stale 401 never throws away a newer token; 100 concurrent 401s on one token cause one new token.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alternativePayments, ConfigError, createTokenManager, type TokenManager } from '../src/index.js';
+import { alternativePayments, ConfigError, createTokenManager, ForeignOriginError, type TokenManager } from '../src/index.js';
 import { startLoopbackServer, type LoopbackServer } from './helpers/loopback-server.js';
 
 describe('authorised client', () => {
@@ -89,7 +89,12 @@ describe('authorised client', () => {
   });
 
   it('refuses to send a token to another origin', async () => {
-    await expect(tokens.fetch('ap')('https://elsewhere.example.com/customers')).rejects.toBeInstanceOf(ConfigError);
+    const refusal = await tokens
+      .fetch('ap')('https://elsewhere.example.com/customers')
+      .catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(ForeignOriginError);
+    expect(refusal).not.toBeInstanceOf(ConfigError);
+    expect(refusal).toMatchObject({ code: 'foreign_origin', provider: 'ap', requestedOrigin: 'https://elsewhere.example.com' });
     expect(issued).toHaveLength(0);
   });
 

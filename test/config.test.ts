@@ -2,7 +2,7 @@
  * Acceptance 8: each bad option → ConfigError naming the field.
  */
 import { describe, expect, it } from 'vitest';
-import { alternativePayments, autopay, ConfigError, createTokenManager, oauth2 } from '../src/index.js';
+import { alternativePayments, autopay, ConfigError, createTokenManager, oauth2, UnknownProviderError } from '../src/index.js';
 import { fakeProvider } from './helpers/fake-provider.js';
 
 function configError(run: () => unknown): ConfigError {
@@ -67,14 +67,14 @@ describe('configuration errors', () => {
     expect(paths(configError(() => createTokenManager({ skew: 5 } as never)))).toContain('createTokenManager');
   });
 
-  it('unknown provider id', async () => {
+  it('an unknown provider id is not a configuration error: UnknownProviderError names the id', async () => {
     const tokens = createTokenManager({ providers: { p: fakeProvider().provider } });
     const error = await tokens.getToken('nope').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).issues[0]).toMatchObject({ path: 'id' });
-    expect((error as ConfigError).message).toContain('"nope"');
-    expect(() => tokens.invalidate('nope')).toThrow(ConfigError);
-    expect(() => tokens.client('nope')).toThrow(ConfigError);
+    expect(error).toBeInstanceOf(UnknownProviderError);
+    expect(error).not.toBeInstanceOf(ConfigError);
+    expect((error as UnknownProviderError).message).toContain('"nope"');
+    expect(() => tokens.invalidate('nope')).toThrow(UnknownProviderError);
+    expect(() => tokens.client('nope')).toThrow(UnknownProviderError);
     await tokens.close();
   });
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../base/errors.js';
-import { describeIssue as describeOption } from '../base/zod-issues.js';
+import { describeIssue as describeOption, withoutFactory } from '../base/zod-issues.js';
 import type { Provider } from '../providers/provider.js';
 import { alternativePayments, autopay, oauth2 } from '../providers/index.js';
 
@@ -190,7 +190,7 @@ export function loadProviderSection(
   if (hasInlineSecret(section)) return undefined;
   const parsed = providerSectionSchema.safeParse(section);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) report(issue.path, describeIssue(issue));
+    for (const issue of parsed.error.issues) report(issue.path, describeConfigFileIssue(issue));
     return undefined;
   }
   const data = parsed.data;
@@ -202,7 +202,7 @@ export function loadProviderSection(
     if (!(error instanceof ConfigError)) throw error;
     // `alternativePayments.baseUrl` → `baseUrl`; the secret is named by where it came from.
     for (const issue of error.issues) {
-      const field = issue.path.split('.').slice(1).join('.');
+      const field = withoutFactory(issue.path);
       const named = field === 'clientSecret' ? (data.clientSecretEnv === undefined ? 'clientSecretFile' : 'clientSecretEnv') : field;
       report(named === '' ? [] : [named], issue.message);
     }
@@ -235,7 +235,7 @@ function buildProvider(section: z.output<typeof providerSectionSchema>, clientSe
  * The library's one zod-issue formatter, in a config file's words: "field" rather than "option", and
  * the schema's own messages for list lengths and unions (they say what the list or union must be).
  */
-export function describeIssue(issue: z.core.$ZodIssue): string {
+export function describeConfigFileIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
   if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'array') return issue.message;
   if (issue.code === 'invalid_union' && issue.message.includes('must be')) return issue.message;

@@ -9,7 +9,16 @@
 
 /** Machine-readable error codes, one per error class. */
 export type TokenErrorCode =
-  'invalid_credentials' | 'rate_limited' | 'provider_unavailable' | 'invalid_token_response' | 'issuance_limit' | 'closed' | 'config';
+  | 'invalid_credentials'
+  | 'rate_limited'
+  | 'provider_unavailable'
+  | 'invalid_token_response'
+  | 'issuance_limit'
+  | 'closed'
+  | 'unknown_provider'
+  | 'foreign_origin'
+  | 'dpop_required'
+  | 'config';
 
 /** Options common to every {@link TokenError}. */
 export interface TokenErrorOptions {
@@ -154,17 +163,69 @@ export class ManagerClosedError extends TokenError {
   }
 }
 
+/**
+ * No provider is registered under the id asked for: a typo, or a call before `register`. Not a
+ * configuration problem of the options (those are {@link ConfigError}). What to do: check the id
+ * against `tokens.providerIds()`.
+ */
+export class UnknownProviderError extends TokenError {
+  /** Thrown by the manager for an id it does not know; `provider` is that id. */
+  constructor(provider: string, options: Omit<TokenErrorOptions, 'provider'> = {}) {
+    super('unknown_provider', `No provider is registered as ${JSON.stringify(provider)}`, { ...options, provider });
+  }
+}
+
+/**
+ * A request through `tokens.client(id)`/`tokens.fetch(id)` named an origin other than the provider's
+ * `apiBaseUrl`: the token is not sent, so a mistaken absolute URL cannot leak it. What to do: use a
+ * path relative to the provider's API, or a client of its own for the other origin.
+ */
+export class ForeignOriginError extends TokenError {
+  /** The origin the provider's tokens may go to. */
+  readonly allowedOrigin: string;
+  /** The origin the request named. */
+  readonly requestedOrigin: string;
+  /** Thrown by the authorised client before anything is sent. */
+  constructor(allowedOrigin: string, requestedOrigin: string, options: TokenErrorOptions = {}) {
+    const who = options.provider === undefined ? 'this provider' : JSON.stringify(options.provider);
+    super('foreign_origin', `Tokens of ${who} are sent only to ${allowedOrigin}, not ${requestedOrigin}`, options);
+    this.allowedOrigin = allowedOrigin;
+    this.requestedOrigin = requestedOrigin;
+  }
+}
+
+/**
+ * The provider's tokens are DPoP-bound (RFC 9449): presented alone, as a header, a bound token is
+ * refused by a strict resource server and accepted unbound by a lax one. Each request needs its own
+ * proof (method, URL, token hash). What to do: send the request through `tokens.fetch(id)` or
+ * `tokens.client(id)`, which add the proof.
+ */
+export class DPoPRequiredError extends TokenError {
+  /** Thrown by `getAuthorizationHeader` for a provider whose tokens are DPoP-bound. */
+  constructor(options: TokenErrorOptions = {}) {
+    const who = options.provider === undefined ? 'this provider' : JSON.stringify(options.provider);
+    super(
+      'dpop_required',
+      `Tokens of ${who} are DPoP-bound: every request needs its own proof, so there is no header to hand out; send it through tokens.fetch(id) or tokens.client(id)`,
+      options,
+    );
+  }
+}
+
 /** One problem found in the options. */
 export interface ConfigIssue {
-  /** Dotted path of the option, e.g. `providers.ap.clientSecret`. */
+  /** Path of the option, dotted with array indexes in brackets, e.g. `providers.ap.clientSecret`, `encryptionKeys[0]`. */
   readonly path: string;
   /** What is wrong with it (never its value when it is a secret). */
   readonly message: string;
 }
 
 /**
- * Options or a call were wrong: a missing secret, an `http://` URL to a non-loopback host, an unknown
- * provider id, a negative duration… `issues` lists every problem found, each naming its field.
+ * The configuration is wrong, and only the configuration: an option, a provider's settings, a config
+ * file or environment variable (a missing secret, an `http://` URL to a non-loopback host, a negative
+ * duration…). `issues` lists every problem found, each naming its field. Misuse at run time has its
+ * own classes ({@link UnknownProviderError}, {@link ManagerClosedError}, {@link ForeignOriginError},
+ * {@link DPoPRequiredError}).
  */
 export class ConfigError extends TokenError {
   /** Every problem found, each with the path of its field. */

@@ -45,8 +45,8 @@ export async function postTokenRequest(request: TokenHttpRequest): Promise<Token
       body: request.body,
       signal: request.signal,
       redirect: 'manual',
-      retry: 0, // the manager retries, with the guard and the stats in view
-      timeout: false, // the manager's per-attempt signal is the timeout
+      retry: 0, // the issuer (core/issuer.ts) retries, with the guard and the stats in view
+      timeout: false, // the issuer's per-attempt signal is the timeout
       throwHttpErrors: false,
     });
   } catch (error) {

@@ -1,7 +1,9 @@
 /**
  * Scrubbing of text that may have come from a provider or a library before it goes into an error
- * message or a log line. Secrets themselves are never stored where inspection reaches: providers keep
- * them in closures, which `util.inspect` and `JSON.stringify` cannot see.
+ * message or a log line. Secrets themselves are never stored where inspection reaches: the built-in
+ * providers keep them in private class fields (`#clientSecret`), a `defineProvider` provider in the
+ * closure of its `requestToken`, and each provider shows `util.inspect` and `JSON.stringify` only its
+ * public shape.
  */
 
 /** What a removed value is replaced with. */
@@ -12,7 +14,7 @@ export const MAX_QUOTED_LENGTH = 200;
 
 const SENSITIVE_JSON_FIELD = /("(?:access_token|refresh_token|id_token|client_secret|password|secret|token)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 const SENSITIVE_FORM_FIELD = /\b(access_token|refresh_token|id_token|client_secret|password)=[^&\s"]*/gi;
-const AUTHORIZATION_VALUE = /\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*/gi;
+const AUTHORIZATION_VALUE = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9\-._~+/]+=*/gi;
 const JWT_SHAPE = /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 
 /**

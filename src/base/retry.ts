@@ -31,7 +31,8 @@ export interface RetryHooks {
  * or exactly the provider's `Retry-After` when it gave one (its timing beats our guess).
  *
  * Written here rather than taken from ky because the same loop must drive every provider, including
- * openid-client's and custom ones, and the manager counts each attempt against its stats.
+ * openid-client's and custom ones, and the issuer (core/issuer.ts) counts each attempt in the stats and
+ * the issuance guard's budget.
  */
 export async function withRetries<T>(
   attempt: (attemptNumber: number) => Promise<T>,

@@ -8,8 +8,51 @@ export const ISSUE_REASONS = ['coldStart', 'expiry', 'refreshAhead', 'invalidate
 /** Why a new token was asked for. */
 export type IssueReason = (typeof ISSUE_REASONS)[number];
 
-/** The event counters besides tokens issued, in the order reports list them. */
-export const EVENT_COUNTERS = ['hits', 'misses', 'deduplicated', 'requestsSent', 'failures', 'guardRefusals', 'cooledDown'] as const;
+/** One counter as every sink names it: `stats()` by `stat`, OpenTelemetry and Prometheus by `name`. */
+export interface CounterSpec<Stat extends string = string> {
+  /** The field of `tokens.stats()`. */
+  readonly stat: Stat;
+  /** The metric name without prefix, dotted: `tokenbroker.<name>` in OpenTelemetry, `tokenbroker_<name>_total` in Prometheus. */
+  readonly name: string;
+  /** What one count means (the metric's description and help). */
+  readonly description: string;
+  /** The OpenTelemetry unit (UCUM annotation), e.g. `{call}`. */
+  readonly unit: string;
+}
+
+/**
+ * The one list of event counters besides tokens issued, in the order reports list them. `stats()`,
+ * the OpenTelemetry binding (core/otel.ts) and the broker's Prometheus metrics (apps/broker/metrics.ts)
+ * all derive their counters from it, so none can omit one (test/counters.test.ts).
+ */
+export const EVENT_COUNTER_TABLE = [
+  { stat: 'hits', name: 'cache.hits', description: 'getToken calls answered from the cache', unit: '{call}' },
+  { stat: 'misses', name: 'cache.misses', description: 'getToken calls that found no usable token', unit: '{call}' },
+  { stat: 'deduplicated', name: 'deduplicated', description: 'callers that joined a token fetch already under way', unit: '{call}' },
+  { stat: 'requestsSent', name: 'upstream.requests', description: 'HTTP token requests sent, retries included', unit: '{request}' },
+  { stat: 'failures', name: 'upstream.failures', description: 'token fetches that failed after retries', unit: '{fetch}' },
+  { stat: 'guardRefusals', name: 'guard.refusals', description: 'token fetches the issuance guard refused (no request sent)', unit: '{fetch}' },
+  {
+    stat: 'cooledDown',
+    name: 'cooled_down',
+    description: 'calls answered from a cool-down (invalid credentials, rate limit, recent failure) without a request',
+    unit: '{call}',
+  },
+] as const satisfies readonly CounterSpec[];
+
+/** The counter of new tokens, by reason (`ISSUE_REASONS`): `stats().tokensIssued`. */
+export const TOKENS_ISSUED_COUNTER = {
+  stat: 'tokensIssued',
+  name: 'tokens.issued',
+  description: 'new tokens received, by reason',
+  unit: '{token}',
+} as const satisfies CounterSpec;
+
+/** The name of an event counter. */
+export type EventCounter = (typeof EVENT_COUNTER_TABLE)[number]['stat'];
+
+/** The event counters' names, in the order of {@link EVENT_COUNTER_TABLE}. */
+export const EVENT_COUNTERS: readonly EventCounter[] = EVENT_COUNTER_TABLE.map((counter) => counter.stat);
 
 /** Counters of one provider id (or the total over all ids). */
 export interface ProviderStats {
@@ -33,6 +76,11 @@ export interface ProviderStats {
     total: number;
   };
 }
+
+// The table and the public shape say the same: a counter missing from either fails to compile.
+type SameKeys<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : never;
+const tableMatchesStats: SameKeys<EventCounter, Exclude<keyof ProviderStats, 'tokensIssued'>> = true;
+void tableMatchesStats;
 
 /** What `tokens.stats()` returns. */
 export interface ManagerStats extends ProviderStats {

@@ -1,6 +1,6 @@
 /**
- * Timers and abort signals, a leaf: a sleep that an abort ends, a per-attempt timeout signal, and a
- * race of a promise against a signal. Built on `setTimeout` so fake timers in tests drive them all.
+ * Timers and abort signals, a leaf: a sleep that an abort ends, a per-attempt timeout signal, the one
+ * deadline around a promise, and a race of a promise against a signal. Built on `setTimeout` so fake timers in tests drive them all.
  */
 
 /** Waits `ms`, or less if `signal` aborts (then rejects with its reason). */
@@ -43,6 +43,30 @@ export function attemptSignal(timeoutMs: number, parent: AbortSignal): { signal:
       parent.removeEventListener('abort', onParentAbort);
     },
   };
+}
+
+/**
+ * The one deadline helper: `promise`, or a rejection with `onTimeout()` if it has not settled within
+ * `ms`. The timer is cleared when it settles, and a late rejection of `promise` is swallowed (it
+ * must not become an unhandled rejection once nobody waits for it).
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      promise.catch(() => {});
+      reject(onTimeout() as Error);
+    }, ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error as Error);
+      },
+    );
+  });
 }
 
 /** `promise`, or a rejection with the signal's reason as soon as it aborts. */

@@ -1,5 +1,6 @@
 /**
- * The Token type, the validation of a provider's token response, and expiry arithmetic.
+ * The Token type, the validation of a provider's token response, and the `Authorization` value. The
+ * timing policy (when a token is served and refreshed) is core/timing.ts's.
  *
  * Validation is strict in the spirit of oauth4webapi: a response that is not exactly usable is an
  * {@link InvalidTokenResponseError} and is never cached.
@@ -18,18 +19,24 @@ export interface QuotaHint {
 
 /** The raw outcome of one successful token request, before validation. */
 export interface TokenResponse {
-  /** The parsed JSON body of the 2xx answer; validated by the manager before anything is cached. */
+  /** The parsed JSON body of the 2xx answer; validated (`parseTokenResponse`, called by core/issuer.ts) before anything is cached. */
   readonly body: unknown;
   /** The provider's own quota, when its headers reported one (Auth0 `Auth0-Client-Quota-Limit`, `x-ratelimit-*`). */
   readonly quota?: QuotaHint | undefined;
 }
 
+/** How a token is presented: `Bearer` (RFC 6750) or `DPoP` (RFC 9449, bound to a key; each request carries a proof). */
+export type TokenType = 'Bearer' | 'DPoP';
+
 /** An access token as tokenbroker hands it out. */
 export interface Token {
-  /** The access token itself, to send as `Authorization: Bearer <accessToken>`. */
+  /** The access token itself, to send as `Authorization: <tokenType> <accessToken>`. */
   readonly accessToken: string;
-  /** Always `'Bearer'`, whatever case the provider used. */
-  readonly tokenType: 'Bearer';
+  /**
+   * `'Bearer'`, whatever case the provider used; `'DPoP'` for a DPoP-bound token (RFC 9449), which is
+   * sent only with a proof per request (`tokens.fetch(id)`, `tokens.client(id)`).
+   */
+  readonly tokenType: TokenType;
   /** When the provider says the token stops working, in epoch milliseconds. */
   readonly expiresAt: number;
   /** When tokenbroker received it, in epoch milliseconds. */
@@ -46,6 +53,8 @@ export interface TokenParseOptions {
   readonly defaultExpiresInSeconds?: number | undefined;
   /** Longest lifetime believed, in seconds; a longer `expires_in` is clamped to it. */
   readonly maxLifetimeSeconds: number;
+  /** The `token_type` the provider must answer (any case; default `'Bearer'`). */
+  readonly tokenType?: TokenType | undefined;
 }
 
 // RFC 6750 §2.1 b64token is the strict form; any visible ASCII is accepted because real providers vary,
@@ -69,7 +78,7 @@ const tokenResponseSchema = lazySchema(() =>
       .min(1, 'access_token is empty')
       .max(16_384, 'access_token is longer than 16 KiB')
       .regex(VISIBLE_ASCII, 'access_token holds characters that cannot go in an HTTP header'),
-    token_type: z.string({ error: 'token_type is missing or not a string' }).refine((value) => value.toLowerCase() === 'bearer', 'token_type is not Bearer'),
+    token_type: z.string({ error: 'token_type is missing or not a string' }),
     expires_in: z.unknown().optional(),
     scope: z.string({ error: 'scope is not a string' }).optional(),
   }),
@@ -94,11 +103,15 @@ export function parseTokenResponse(body: unknown, options: TokenParseOptions): T
     const reasons = parsed.error.issues.map((issue) => issue.message).join('; ');
     throw new InvalidTokenResponseError(`Token response is invalid: ${reasons}`);
   }
-  const { access_token: accessToken, expires_in: rawExpiresIn, scope } = parsed.data;
+  const { access_token: accessToken, token_type: answeredType, expires_in: rawExpiresIn, scope } = parsed.data;
+  const tokenType = options.tokenType ?? 'Bearer';
+  if (answeredType.toLowerCase() !== tokenType.toLowerCase()) {
+    throw new InvalidTokenResponseError(`Token response is invalid: token_type is not ${tokenType}`);
+  }
   const expiresInSeconds = resolveExpiresIn(rawExpiresIn, options);
   const token: Token = {
     accessToken,
-    tokenType: 'Bearer',
+    tokenType,
     issuedAt: options.now,
     expiresAt: options.now + expiresInSeconds * 1000,
     ...(scope === undefined ? {} : { scope }),
@@ -124,43 +137,12 @@ function resolveExpiresIn(raw: unknown, options: TokenParseOptions): number {
   return Math.min(seconds, options.maxLifetimeSeconds);
 }
 
-/** The timing policy of one token: when it stops being served and when it is refreshed ahead. */
-export interface TokenTimes {
-  /** Served only while `now < usableUntil` (expiry minus skew). */
-  readonly usableUntil: number;
-  /** From this moment one caller refreshes it in the background. */
-  readonly refreshAt: number;
-}
-
-/** Settings for {@link tokenTimes}. */
-export interface TokenTimingPolicy {
-  /** Safety margin before `expiresAt`, ms. */
-  readonly skewMs: number;
-  /** Refresh when remaining life falls under this fraction of the lifetime… */
-  readonly refreshAheadRatio: number;
-  /** …or under this many ms, whichever is larger. */
-  readonly refreshAheadMinMs: number;
-}
-
 /**
- * Computes when a token stops being served and when its background refresh starts.
- *
- * For short lifetimes the margins shrink so the token stays useful: the skew is at most a quarter of
- * the lifetime and the refresh-ahead lead at most half of it (a 20 s token with a 30 s skew could
- * otherwise never be served, and a 60 s minimum lead would refresh it on every call).
+ * The one `Authorization` header value builder: `<scheme> <credential>`. Bearer for tokens and API
+ * keys (RFC 6750); `DPoP` for a bound token, which goes out only beside its proof (RFC 9449).
  */
-export function tokenTimes(token: Token, policy: TokenTimingPolicy): TokenTimes {
-  const lifetime = token.expiresAt - token.issuedAt;
-  const skew = Math.min(policy.skewMs, lifetime / 4);
-  const usableUntil = token.expiresAt - skew;
-  const lead = Math.min(Math.max(lifetime * policy.refreshAheadRatio, policy.refreshAheadMinMs), lifetime / 2);
-  const refreshAt = Math.min(usableUntil, token.expiresAt - lead);
-  return { usableUntil, refreshAt };
-}
-
-/** Builds the `Authorization` header value for a token. */
-export function authorizationHeader(token: Token): string {
-  return `Bearer ${token.accessToken}`;
+export function authorizationValue(credential: string, scheme: TokenType = 'Bearer'): string {
+  return `${scheme} ${credential}`;
 }
 
 /**

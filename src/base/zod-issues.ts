@@ -13,14 +13,37 @@ export interface FieldIssue {
   readonly message: string;
 }
 
-/** `prefix` and the issue's path joined: `alternativePayments.clientId`, `clients[0].provider`. */
-export function issuePath(path: readonly PropertyKey[], prefix = ''): string {
+/**
+ * The one issue-path format of every `ConfigError`: `prefix` and the path joined with dots, array
+ * indices in brackets (`alternativePayments.clientId`, `clients[0].provider`, `encryptionKeys[0]`);
+ * `top` names the top level when the path is empty.
+ */
+export function issuePath(path: readonly PropertyKey[], prefix = '', top = '(options)'): string {
   let text = prefix;
   for (const part of path) {
     if (typeof part === 'number') text += `[${part}]`;
     else text += text === '' ? String(part) : `.${String(part)}`;
   }
-  return text === '' ? '(options)' : text;
+  return text === '' ? top : text;
+}
+
+/** A path in a named file or source: `broker.json: consumers[0].name`; the path alone without one. */
+export function inSource(source: string | undefined, path: string): string {
+  return source === undefined ? path : `${source}: ${path}`;
+}
+
+/** An issue path without its first part (the factory's name): `alternativePayments.baseUrl` → `baseUrl`. */
+export function withoutFactory(path: string): string {
+  const dot = path.search(/[.[]/);
+  return dot < 0 ? '' : path.slice(path[dot] === '.' ? dot + 1 : dot);
+}
+
+/**
+ * The one renamer of issue paths: the issues of a library `ConfigError`, named in the caller's words
+ * (a config file's fields), each `rename`d and placed in `source`. Messages are kept as they are.
+ */
+export function renameIssues(issues: readonly FieldIssue[], rename: (path: string) => string, source?: string): FieldIssue[] {
+  return issues.map((issue) => ({ path: inSource(source, rename(issue.path)), message: issue.message }));
 }
 
 /** What is wrong, rebuilt from the issue's kind alone so no received value is ever quoted. */

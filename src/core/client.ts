@@ -5,9 +5,9 @@
  * request is sent again — once, never more.
  */
 import ky, { type KyInstance } from 'ky';
-import { ConfigError } from '../base/errors.js';
+import { ForeignOriginError } from '../base/errors.js';
 import type { Provider } from '../providers/provider.js';
-import type { Token } from '../base/token.js';
+import { authorizationValue, type Token } from '../base/token.js';
 
 /** The part of the manager the client needs. */
 export interface TokenSource {
@@ -36,9 +36,7 @@ export function createAuthorizedFetch(
     // ky hands over a Request of its own and an options object that is usually empty: reuse the Request.
     const request = input instanceof Request && (init === undefined || isEmpty(init)) ? input : new Request(input, init);
     if (allowedOrigin !== undefined && new URL(request.url).origin !== allowedOrigin) {
-      throw new ConfigError([{ path: 'url', message: `tokens of "${id}" are sent only to ${allowedOrigin}, not ${new URL(request.url).origin}` }], {
-        provider: id,
-      });
+      throw new ForeignOriginError(allowedOrigin, new URL(request.url).origin, { provider: id });
     }
     // A body can be sent once; keep a copy for the single retry after a 401.
     const spare = request.body === null ? request : request.clone();
@@ -63,7 +61,7 @@ function isEmpty(init: RequestInit): boolean {
 
 function withToken(request: Request, token: Token): Request {
   const headers = new Headers(request.headers);
-  headers.set('authorization', `Bearer ${token.accessToken}`);
+  headers.set('authorization', authorizationValue(token.accessToken, token.tokenType));
   return new Request(request, { headers });
 }
 

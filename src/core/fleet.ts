@@ -8,16 +8,12 @@ import type { LogFn } from '../base/logger.js';
 import { ProviderUnavailableError, TokenError } from '../base/errors.js';
 import type { IssuanceLedger, SharedTokenStore } from '../stores/types.js';
 import type { Token } from '../base/token.js';
-
-/** How long the store is left alone after it failed. */
-const REST_AFTER_FAILURE_MS = 5_000;
+import { fleetGiveUpAt, lockRenewalMs, STORE_REST_AFTER_FAILURE_MS, type FleetTiming } from './timing.js';
 
 /** What the fleet protocol needs from its owner. */
 export interface FleetOptions {
-  /** The lock's time to live: one attempt plus a margin. A live holder renews it every third of that. */
-  readonly lockTtlMs: number;
-  /** The longest one fetch may take, retries included: waiting longer than that plus a lock TTL means trouble. */
-  readonly longestFetchMs: number;
+  /** The lock's time to live and the longest fetch (see core/timing.ts). */
+  readonly timing: FleetTiming;
   /** Aborts every wait when the owner closes. */
   readonly signal: AbortSignal;
   /** Logs through the owner's logger (never throws). */
@@ -60,7 +56,7 @@ export class Fleet {
   /** False for a few seconds after the store failed. */
   get available(): boolean {
     if (this.#downSince === undefined) return true;
-    if (Date.now() - this.#downSince < REST_AFTER_FAILURE_MS) return false;
+    if (Date.now() - this.#downSince < STORE_REST_AFTER_FAILURE_MS) return false;
     this.#downSince = undefined;
     this.#options.log('info', {}, 'trying the shared store again');
     return true;
@@ -82,8 +78,9 @@ export class Fleet {
   async issue(fetch: FleetFetch): Promise<Token> {
     const { store } = this;
     const { key } = fetch;
-    const { lockTtlMs, longestFetchMs, signal } = this.#options;
-    const giveUpAt = Date.now() + longestFetchMs + lockTtlMs;
+    const { timing, signal } = this.#options;
+    const { lockTtlMs } = timing;
+    const giveUpAt = fleetGiveUpAt(timing, Date.now());
     try {
       for (;;) {
         const stored = this.#acceptable(fetch, await store.get(key));
@@ -129,13 +126,10 @@ export class Fleet {
 
   /** Renewed every third of its TTL while the holder lives, so retries and a long `Retry-After` never outlive it. */
   #keepLock(key: string, owner: string): NodeJS.Timeout {
-    const { lockTtlMs } = this.#options;
-    const renewal = setInterval(
-      () => {
-        this.store.extendLock(key, owner, lockTtlMs).catch((error: unknown) => this.failed(error));
-      },
-      Math.max(100, Math.floor(lockTtlMs / 3)),
-    );
+    const { timing } = this.#options;
+    const renewal = setInterval(() => {
+      this.store.extendLock(key, owner, timing.lockTtlMs).catch((error: unknown) => this.failed(error));
+    }, lockRenewalMs(timing));
     renewal.unref(); // a renewal must never keep the process alive
     return renewal;
   }

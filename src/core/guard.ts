@@ -9,6 +9,7 @@
  */
 import type { IssuanceLedger, LedgerDecision } from '../stores/types.js';
 import type { QuotaHint } from '../base/token.js';
+import { guardWindowMs } from './timing.js';
 
 /** Settings of the issuance guard. */
 export interface GuardOptions {
@@ -17,9 +18,6 @@ export interface GuardOptions {
   /** Length of the rolling window in ms; default: the lifetime of the credential's latest token (1 hour before the first). */
   readonly windowMs?: number | undefined;
 }
-
-/** Window used before any token of the credential has been seen. */
-export const DEFAULT_WINDOW_MS = 60 * 60 * 1000;
 
 /** The default budget: see the module comment for why 6. */
 export const DEFAULT_MAX_TOKENS = 6;
@@ -37,11 +35,6 @@ export class IssuanceGuard {
     this.#options = options;
   }
 
-  /** The rolling window for a credential whose latest token lived `lifetimeMs` (0: none seen yet). */
-  windowFor(lifetimeMs: number): number {
-    return this.#options.windowMs ?? (lifetimeMs > 0 ? Math.max(1000, lifetimeMs) : DEFAULT_WINDOW_MS);
-  }
-
   /**
    * Reserves room for one token in `ledger`, or says how long until there is room. A provider-reported
    * quota at zero refuses until its reset, whatever our own count says.
@@ -52,7 +45,7 @@ export class IssuanceGuard {
       if (now >= quota.resetAt) this.#quotas.delete(key);
       else if (quota.remaining <= 0) return { allowed: false, retryAfterMs: quota.resetAt - now };
     }
-    return ledger.reserve(key, now, this.#options.maxTokens, this.windowFor(lifetimeMs));
+    return ledger.reserve(key, now, this.#options.maxTokens, guardWindowMs(this.#options.windowMs, lifetimeMs));
   }
 
   /** Learns the provider's own quota from a token response's headers. */

@@ -3,11 +3,12 @@
  * per-attempt timeout, validation before anything is cached, and the cool-down a failure earns. The
  * manager decides when to issue; this module knows how.
  */
-import { InvalidCredentialsError, IssuanceLimitError, RateLimitedError, TokenError } from '../base/errors.js';
+import { InvalidCredentialsError, IssuanceLimitError, TokenError } from '../base/errors.js';
 import { IssuanceGuard } from './guard.js';
 import { transportError } from '../base/http.js';
 import type { LogFn } from '../base/logger.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedManagerOptions } from './options.js';
+import { cooldownMs, guardWindowMs } from './timing.js';
 import type { Provider, QuotaHint } from '../providers/provider.js';
 import { scrub } from '../base/redact.js';
 import { withRetries } from '../base/retry.js';
@@ -38,14 +39,14 @@ interface Cooldown {
 /** Issues tokens for a manager; one per manager. */
 export class Issuer {
   readonly guard: IssuanceGuard;
-  readonly #options: ResolvedOptions;
+  readonly #options: ResolvedManagerOptions;
   readonly #signal: AbortSignal;
   readonly #log: LogFn;
   readonly #owner: object;
   readonly #cooldowns = new Map<string, Cooldown>();
 
   /** `owner` is the manager, for telemetry listeners; `signal` aborts every request when it closes. */
-  constructor(options: ResolvedOptions, signal: AbortSignal, log: LogFn, owner: object) {
+  constructor(options: ResolvedManagerOptions, signal: AbortSignal, log: LogFn, owner: object) {
     this.#options = options;
     this.#signal = signal;
     this.#log = log;
@@ -88,7 +89,7 @@ export class Issuer {
     if (!decision.allowed) {
       credential.guardRefusals++;
       this.#log('warn', { provider: id, retryAfterMs: decision.retryAfterMs }, 'issuance budget spent; no token request sent');
-      const windowSeconds = Math.round(this.guard.windowFor(credential.lifetimeMs) / 1000);
+      const windowSeconds = Math.round(guardWindowMs(this.#options.guard.windowMs, credential.lifetimeMs) / 1000);
       throw new IssuanceLimitError(
         `Issuance budget spent for "${id}": ${this.#options.guard.maxTokens} new tokens within ${windowSeconds} s; no request was sent`,
         { provider: id, retryAfterMs: decision.retryAfterMs },
@@ -133,6 +134,7 @@ export class Issuer {
             now: Date.now(),
             defaultExpiresInSeconds: provider.defaultExpiresInSeconds,
             maxLifetimeSeconds: maxLifetimeMs / 1000,
+            tokenType: provider.tokenType,
           });
           return { token: Object.freeze(token), quota: response.quota };
         } catch (error) {
@@ -145,7 +147,7 @@ export class Issuer {
       this.#signal,
       {
         onRetry: (error, attemptNumber, delayMs) => {
-          this.#log('debug', { provider: id, attempt: attemptNumber, delayMs, error: describeError(error) }, 'token request failed; retrying');
+          this.#log('debug', { provider: id, attempt: attemptNumber, delayMs, error: errorForLog(error) }, 'token request failed; retrying');
         },
       },
     );
@@ -156,13 +158,8 @@ export class Issuer {
     const { id, key } = credential;
     const failure = asTokenError(error, undefined).forProvider(id);
     credential.failures++;
-    const cooldownMs =
-      failure instanceof InvalidCredentialsError
-        ? this.#options.invalidCredentialsCooldownMs
-        : failure instanceof RateLimitedError
-          ? Math.max(failure.retryAfterMs ?? 0, this.#options.failureCooldownMs)
-          : this.#options.failureCooldownMs;
-    if (cooldownMs > 0) this.#cooldowns.set(key, { until: Date.now() + cooldownMs, error: failure });
+    const coolFor = cooldownMs(failure, this.#options);
+    if (coolFor > 0) this.#cooldowns.set(key, { until: Date.now() + coolFor, error: failure });
     this.#log(failure instanceof InvalidCredentialsError ? 'error' : 'warn', { provider: id, error: failure.toJSON() }, 'token request failed');
     return failure;
   }
@@ -174,6 +171,6 @@ export function asTokenError(error: unknown, signal: AbortSignal | undefined): T
 }
 
 /** An error for a log line: a TokenError's JSON, a foreign error's name and scrubbed message. */
-export function describeError(error: unknown): unknown {
+export function errorForLog(error: unknown): unknown {
   return error instanceof TokenError ? error.toJSON() : error instanceof Error ? { name: error.name, message: scrub(error.message) } : String(error);
 }

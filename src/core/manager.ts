@@ -7,18 +7,19 @@
  *                 └─ cool-down? ─ issuance guard ─ provider.requestToken with retries ─ validate ─ cache
  *
  * The mechanisms have modules of their own: issuing a token (guard, retries, cool-downs) in issuer.ts,
- * the fleet protocol over a shared store in fleet.ts, the wall-clock watch in clock-watch.ts. A provider
- * knows its wire format and a store knows storage; this file decides when each is used.
+ * the fleet protocol over a shared store in fleet.ts, the wall-clock watch in clock-watch.ts, and every
+ * number the policy computes (when a token is served, refreshed, cooled down, locked) in timing.ts. A
+ * provider knows its wire format and a store knows storage; this file decides when each is used.
  */
 import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';
 import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
 import { ClockWatch } from './clock-watch.js';
-import { ConfigError, IssuanceLimitError, ManagerClosedError, TokenError } from '../base/errors.js';
+import { ConfigError, DPoPRequiredError, IssuanceLimitError, ManagerClosedError, TokenError, UnknownProviderError } from '../base/errors.js';
 import { Fleet } from './fleet.js';
-import { describeError, Issuer } from './issuer.js';
+import { errorForLog, Issuer } from './issuer.js';
 import type { LogFn } from '../base/logger.js';
-import { providerShape, resolveOptions, type ResolvedOptions, type TokenManagerOptions } from './options.js';
+import { providerShape, resolveManagerOptions, type ResolvedManagerOptions, type TokenManagerOptions } from './options.js';
 import type { Provider } from '../providers/provider.js';
 import { Counters, type IssueReason, type ManagerStats, type ProviderStats } from '../base/stats.js';
 import { localContract, memoryStore } from '../stores/memory.js';
@@ -26,7 +27,8 @@ import { CacheEntry } from '../stores/cache-entry.js';
 import type { IssuanceLedger, LocalTokenStore } from '../stores/types.js';
 import { observeManager } from './telemetry.js';
 import { raceAbort } from '../base/timers.js';
-import { authorizationHeader, lifetimeMs, tokenTimes, type Token, type TokenTimingPolicy } from '../base/token.js';
+import { authorizationValue, lifetimeMs, type Token } from '../base/token.js';
+import { fleetTiming, nextRefreshAttemptAt, tokenTimes, usableForMs, type TokenTimingPolicy } from './timing.js';
 
 /** Options of one `getToken` call. */
 export interface GetTokenOptions {
@@ -86,7 +88,7 @@ export function createTokenManager(options: TokenManagerOptions = {}): TokenMana
  * issuance budget. Create it with {@link createTokenManager}.
  */
 export class TokenManager {
-  readonly #options: ResolvedOptions;
+  readonly #options: ResolvedManagerOptions;
   readonly #timing: TokenTimingPolicy;
   readonly #registrations = new Map<string, Registration>();
   readonly #local: LocalTokenStore;
@@ -109,28 +111,16 @@ export class TokenManager {
 
   /** Use {@link createTokenManager}. */
   constructor(options: TokenManagerOptions = {}) {
-    this.#options = resolveOptions(options);
+    this.#options = resolveManagerOptions(options);
     const store = this.#options.store;
     this.#local = localContract(store === undefined || store.shared ? memoryStore() : store);
     this.#issuer = new Issuer(this.#options, this.#lifetime.signal, this.#log, this);
     const { timeoutMs, retry } = this.#options;
     this.#fleet =
       store?.shared === true
-        ? new Fleet(store, {
-            // One attempt plus a margin, renewed while the holder lives; a holder that dies is replaced within it.
-            lockTtlMs: timeoutMs + 5_000,
-            // Every attempt timing out, with the longest wait allowed between attempts.
-            longestFetchMs: retry.attempts * timeoutMs + (retry.attempts - 1) * Math.max(retry.maxDelayMs, retry.maxRetryAfterMs),
-            signal: this.#lifetime.signal,
-            log: this.#log,
-            describe: describeError,
-          })
+        ? new Fleet(store, { timing: fleetTiming(timeoutMs, retry), signal: this.#lifetime.signal, log: this.#log, describe: errorForLog })
         : undefined;
-    this.#timing = {
-      skewMs: this.#options.skewMs,
-      refreshAheadRatio: this.#options.refreshAheadRatio,
-      refreshAheadMinMs: this.#options.refreshAheadMinMs,
-    };
+    this.#timing = this.#options.tokenTiming;
     for (const [id, provider] of Object.entries(this.#options.providers)) this.register(id, provider);
     observeManager(this);
   }
@@ -141,7 +131,8 @@ export class TokenManager {
   /**
    * A valid token for provider `id`. Warm calls return the cached token's promise without I/O.
    *
-   * @throws {@link ConfigError} for an unknown id; the provider's {@link TokenError}s otherwise.
+   * @throws {@link UnknownProviderError} for an unknown id; {@link ManagerClosedError} after `close()`;
+   * the provider's {@link TokenError}s otherwise.
    */
   getToken(id: string, options?: GetTokenOptions): Promise<Token> {
     // The hot path: one map lookup and a clock read, returning a promise made when the token arrived.
@@ -157,9 +148,19 @@ export class TokenManager {
     return this.#getTokenSlowly(id, options);
   }
 
-  /** `'Bearer <token>'` for provider `id`, ready for an `Authorization` header. */
+  /**
+   * `'Bearer <token>'` for provider `id`, ready for an `Authorization` header.
+   *
+   * @throws {@link DPoPRequiredError} for a provider whose tokens are DPoP-bound: such a token goes out
+   * only with a proof made for each request's method and URL, which `fetch(id)` and `client(id)` add.
+   * No token is fetched for it.
+   */
   async getAuthorizationHeader(id: string, options?: GetTokenOptions): Promise<string> {
-    return authorizationHeader(await this.getToken(id, options));
+    if (this.#registration(id).provider.tokenType === 'DPoP') throw new DPoPRequiredError({ provider: id });
+    const token = await this.getToken(id, options);
+    // A custom provider may leave `tokenType` unset; the token itself still says it is bound.
+    if (token.tokenType !== 'Bearer') throw new DPoPRequiredError({ provider: id });
+    return authorizationValue(token.accessToken);
   }
 
   async #getTokenSlowly(id: string, options: GetTokenOptions | undefined): Promise<Token> {
@@ -185,15 +186,12 @@ export class TokenManager {
   /** Refreshes once, in the background; the current token stays in service whatever happens. */
   #refreshInBackground(registration: Registration, entry: CacheEntry, now: number): void {
     if (this.#inflight.has(registration.key)) return;
-    // Push the refresh point on first, so that if this refresh fails the following calls do not each
-    // start another one; the next try comes after a pause that shrinks as expiry nears. Never past the
-    // usable end: the hot path trusts `refreshAt` alone.
-    const pause = Math.max(1000, Math.min(60_000, (entry.usableUntil - now) / 4));
-    entry.refreshAt = Math.min(entry.usableUntil, now + pause);
+    // The refresh point moves on first: if this refresh fails, later calls do not each start another.
+    entry.refreshAt = nextRefreshAttemptAt(entry.usableUntil, now);
     this.#singleFlight(registration, 'refreshAhead', entry.token.accessToken).catch((error: unknown) => {
       this.#log(
         'warn',
-        { provider: registration.id, error: describeError(error) },
+        { provider: registration.id, error: errorForLog(error) },
         'background refresh failed; the current token stays in service until it expires',
       );
     });
@@ -232,8 +230,8 @@ export class TokenManager {
         key: registration.key,
         id: registration.id,
         staleAccessToken,
-        isUsable: (token) => Date.now() < tokenTimes(token, this.#timing).usableUntil,
-        usableForMs: (token) => tokenTimes(token, this.#timing).usableUntil - Date.now(),
+        isUsable: (token) => usableForMs(token, this.#timing, Date.now()) > 0,
+        usableForMs: (token) => usableForMs(token, this.#timing, Date.now()),
         fromProvider: (ledger) => this.#fromProvider(registration, reason, ledger),
         adopt: (token) => this.#remember(registration, token),
         locally: () => this.#fromProvider(registration, reason, this.#local.ledger),
@@ -400,11 +398,7 @@ export class TokenManager {
 
   #registration(id: string): Registration {
     const registration = this.#registrations.get(id);
-    if (registration === undefined) {
-      throw new ConfigError([{ path: 'id', message: `no provider is registered as ${JSON.stringify(String(id))}` }], {
-        provider: typeof id === 'string' ? id : undefined,
-      });
-    }
+    if (registration === undefined) throw new UnknownProviderError(String(id));
     return registration;
   }
 

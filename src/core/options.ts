@@ -1,5 +1,6 @@
 /**
- * The options of `createTokenManager`: their schema, defaults and the resolved form the manager uses.
+ * The options of `createTokenManager`: their schema and the resolved form the manager uses. The timing
+ * defaults and the arithmetic on them live beside each other in timing.ts.
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_TOKENS } from './guard.js';
@@ -9,6 +10,7 @@ import { isMemoryStore } from '../stores/memory.js';
 import type { TokenStore } from '../stores/types.js';
 import { durationMs, functionSchema, lazySchema, parseOptions } from '../base/validate.js';
 import type { Logger } from '../base/logger.js';
+import { TIMING_DEFAULTS, type TokenTimingPolicy } from './timing.js';
 
 export type { Logger } from '../base/logger.js';
 
@@ -54,13 +56,12 @@ export interface TokenManagerOptions {
   readonly logger?: Logger;
 }
 
-/** The options with every default applied. */
-export interface ResolvedOptions {
+/** The options of `createTokenManager` with every default applied. */
+export interface ResolvedManagerOptions {
   readonly providers: Readonly<Record<string, Provider>>;
   readonly store: TokenStore | undefined;
-  readonly skewMs: number;
-  readonly refreshAheadRatio: number;
-  readonly refreshAheadMinMs: number;
+  /** Skew and refresh-ahead, as core/timing.ts's `tokenTimes` takes them. */
+  readonly tokenTiming: TokenTimingPolicy;
   readonly timeoutMs: number;
   readonly retry: RetryPolicy;
   readonly invalidCredentialsCooldownMs: number;
@@ -128,27 +129,30 @@ export const managerTimingSchema = lazySchema(() =>
   }),
 );
 
-/** Validates the options (one ConfigError listing every problem) and applies the defaults. */
-export function resolveOptions(options: TokenManagerOptions): ResolvedOptions {
+/** Validates the options of `createTokenManager` (one ConfigError listing every problem) and applies the defaults of core/timing.ts. */
+export function resolveManagerOptions(options: TokenManagerOptions): ResolvedManagerOptions {
   const o = parseOptions(schema(), options, 'createTokenManager');
+  const d = TIMING_DEFAULTS;
   const refreshAhead = o.refreshAhead === false ? { ratio: 0, minMs: 0 } : (o.refreshAhead ?? {});
   return {
     providers: (options.providers ?? {}) as Record<string, Provider>,
     store: options.store,
-    skewMs: o.skewMs ?? 30_000,
-    refreshAheadRatio: refreshAhead.ratio ?? 0.1,
-    refreshAheadMinMs: refreshAhead.minMs ?? 60_000,
-    timeoutMs: o.timeoutMs ?? 10_000,
-    retry: {
-      attempts: o.retry?.attempts ?? 3,
-      baseDelayMs: o.retry?.baseDelayMs ?? 250,
-      maxDelayMs: o.retry?.maxDelayMs ?? 10_000,
-      maxRetryAfterMs: o.retry?.maxRetryAfterMs ?? 30_000,
+    tokenTiming: {
+      skewMs: o.skewMs ?? d.skewMs,
+      refreshAheadRatio: refreshAhead.ratio ?? d.refreshAheadRatio,
+      refreshAheadMinMs: refreshAhead.minMs ?? d.refreshAheadMinMs,
     },
-    invalidCredentialsCooldownMs: o.invalidCredentialsCooldownMs ?? 60_000,
-    failureCooldownMs: o.failureCooldownMs ?? 1_000,
+    timeoutMs: o.timeoutMs ?? d.timeoutMs,
+    retry: {
+      attempts: o.retry?.attempts ?? d.retry.attempts,
+      baseDelayMs: o.retry?.baseDelayMs ?? d.retry.baseDelayMs,
+      maxDelayMs: o.retry?.maxDelayMs ?? d.retry.maxDelayMs,
+      maxRetryAfterMs: o.retry?.maxRetryAfterMs ?? d.retry.maxRetryAfterMs,
+    },
+    invalidCredentialsCooldownMs: o.invalidCredentialsCooldownMs ?? d.invalidCredentialsCooldownMs,
+    failureCooldownMs: o.failureCooldownMs ?? d.failureCooldownMs,
     guard: { maxTokens: o.guard?.maxTokens ?? DEFAULT_MAX_TOKENS, windowMs: o.guard?.windowMs },
-    maxLifetimeMs: o.maxLifetimeMs ?? 24 * 60 * 60 * 1000,
+    maxLifetimeMs: o.maxLifetimeMs ?? d.maxLifetimeMs,
     logger: options.logger,
   };
 }

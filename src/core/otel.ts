@@ -3,8 +3,8 @@
  * an optional peer dependency, as OpenTelemetry advises for libraries). Without an SDK registered by the
  * application every call here is a no-op, and nothing here runs on the warm hit path.
  *
- * - Counters (hits, misses, requests sent, tokens issued by reason, guard refusals, …) are *observable*:
- *   they are read from `tokens.stats()` when the SDK collects, so `getToken` does no extra work.
+ * - Counters (every one of `EVENT_COUNTER_TABLE`, and tokens issued by reason) are *observable*: they
+ *   are read from `tokens.stats()` when the SDK collects, so `getToken` does no extra work.
  * - Each upstream fetch (one token, retries included) gets a span `tokenbroker.fetch_token` and a
  *   point in the `tokenbroker.upstream.duration` histogram.
  *
@@ -24,7 +24,16 @@ import {
   type MeterProvider,
   type Observable,
 } from '@opentelemetry/api';
-import { addSnapshot, Counters, ISSUE_REASONS, type ManagerStats, type ProviderStats } from '../base/stats.js';
+import {
+  addSnapshot,
+  Counters,
+  EVENT_COUNTER_TABLE,
+  ISSUE_REASONS,
+  TOKENS_ISSUED_COUNTER,
+  type CounterSpec,
+  type ManagerStats,
+  type ProviderStats,
+} from '../base/stats.js';
 
 /** The name of tokenbroker's tracer and meter. */
 export const INSTRUMENTATION_NAME = 'tokenbroker';
@@ -109,24 +118,14 @@ function currentInstruments(): Instruments {
   if (instruments?.provider === provider) return instruments;
   if (instruments !== undefined) instruments.meter.removeBatchObservableCallback(instruments.callback, instruments.observables);
   const meter = provider.getMeter(INSTRUMENTATION_NAME);
-  const counter = (name: string, description: string) => meter.createObservableCounter(name, { description, unit: '{' + name.split('.').pop() + '}' });
-  const hits = counter('tokenbroker.cache.hits', 'getToken calls answered from the cache');
-  const misses = counter('tokenbroker.cache.misses', 'getToken calls that found no usable token');
-  const deduplicated = counter('tokenbroker.deduplicated', 'callers that joined a token fetch already under way');
-  const requests = counter('tokenbroker.upstream.requests', 'HTTP token requests sent, retries included');
-  const failures = counter('tokenbroker.upstream.failures', 'token fetches that failed after retries');
-  const refusals = counter('tokenbroker.guard.refusals', 'token fetches the issuance guard refused (no request sent)');
-  const issued = counter('tokenbroker.tokens.issued', 'new tokens received, by reason');
-  const observables: Observable[] = [hits, misses, deduplicated, requests, failures, refusals, issued];
+  const counter = ({ name, description, unit }: CounterSpec) => meter.createObservableCounter(`${INSTRUMENTATION_NAME}.${name}`, { description, unit });
+  const events = EVENT_COUNTER_TABLE.map((spec) => [spec.stat, counter(spec)] as const);
+  const issued = counter(TOKENS_ISSUED_COUNTER);
+  const observables: Observable[] = [...events.map(([, observable]) => observable), issued];
   const callback: BatchObservableCallback = (result) => {
     for (const [provider, s] of statsByProvider()) {
       const attributes = { [ATTRIBUTES.providerId]: provider };
-      result.observe(hits, s.hits, attributes);
-      result.observe(misses, s.misses, attributes);
-      result.observe(deduplicated, s.deduplicated, attributes);
-      result.observe(requests, s.requestsSent, attributes);
-      result.observe(failures, s.failures, attributes);
-      result.observe(refusals, s.guardRefusals, attributes);
+      for (const [stat, observable] of events) result.observe(observable, s[stat], attributes);
       for (const reason of ISSUE_REASONS) {
         result.observe(issued, s.tokensIssued[reason], { ...attributes, [ATTRIBUTES.reason]: reason });
       }

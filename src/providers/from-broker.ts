@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { InvalidCredentialsError, InvalidTokenResponseError, RateLimitedError, type TokenError } from '../base/errors.js';
 import { parseRetryAfter } from '../base/headers.js';
 import { commonFailure, postTokenRequest, readTokenAnswer, successResponse, transportError, type TokenHttpResponse } from '../base/http.js';
+import { authorizationValue } from '../base/token.js';
 import { defineProvider, type Provider } from './provider.js';
 import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../base/validate.js';
 import { credentialScrubber, withoutTrailingSlash } from './shared.js';
@@ -75,7 +76,7 @@ export function fromBroker(options: FromBrokerOptions): Provider {
   const tokenUrl = `${withoutTrailingSlash(o.url)}/v1/tokens/${o.provider}`;
   const invalidateUrl = `${tokenUrl}/invalidate`;
   const scrub = credentialScrubber(o.apiKey);
-  const authorization = `Bearer ${o.apiKey}`;
+  const authorization = authorizationValue(o.apiKey);
   return defineProvider({
     kind: 'broker',
     tokenUrl,

@@ -1,10 +1,10 @@
 /**
  * What a provider is: data plus one function that performs one token round-trip. A provider knows its
- * wire format and nothing of caching, retries or budgets (those are the manager's).
+ * wire format and nothing of caching, retries or budgets (those are the core layer's: manager, issuer, guard).
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import type { Token, TokenResponse } from '../base/token.js';
+import type { Token, TokenResponse, TokenType } from '../base/token.js';
 
 export type { QuotaHint, TokenResponse } from '../base/token.js';
 
@@ -45,6 +45,11 @@ export interface Provider {
   readonly apiBaseUrl?: string | undefined;
   /** Lifetime to assume when a response has no `expires_in`, in seconds. */
   readonly defaultExpiresInSeconds?: number | undefined;
+  /**
+   * `'DPoP'` when every token of this provider is DPoP-bound (its `token_type` must say so, and
+   * `getAuthorizationHeader` refuses it); `'Bearer'` or absent otherwise.
+   */
+  readonly tokenType?: TokenType | undefined;
   /** Performs one token request. */
   requestToken(context: TokenRequestContext): Promise<TokenResponse>;
   /**

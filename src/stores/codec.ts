@@ -27,7 +27,7 @@ const IV_BYTES = 12;
 
 const tokenSchema = z.strictObject({
   accessToken: z.string().min(1),
-  tokenType: z.literal('Bearer'),
+  tokenType: z.enum(['Bearer', 'DPoP']),
   expiresAt: z.number().finite(),
   issuedAt: z.number().finite(),
   scope: z.string().optional(),

@@ -1,6 +1,7 @@
 /**
  * The storage contracts. The manager always keeps a local memory cache (the hot path, no I/O); a
- * shared store (Redis) can sit behind it so that a fleet shares tokens, locks and the issuance budget.
+ * shared store (SQLite on one host, Redis across hosts) can sit behind it, so that every process sharing
+ * it shares tokens, locks and the issuance budget.
  */
 import type { Token } from '../base/token.js';
 import type { CacheEntry } from './cache-entry.js';

@@ -79,9 +79,9 @@ describe('broker config', () => {
         expect.stringMatching(/^providers\.paypal\.type: must be "alternative-payments", "autopay" or "oauth2"/),
         expect.stringMatching(/^providers\.bad id!: provider ids must be/),
         expect.stringMatching(/^store\.url: holds a password; .*urlEnv/),
-        'consumers.0.keySha256: must be the SHA-256 of the key: 64 hex characters',
-        expect.stringMatching(/^consumers\.1\.key: API keys are not accepted in the config file/),
-        expect.stringMatching(/^consumers\.1\.providers: /),
+        'consumers[0].keySha256: must be the SHA-256 of the key: 64 hex characters',
+        expect.stringMatching(/^consumers\[1\]\.key: API keys are not accepted in the config file/),
+        expect.stringMatching(/^consumers\[1\]\.providers: /),
         'limits.bodyLimitBytes: must be at least 0',
         'tokens.guard.maxTokens: must be at least 1',
       ]),
@@ -102,7 +102,7 @@ describe('broker config', () => {
       expect.arrayContaining([
         'providers.autopay.clientSecretEnv: names NOT_SET, which is not set',
         expect.stringMatching(/^providers\.idp\.tokenUrl: .*https/),
-        'consumers.0.providers.1: names no provider of this file ("nope")',
+        'consumers[0].providers[1]: names no provider of this file ("nope")',
       ]),
     );
   });
@@ -119,7 +119,7 @@ describe('broker config', () => {
       },
       { S: 's' },
     );
-    expect(dup).toEqual(['consumers.1.name: is used by another consumer', expect.stringMatching(/^consumers\.1\.keySha256: is the same key/)]);
+    expect(dup).toEqual(['consumers[1].name: is used by another consumer', expect.stringMatching(/^consumers\[1\]\.keySha256: is the same key/)]);
   });
 });
 
@@ -148,7 +148,7 @@ describe('tokenbroker serve with a bad config', () => {
     expect(message.trim().split('\n')).toHaveLength(1);
     expect(message).toContain('broker.json: providers.ap.clientSecret');
     expect(message).toContain('broker.json: providers.autopay.clientSecretEnv: names NOPE, which is not set');
-    expect(message).toContain('broker.json: consumers.0.keySha256');
+    expect(message).toContain('broker.json: consumers[0].keySha256');
     expect(message).not.toContain(SECRET);
     expect(out.join('')).toBe('');
   });

@@ -48,7 +48,7 @@ describe('reload', () => {
     expect(() => h!.broker.reload(() => JSON.parse('{ broken'))).toThrow();
     const errors = h.logs.slice(logFrom).filter((line) => line.includes('reload failed'));
     expect(errors).toHaveLength(2);
-    expect(errors[0]).toContain('consumers.0.keySha256');
+    expect(errors[0]).toContain('consumers[0].keySha256');
     expect((await h.get('/v1/tokens/ap', bearer(KEYS.billing))).status).toBe(200);
   });
 

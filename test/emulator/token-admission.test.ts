@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { resolveOptions } from '../../src/apps/emulator/options.js';
+import { resolveEmulatorOptions } from '../../src/apps/emulator/options.js';
 import { EmulatorState } from '../../src/apps/emulator/state.js';
 import { admitTokenRequest, recordIssued, type Authentication } from '../../src/apps/emulator/token-admission.js';
 
 // The shared policy in isolation: the order of the checks, and a fractional error rate made
 // deterministic by pinning the random source (over HTTP only 0 and 1 are deterministic).
 
-function newState(clock: { ms: number }, patch: Parameters<typeof resolveOptions>[0] = {}): EmulatorState {
+function newState(clock: { ms: number }, patch: Parameters<typeof resolveEmulatorOptions>[0] = {}): EmulatorState {
   return new EmulatorState(
-    resolveOptions({
+    resolveEmulatorOptions({
       now: () => clock.ms,
       clients: [{ provider: 'alternative-payments', clientId: 'ap', clientSecret: 's' }],
       ...patch,

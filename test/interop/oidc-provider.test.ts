@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTokenManager, type TokenManager } from '../../src/core/manager.js';
+import { DPoPRequiredError, TokenError } from '../../src/base/errors.js';
 import { oauth2 } from '../../src/providers/oauth2/index.js';
 import { forgetSharedState } from '../../src/providers/oauth2/profile.js';
 import { makeCertificates, mtlsFeature, startOidcProvider, type TestCertificates } from './servers.js';
@@ -214,6 +215,35 @@ describe('oauth2 × oidc-provider', () => {
       api.rejectNextToken();
       await expect(client.get('accounts').json()).resolves.toMatchObject({ ok: true });
       expect(tokens.stats().tokensIssued.invalidated).toBe(1);
+    });
+
+    it('a DPoP-bound token says DPoP, getAuthorizationHeader refuses it (never Bearer), and client(id) still works', async () => {
+      oidc = await startOidcProvider([{ ...CLIENT, client_id: 'dpop-client', client_secret: 'dpop-secret', dpop_bound_access_tokens: true }], {
+        features: { dPoP: dpopFeature },
+      });
+      const api = await startResourceServer(oidc);
+      closers.push(api.close);
+      tokens = createTokenManager({
+        providers: {
+          idp: oauth2({ issuer: oidc.url, clientId: 'dpop-client', clientSecret: 'dpop-secret', scope: 'api:read', dpop: true, apiBaseUrl: `${api.url}/v1/` }),
+        },
+      });
+      // Refused before any token is fetched: nothing to hand out without a proof.
+      const refusal = await tokens.getAuthorizationHeader('idp').catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(DPoPRequiredError);
+      expect(refusal).toBeInstanceOf(TokenError);
+      expect(refusal).toMatchObject({ code: 'dpop_required', provider: 'idp' });
+      expect((refusal as Error).message).toMatch(/tokens\.fetch\(id\) or tokens\.client\(id\)/);
+      expect(oidc.tokenRequests()).toBe(0);
+
+      const token = await tokens.getToken('idp');
+      expect(token.tokenType).toBe('DPoP');
+      expect(await oidc.introspect(token.accessToken)).toMatchObject({ active: true, token_type: 'DPoP' });
+      // With a token cached, still refused: a header without its proof is never produced.
+      await expect(tokens.getAuthorizationHeader('idp')).rejects.toBeInstanceOf(DPoPRequiredError);
+      await expect(tokens.getAuthorizationHeader('idp', { forceRefresh: true })).rejects.toBeInstanceOf(DPoPRequiredError);
+      await expect(tokens.client('idp').get('accounts').json()).resolves.toMatchObject({ ok: true, method: 'GET' });
+      await expect(tokens.fetch('idp')(`${api.url}/v1/accounts`)).resolves.toMatchObject({ status: 200 });
     });
   });
 });

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TokenError } from '../../src/index.js';
-import { ConfigError, createTokenManager, InvalidCredentialsError, ManagerClosedError, type TokenManager } from '../../src/index.js';
+import { ConfigError, createTokenManager, InvalidCredentialsError, ManagerClosedError, UnknownProviderError, type TokenManager } from '../../src/index.js';
 import { fakeProvider } from '../helpers/fake-provider.js';
 
 describe('error ownership', () => {
@@ -78,5 +78,17 @@ describe('error ownership', () => {
     expect(error).not.toBeInstanceOf(ConfigError);
     expect((error as TokenError).code).toBe('closed');
     expect(() => tokens!.register('b', fake.provider)).toThrow(ManagerClosedError);
+  });
+
+  it('an unknown provider id throws UnknownProviderError (code unknown_provider), not ConfigError, from every method', async () => {
+    tokens = createTokenManager({ providers: { a: fakeProvider().provider } });
+    const error = await tokens.getToken('b').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownProviderError);
+    expect(error).not.toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ code: 'unknown_provider', provider: 'b', message: 'No provider is registered as "b"' });
+    await expect(tokens.getAuthorizationHeader('b')).rejects.toBeInstanceOf(UnknownProviderError);
+    expect(() => tokens!.client('b')).toThrow(UnknownProviderError);
+    expect(() => tokens!.fetch('b')).toThrow(UnknownProviderError);
+    expect(() => tokens!.invalidate('b')).toThrow(UnknownProviderError);
   });
 });

@@ -53,7 +53,7 @@ describe('bounded memory store', () => {
     }
     expect(store.size).toBe(100);
     expect(tokens.unregister('tenant-0')).toBe(true);
-    await expect(tokens.getToken('tenant-0')).rejects.toThrow(/no provider is registered/);
+    await expect(tokens.getToken('tenant-0')).rejects.toThrow(/No provider is registered as "tenant-0"/);
   });
 
   it('after close(), even a warm token is refused (the warm path trusts only live entries)', async () => {

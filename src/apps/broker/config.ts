@@ -11,7 +11,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { managerTimingSchema } from '../../core/options.js';
 import {
-  describeIssue as describe,
+  describeConfigFileIssue as describe,
   ENV_NAME,
   INLINE_SECRET_MESSAGE,
   inlineSecrets,
@@ -20,6 +20,7 @@ import {
   type ProviderSection,
 } from '../config-file.js';
 import { ConfigError, type ConfigIssue } from '../../base/errors.js';
+import { inSource, issuePath } from '../../base/zod-issues.js';
 import type { TokenManagerOptions } from '../../core/options.js';
 import type { Provider } from '../../providers/provider.js';
 import { resolveConsumers, resolveTls, type Consumer, type ConsumerConfig, type ResolvedTls, type TlsConfig } from './consumers.js';
@@ -231,10 +232,7 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
   const env = load.env ?? process.env;
   const baseDir = load.baseDir ?? process.cwd();
   const issues: ConfigIssue[] = [];
-  const at = (path: readonly PropertyKey[]): string => {
-    const joined = path.map(String).join('.') || '(top level)';
-    return load.source === undefined ? joined : `${load.source}: ${joined}`;
-  };
+  const at = (path: readonly PropertyKey[]): string => inSource(load.source, issuePath(path, '', '(top level)'));
   const add = (path: readonly PropertyKey[], message: string) => issues.push({ path: at(path), message });
   const check = <S extends z.ZodType>(schema: S, value: unknown, path: readonly PropertyKey[]): z.output<S> | undefined => {
     const parsed = schema.safeParse(value);

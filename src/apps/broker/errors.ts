@@ -85,7 +85,11 @@ export function tokenFailure(error: unknown, provider: string): BrokerError {
       };
     case 'provider_unavailable':
       return { status: 503, code: 'upstream_unavailable', message: `Provider "${provider}" is unavailable`, retryAfterSeconds: retryAfter };
+    case 'unknown_provider':
+      return { status: 404, code: 'unknown_provider', message: 'No provider is configured under that id' };
     case 'config':
+    case 'foreign_origin':
+    case 'dpop_required':
       return { status: 500, code: 'internal_error', message: 'The broker is misconfigured; see its log' };
     case 'closed':
       return { status: 503, code: 'shutting_down', message: 'The broker is shutting down' };

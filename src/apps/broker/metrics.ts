@@ -7,7 +7,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { TokenManager } from '../../core/manager.js';
-import { ISSUE_REASONS } from '../../base/stats.js';
+import { EVENT_COUNTER_TABLE, ISSUE_REASONS, TOKENS_ISSUED_COUNTER, type CounterSpec, type ProviderStats } from '../../base/stats.js';
 import { onUpstreamFetch } from '../../core/telemetry.js';
 
 /** The broker's metrics. */
@@ -78,35 +78,22 @@ export class BrokerMetrics {
       },
     });
 
-    const fromStats = (name: string, help: string, read: (s: ReturnType<TokenManager['stats']>['byProvider'][string]) => number) =>
+    // Every counter of the library's one table, named `tokenbroker_<name>_total`, read at scrape time.
+    type Read = (counter: Counter, provider: string, stats: ProviderStats) => void;
+    const fromStats = ({ name, description }: CounterSpec, labelNames: string[], read: Read) =>
       new Counter({
-        name,
-        help,
-        labelNames: ['provider'],
+        name: `tokenbroker_${name.replaceAll('.', '_')}_total`,
+        help: description,
+        labelNames,
         registers,
         collect() {
           this.reset();
-          for (const [provider, stats] of Object.entries(tokens.stats().byProvider)) this.inc({ provider }, read(stats));
+          for (const [provider, stats] of Object.entries(tokens.stats().byProvider)) read(this, provider, stats);
         },
       });
-    fromStats('tokenbroker_cache_hits_total', 'Token requests answered from the cache', (s) => s.hits);
-    fromStats('tokenbroker_cache_misses_total', 'Token requests that found no usable cached token', (s) => s.misses);
-    fromStats('tokenbroker_deduplicated_total', 'Token requests that joined an upstream fetch already under way', (s) => s.deduplicated);
-    fromStats('tokenbroker_upstream_requests_total', 'HTTP token requests sent to providers, retries included', (s) => s.requestsSent);
-    fromStats('tokenbroker_upstream_failures_total', 'Upstream token fetches that failed after retries', (s) => s.failures);
-    fromStats('tokenbroker_guard_refusals_total', 'Token fetches refused by the issuance guard (no request sent)', (s) => s.guardRefusals);
-
-    new Counter({
-      name: 'tokenbroker_tokens_issued_total',
-      help: 'New tokens received from providers, by provider and reason',
-      labelNames: ['provider', 'reason'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [provider, stats] of Object.entries(tokens.stats().byProvider)) {
-          for (const reason of ISSUE_REASONS) this.inc({ provider, reason }, stats.tokensIssued[reason]);
-        }
-      },
+    for (const spec of EVENT_COUNTER_TABLE) fromStats(spec, ['provider'], (counter, provider, stats) => counter.inc({ provider }, stats[spec.stat]));
+    fromStats(TOKENS_ISSUED_COUNTER, ['provider', 'reason'], (counter, provider, stats) => {
+      for (const reason of ISSUE_REASONS) counter.inc({ provider, reason }, stats.tokensIssued[reason]);
     });
 
     const latency = new Histogram({

@@ -5,6 +5,8 @@
  */
 import { dirname } from 'node:path';
 import { ConfigError } from '../../base/errors.js';
+import { withDeadline } from '../../base/timers.js';
+import { renameIssues } from '../../base/zod-issues.js';
 import type { Logger } from '../../base/logger.js';
 import { redisStore } from '../../stores/redis/index.js';
 import { sqliteStore } from '../../stores/sqlite/index.js';
@@ -40,8 +42,7 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
     (field: (libraryPath: string) => string) =>
     (error: unknown): never => {
       if (!(error instanceof ConfigError)) throw error;
-      const at = (path: string) => (source === undefined ? path : `${source}: ${path}`);
-      throw new ConfigError(error.issues.map((issue) => ({ path: at(field(issue.path)), message: issue.message })));
+      throw new ConfigError(renameIssues(error.issues, field, source));
     };
   const keysField = (path: string) => (/encryptionKeys/.test(path) ? 'store.encryptionKeysEnv' : 'store');
   if (config.type === 'sqlite') {
@@ -84,18 +85,11 @@ function shared(store: SharedTokenStore, kind: 'sqlite' | 'redis'): BrokerStore 
   return {
     store,
     kind,
-    async reachable(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
-      try {
-        return await Promise.race([store.get(PROBE_KEY).then(() => true), deadline]);
-      } catch {
-        return false;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    reachable: (timeoutMs) =>
+      withDeadline(
+        store.get(PROBE_KEY).then(() => true),
+        timeoutMs,
+        () => new Error('no answer'),
+      ).catch(() => false),
   };
 }

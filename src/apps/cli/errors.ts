@@ -50,7 +50,7 @@ export function exitCodeFor(error: unknown): number {
  * The one-line message for an error: a ConfigError's issues joined with `; `, whitespace collapsed,
  * every known secret replaced by `[redacted]`, and at most 500 characters.
  */
-export function describeError(error: unknown, secrets: Iterable<string> = []): string {
+export function errorLine(error: unknown, secrets: Iterable<string> = []): string {
   let message: string;
   if (error instanceof ConfigError) {
     message = `invalid configuration: ${error.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { attachContext, type CliContext, type CliIo, writeLine } from './context.js';
-import { describeError, EXIT, exitCodeFor, refuseSecretArguments, withoutOptionValues } from './errors.js';
+import { errorLine, EXIT, exitCodeFor, refuseSecretArguments, withoutOptionValues } from './errors.js';
 
 /** A subcommand: adds itself to the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -74,7 +74,7 @@ export async function runProgram(commands: readonly RegisterCommand[], argv: rea
       if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync') return error.exitCode === 0 ? EXIT.ok : EXIT.config;
       return EXIT.config;
     }
-    writeLine(io.stderr, `tokenbroker: ${describeError(error, context.secrets)}`);
+    writeLine(io.stderr, `tokenbroker: ${errorLine(error, context.secrets)}`);
     return exitCodeFor(error);
   }
 }

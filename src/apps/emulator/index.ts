@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { resolveOptions, type EmulatorOptions, type KnobsPatch, type Knobs } from './options.js';
+import { resolveEmulatorOptions, type EmulatorOptions, type KnobsPatch, type Knobs } from './options.js';
 import { ALTERNATIVE_PAYMENTS_PREFIX, AUTOPAY_API_PREFIX, AUTOPAY_AUTH_PREFIX, listen, shutdown } from './server.js';
 import { EmulatorState } from './state.js';
 import type { EmulatorStats } from './stats.js';
@@ -54,7 +54,7 @@ export interface Emulator {
  * await emulator.close();
  */
 export async function startEmulator(options?: EmulatorOptions): Promise<Emulator> {
-  const resolved = resolveOptions(options);
+  const resolved = resolveEmulatorOptions(options);
   const state = new EmulatorState(resolved);
   const { server, url } = await listen(state, resolved.host, resolved.port);
   state.url = url;

@@ -175,7 +175,7 @@ const optionsSchema = z.strictObject({
 });
 
 /** Options after validation, with defaults applied. */
-export interface ResolvedOptions {
+export interface ResolvedEmulatorOptions {
   host: string;
   port: number;
   clients: EmulatorClient[] | undefined;
@@ -184,7 +184,7 @@ export interface ResolvedOptions {
 }
 
 /** Validates `startEmulator` options; throws an Error naming every bad field. */
-export function resolveOptions(options: EmulatorOptions | undefined): ResolvedOptions {
+export function resolveEmulatorOptions(options: EmulatorOptions | undefined): ResolvedEmulatorOptions {
   const parsed = optionsSchema.safeParse(options ?? {});
   if (!parsed.success) throw new Error(formatIssues('Invalid emulator options', parsed.error.issues));
   const { host, port, clients, now, ...patch } = parsed.data;

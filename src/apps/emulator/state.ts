@@ -1,6 +1,6 @@
 import { BanList } from './ban-list.js';
 import { ClientRegistry, SAMPLE_CLIENTS } from './clients.js';
-import { applyKnobsPatch, parseKnobsPatch, type Knobs, type ResolvedOptions } from './options.js';
+import { applyKnobsPatch, parseKnobsPatch, type Knobs, type ResolvedEmulatorOptions } from './options.js';
 import { PerSecondRateLimiter } from './rate-limiter.js';
 import { Counters, type EmulatorStats } from './stats.js';
 import { TokenStore } from './tokens.js';
@@ -24,7 +24,7 @@ export class EmulatorState {
   url = '';
   #knobs: Knobs;
 
-  constructor(options: ResolvedOptions) {
+  constructor(options: ResolvedEmulatorOptions) {
     this.now = options.now;
     this.#knobs = options.knobs;
     this.clients = new ClientRegistry(options.clients ?? SAMPLE_CLIENTS);

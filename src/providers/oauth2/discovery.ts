@@ -7,7 +7,7 @@ import type { CustomFetch, ServerMetadata } from 'openid-client';
 import { InvalidTokenResponseError, safeCause, type TokenError } from '../../base/errors.js';
 import { urlIssue } from '../../base/url-policy.js';
 import { scrub as scrubText } from '../../base/redact.js';
-import { describeError, ownError } from './errors.js';
+import { errorSummary, ownError } from './errors.js';
 import type { OpenIdClient } from './library.js';
 
 /** `http://` reaches only loopback hosts (the options checked); openid-client must be told it may. */
@@ -59,7 +59,7 @@ function discoveryError(issuer: string, error: unknown): TokenError {
   const own = ownError(error);
   if (own !== undefined) return own;
   // The discovery request carries no secret, but the body it quotes is a stranger's: scrub it anyway.
-  return new InvalidTokenResponseError(`Discovery of ${issuer} failed (OpenID and RFC 8414): ${describeError(error, scrubText)}`, {
+  return new InvalidTokenResponseError(`Discovery of ${issuer} failed (OpenID and RFC 8414): ${errorSummary(error, scrubText)}`, {
     cause: safeCause(error, scrubText),
   });
 }

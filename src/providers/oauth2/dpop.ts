@@ -5,7 +5,7 @@
  * once with a proof carrying the nonce it sent.
  */
 import type { DPoPHandle } from 'openid-client';
-import type { Token } from '../../base/token.js';
+import { authorizationValue, type Token } from '../../base/token.js';
 import { dpopKeyPair, randomDpopKey, type SigningKey } from './keys.js';
 import type { OpenIdClient } from './library.js';
 import type { FetchLike } from './transport.js';
@@ -62,7 +62,7 @@ async function sendOnce(dpopHandle: DPoPHandle, request: Request, token: Token, 
   const handle = dpopHandle as unknown as ProofMaker;
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
-  headers.set('authorization', `DPoP ${token.accessToken}`);
+  headers.set('authorization', authorizationValue(token.accessToken, 'DPoP'));
   await handle.addProof(url, headers, request.method, token.accessToken);
   const response = await send(new Request(request, { headers }));
   handle.cacheNonce(response, url);

@@ -50,7 +50,7 @@ export function tokenRequestError(
   // A bare 401 from a token endpoint can only be about the client's authentication (RFC 6749 §5.2).
   if (answer?.status === 401) return credentialsRefused('Token endpoint', answer, scrub);
   if (answer !== undefined && (answer.status < 200 || answer.status >= 300)) return commonFailure(answer, scrub, Date.now());
-  return new InvalidTokenResponseError(`Token response was rejected: ${describeError(error, scrub)}`, { cause: safeCause(error, scrub) });
+  return new InvalidTokenResponseError(`Token response was rejected: ${errorSummary(error, scrub)}`, { cause: safeCause(error, scrub) });
 }
 
 /** Our own error, thrown inside the fetch wrapper and possibly wrapped by openid-client on its way out. */
@@ -64,7 +64,7 @@ export function ownError(error: unknown): TokenError | undefined {
 }
 
 /** `message: inner message`, for openid-client's wrapped errors ("invalid response encountered: …"). */
-export function describeError(error: unknown, scrub: (text: string) => string): string {
+export function errorSummary(error: unknown, scrub: (text: string) => string): string {
   if (!(error instanceof Error)) return 'unknown error';
   const inner = error.cause instanceof Error && error.cause.message !== error.message ? `: ${error.cause.message}` : '';
   return scrub(`${error.message}${inner}`);

@@ -97,9 +97,8 @@ async function grant(
         `Token endpoint answered token_type ${JSON.stringify(tokenType ?? null)}; dpop is set, so only a DPoP-bound token is accepted`,
       );
     }
-    // The manager caches Bearer-typed tokens; the binding is this provider's, and its authorised
-    // requests say `DPoP` with a proof.
-    body.token_type = 'Bearer';
+    // One spelling for the manager's check (the provider's tokenType): the token says it is bound.
+    body.token_type = 'DPoP';
   }
   return { body, quota };
 }

@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { credentialKey, type Provider, type TokenRequestContext, type TokenResponse } from '../provider.js';
-import type { Token } from '../../base/token.js';
+import { authorizationValue, type Token, type TokenType } from '../../base/token.js';
 import { DpopBinding } from './dpop.js';
 import type * as Grant from './grant.js';
-import { resolveOptions, type CredentialSettings, type OAuth2Options } from './options.js';
+import { resolveOAuth2Options, type CredentialSettings, type OAuth2Options } from './options.js';
 import { profileFor, type Profile } from './profile.js';
 import { transportFetch } from './transport.js';
 
@@ -52,7 +52,7 @@ export type { FetchLike, TlsClientCertificate } from './transport.js';
  * ```
  */
 export function oauth2(options: OAuth2Options): Provider {
-  const { shared, credential } = resolveOptions(options);
+  const { shared, credential } = resolveOAuth2Options(options);
   return new OAuth2Provider(profileFor(shared), credential);
 }
 
@@ -98,6 +98,11 @@ class OAuth2Provider implements Provider {
     return this.#profile.settings.defaultExpiresInSeconds;
   }
 
+  /** `'DPoP'` with `dpop` set: every token is bound to the key and goes out only with a proof. */
+  get tokenType(): TokenType {
+    return this.#extras?.dpop === undefined ? 'Bearer' : 'DPoP';
+  }
+
   async requestToken(context: TokenRequestContext): Promise<TokenResponse> {
     const credential = { profile: this.#profile, clientId: this.#clientId, clientSecret: this.#clientSecret, extras: this.#extras };
     return (await grantCode()).requestToken(credential, context);
@@ -109,7 +114,7 @@ class OAuth2Provider implements Provider {
     const dpop = this.#extras?.dpop;
     if (dpop !== undefined) return (await grantCode()).sendDpopBound(dpop, this.#clientId, request, token, transport);
     const headers = new Headers(request.headers);
-    headers.set('authorization', `Bearer ${token.accessToken}`);
+    headers.set('authorization', authorizationValue(token.accessToken));
     return transport(new Request(request, { headers }));
   }
 

@@ -184,7 +184,7 @@ export interface CredentialSettings {
 }
 
 /** Validates the options (throws one ConfigError with every problem) and splits them. */
-export function resolveOptions(options: OAuth2Options): { shared: SharedSettings; credential: CredentialSettings } {
+export function resolveOAuth2Options(options: OAuth2Options): { shared: SharedSettings; credential: CredentialSettings } {
   const parsed = parseOptions(optionsSchema(), options, 'oauth2');
   const issues: ConfigIssue[] = [];
   const issue = (path: string, message: string) => issues.push({ path: `oauth2.${path}`, message });

@@ -16,7 +16,7 @@ import { RedisLedger } from './ledger.js';
 import type { Settings } from './options.js';
 import { COMPARE_AND_DELETE_TOKEN, EXTEND_LOCK, RELEASE_LOCK, SET_AND_PUBLISH } from './scripts.js';
 import { Subscriptions } from './subscriptions.js';
-import { Wakeup, withDeadline } from './wait.js';
+import { redisDeadline, Wakeup } from './wait.js';
 
 /** The {@link SharedTokenStore} on Redis. */
 export class RedisTokenStore implements SharedTokenStore {
@@ -142,7 +142,7 @@ export class RedisTokenStore implements SharedTokenStore {
     if (this.#readyListener !== undefined) this.#client.removeListener('ready', this.#readyListener);
     await this.#subscriptions.close();
     if (this.#connection.owned) {
-      await withDeadline(this.#client.quit(), this.#settings.commandTimeoutMs, 'QUIT').catch(() => {});
+      await redisDeadline(this.#client.quit(), this.#settings.commandTimeoutMs, 'QUIT').catch(() => {});
       this.#client.disconnect();
     }
   }
@@ -151,9 +151,9 @@ export class RedisTokenStore implements SharedTokenStore {
   #run<T>(what: string, op: (client: RedisClient) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('the Redis store is closed'));
     const client = this.#client;
-    if (client.status === 'ready') return withDeadline(op(client), this.#settings.commandTimeoutMs, what);
+    if (client.status === 'ready') return redisDeadline(op(client), this.#settings.commandTimeoutMs, what);
     if (client.status === 'end') return Promise.reject(new Error('the Redis connection is closed'));
-    return withDeadline(
+    return redisDeadline(
       this.#whenReady().then(() => op(client)),
       this.#settings.commandTimeoutMs,
       `${what} (not connected)`,

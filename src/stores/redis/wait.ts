@@ -2,26 +2,11 @@
  * Small timing helpers for the Redis store: a deadline around any promise, and a wake-up that a
  * notification or a timer can fire, each leaving no timer or listener behind.
  */
+import { withDeadline } from '../../base/timers.js';
 
-/** Rejects with a timeout error if `promise` has not settled within `ms`. */
-export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      // The late settlement of `promise` must not become an unhandled rejection.
-      promise.catch(() => {});
-      reject(new RedisTimeoutError(`Redis ${what} got no answer within ${ms} ms`));
-    }, ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error as Error);
-      },
-    );
-  });
+/** Rejects with a {@link RedisTimeoutError} if `promise` has not settled within `ms` (the one deadline helper, base/timers.ts). */
+export function redisDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return withDeadline(promise, ms, () => new RedisTimeoutError(`Redis ${what} got no answer within ${ms} ms`));
 }
 
 /** A Redis call that took longer than the store's `commandTimeoutMs`. */

@@ -5,6 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Token } from '../../../base/token.js';
+import { withDeadline } from '../../../base/timers.js';
 import type { ServiceDeps } from '../deps.js';
 import { tokenFailure, type BrokerError } from '../errors.js';
 import { send } from '../reply.js';
@@ -41,7 +42,7 @@ export function createTokenAnswer({ tokens, limits, closing }: Pick<ServiceDeps,
       const pending = tokens.getToken(id);
       // A warm hit hands back the same settled promise every time: awaited as is, with no timer.
       // Anything else (a fetch under way) is awaited within the request timeout.
-      token = await (settled.get(id) === pending ? pending : withDeadline(pending, limits.requestTimeoutMs));
+      token = await (settled.get(id) === pending ? pending : withDeadline(pending, limits.requestTimeoutMs, () => TIMED_OUT));
       settled.set(id, pending);
     } catch (error) {
       // No known retry time for a fetch still under way: 1 s is a guess, and says so by being small.
@@ -57,15 +58,6 @@ export function createTokenAnswer({ tokens, limits, closing }: Pick<ServiceDeps,
     if (closing()) reply.header('connection', 'close');
     return tokenBody(token, id, expiresAtText);
   };
-}
-
-/** `promise`, or a rejection with TIMED_OUT after `ms`. */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(TIMED_OUT), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** The success body. `expires_at` is the token's real expiry; the broker fetches a new one before it. */

@@ -4,7 +4,7 @@
  * again and again makes one token request per token lifetime, not one per run.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { TokenError } from '../../../base/errors.js';
+import { InvalidCredentialsError, TokenError } from '../../../base/errors.js';
 import type { SqliteTokenStore } from '../../../stores/sqlite/index.js';
 import type { Token } from '../../../base/token.js';
 import { PROVIDER_ID } from '../../config-file.js';
@@ -27,7 +27,7 @@ interface TokenCommandOptions {
 export interface TokenOutput {
   /** `alternative-payments`, `autopay`, or the provider id of the --config file. */
   provider: string;
-  tokenType: 'Bearer';
+  tokenType: Token['tokenType'];
   /** ISO 8601. */
   expiresAt: string;
   /** Seconds from now, rounded down. */
@@ -153,11 +153,14 @@ Examples:
           if (io.signal?.aborted === true && !(error instanceof TokenError)) {
             throw new InterruptedError('interrupted before a token arrived');
           }
-          if (error instanceof TokenError && error.code === 'invalid_credentials') {
-            error.message +=
+          if (error instanceof InvalidCredentialsError) {
+            // A new error with the hint: the one thrown stays as the library made it (errors are never mutated).
+            const hint =
               loaded.source === 'environment'
                 ? ` (check ${ENV_VARS[kind as CliProviderKind].clientId} and ${ENV_VARS[kind as CliProviderKind].clientSecret})`
                 : ` (check the client id and secret that ${loaded.source} points to)`;
+            const { provider, status, providerCode } = error;
+            throw new InvalidCredentialsError(error.message + hint, { provider, status, providerCode, cause: error.cause });
           }
           throw error;
         }
@@ -177,9 +180,8 @@ Examples:
  * so a script never gets a token about to expire.
  */
 async function dueForRefresh(token: Token): Promise<boolean> {
-  const [{ resolveOptions }, { tokenTimes }] = await Promise.all([import('../../../core/options.js'), import('../../../base/token.js')]);
-  const { skewMs, refreshAheadRatio, refreshAheadMinMs } = resolveOptions({});
-  return Date.now() >= tokenTimes(token, { skewMs, refreshAheadRatio, refreshAheadMinMs }).refreshAt;
+  const { DEFAULT_TOKEN_TIMING, tokenTimes } = await import('../../../core/timing.js');
+  return Date.now() >= tokenTimes(token, DEFAULT_TOKEN_TIMING).refreshAt;
 }
 
 /** The new token; if the provider fails, the cached one, still usable, as the library would serve it. */
