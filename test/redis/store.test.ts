@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenManager, type SharedTokenStore } from '../../src/index.js';
 import { redisStore } from '../../src/stores/redis/index.js';
 import { fakeProvider } from '../helpers/fake-provider.js';
-import { managerConformance, sampleToken, sharedStoreSubject, storeConformance } from '../stores/conformance.js';
+import { storeConformance } from 'tokenbroker/testing';
+import { managerConformance, sampleToken } from '../stores/conformance.js';
 import { freePort, skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
 const skip = skipWithoutRedis('test/redis/store.test.ts');
@@ -25,10 +26,7 @@ describe.skipIf(skip)('redisStore', () => {
     await server?.close();
   });
 
-  storeConformance('redisStore', async () => {
-    const store = redisStore({ url: server.url, keyPrefix: nextPrefix() });
-    return sharedStoreSubject(store);
-  });
+  storeConformance({ name: 'redisStore: store conformance', create: (namespace) => redisStore({ url: server.url, keyPrefix: `${namespace}:` }), it, describe });
 
   managerConformance('redisStore', () => redisStore({ url: server.url, keyPrefix: nextPrefix() }));
 

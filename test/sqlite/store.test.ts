@@ -7,16 +7,15 @@ import { rmSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { sqliteStore } from 'tokenbroker/sqlite';
-import { managerConformance, sampleToken, sharedStoreSubject, storeConformance } from '../stores/conformance.js';
+import { storeConformance } from 'tokenbroker/testing';
+import { managerConformance, sampleToken } from '../stores/conformance.js';
 import { tempDirs } from './helpers.js';
 
 const temp = tempDirs();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-storeConformance('sqliteStore', async () => {
-  const store = sqliteStore({ path: temp.file() });
-  return sharedStoreSubject(store);
-});
+// One file per namespace: stores on one file share it, as the processes of one host do.
+storeConformance({ name: 'sqliteStore: store conformance', create: (namespace) => sqliteStore({ path: temp.file(`${namespace}.sqlite`) }), it, describe });
 
 managerConformance('sqliteStore', () => sqliteStore({ path: temp.file() }));
 
