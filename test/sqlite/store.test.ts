@@ -5,7 +5,7 @@
  */
 import { rmSync, statSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { sqliteStore } from 'tokenbroker/sqlite';
 import { storeConformance } from 'tokenbroker/testing';
 import { managerConformance, sampleToken } from '../stores/conformance.js';
@@ -121,6 +121,25 @@ describe('sqliteStore: waitForToken', () => {
       await waiter.close();
       expect(await closing).toBeUndefined();
     } finally {
+      await Promise.all([holder.close(), waiter.close()]);
+    }
+  });
+
+  it('times its wait on the monotonic clock: a wall clock stepped back an hour does not stretch it', async () => {
+    const path = temp.file();
+    const holder = sqliteStore({ path });
+    const waiter = sqliteStore({ path, pollIntervalMs: 20 });
+    const realNow = Date.now.bind(Date);
+    try {
+      await holder.acquireLock('k', 10_000);
+      const waiting = waiter.waitForToken('k', 400, new AbortController().signal);
+      await sleep(100);
+      // The lock's expiry is wall-clock time shared by every process: stepped back, it stays held.
+      vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+      const outcome = await Promise.race([waiting.then(() => 'timed out'), sleep(3_000).then(() => 'still waiting')]);
+      expect(outcome).toBe('timed out');
+    } finally {
+      vi.restoreAllMocks();
       await Promise.all([holder.close(), waiter.close()]);
     }
   });

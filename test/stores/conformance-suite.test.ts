@@ -7,7 +7,8 @@
  * once (each on its own namespace), recording which fail: a failing test here is the expected outcome.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { SharedTokenStore } from 'tokenbroker';
@@ -150,12 +151,31 @@ describe('the conformance suite', () => {
     expect(result.status).toBe(0);
   }, 120_000);
 
-  it('imports nothing but Node built-ins and its own layer: no test framework at run time', () => {
-    const folder = new URL('../../src/stores/conformance/', import.meta.url);
-    const imports = readdirSync(folder).flatMap((file) =>
-      [...readFileSync(new URL(file, folder), 'utf8').matchAll(/^import\s[^;]*?from\s+'([^']+)'/gm)].map((match) => `${file}: ${match[1]}`),
-    );
-    expect(imports.length).toBeGreaterThan(0);
-    expect(imports.filter((line) => !/: (node:|\.\.?\/)/.test(line))).toEqual([]);
+  it('docs/custom-store.md shows the two example test files verbatim', () => {
+    const page = readFileSync(`${root}docs/custom-store.md`, 'utf8');
+    for (const file of ['map-store.test.ts', 'map-store.node-test.ts']) {
+      const code = readFileSync(`${root}examples/custom-store/${file}`, 'utf8');
+      const body = code.slice(code.search(/^import /m));
+      expect(page).toContain(`\`\`\`ts\n${body}\`\`\``);
+    }
+  });
+
+  it('loads nothing but node:assert at run time: no test framework, no package, no other module of tokenbroker', () => {
+    // The run-time imports reachable from the entry point (type-only imports vanish when compiled).
+    const folder = fileURLToPath(new URL('../../src/stores/conformance/', import.meta.url));
+    const seen = new Set<string>();
+    const external = new Set<string>();
+    const visit = (path: string): void => {
+      if (seen.has(path)) return;
+      seen.add(path);
+      for (const [, specifier] of readFileSync(path, 'utf8').matchAll(/^import\s(?!type\s)[^;]*?from\s+'([^']+)'/gm)) {
+        if (specifier!.startsWith('.')) visit(resolve(dirname(path), specifier!.replace(/\.js$/, '.ts')));
+        else external.add(specifier!);
+      }
+    };
+    visit(`${folder}index.ts`);
+    expect([...external]).toEqual(['node:assert/strict']);
+    expect([...seen].filter((path) => !path.startsWith(folder))).toEqual([]);
+    expect(seen.size).toBeGreaterThan(4);
   });
 });
