@@ -33,7 +33,7 @@ export interface WaitSource {
 }
 
 /** Something a waiter sleeps on until fired or until a timeout. A fire with nobody sleeping is kept. */
-export class Wakeup {
+class Wakeup {
   #pending = false;
   #wake: (() => void) | undefined;
 

@@ -53,13 +53,16 @@ async function runTest<T>(registration: Registration<T>, namespace: string, body
     },
     signal: ended.signal,
   };
+  let failure: { readonly error: unknown } | undefined;
   try {
     await body(fixture);
-  } finally {
-    ended.abort(new Error('the conformance test ended'));
-    const closing = [...open].map((store) => registration.close(store));
-    open.clear();
-    // A close that fails fails the test too.
-    await Promise.all(closing);
+  } catch (error) {
+    failure = { error };
   }
+  ended.abort(new Error('the conformance test ended'));
+  const closing = await Promise.allSettled([...open].map((store) => registration.close(store)));
+  open.clear();
+  if (failure !== undefined) throw failure.error;
+  // A store whose close() fails fails the test that closed it.
+  for (const result of closing) if (result.status === 'rejected') throw result.reason;
 }
