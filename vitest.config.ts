@@ -42,6 +42,7 @@ export default defineConfig({
             { find: /^tokenbroker$/, replacement: src('index.ts') },
             { find: /^tokenbroker\/redis$/, replacement: src('stores/redis/index.ts') },
             { find: /^tokenbroker\/sqlite$/, replacement: src('stores/sqlite/index.ts') },
+            { find: /^tokenbroker\/testing$/, replacement: src('stores/conformance/index.ts') },
             { find: /^tokenbroker\/(emulator|broker)$/, replacement: src('apps/$1/index.ts') },
           ],
         },

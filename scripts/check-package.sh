@@ -27,7 +27,7 @@ if grep -E '^(test|tests|bench|demo|examples|scripts|docs|\.ci|src)/|\.test\.|fi
   echo "npm pack contains files that must not ship (above)" >&2
   exit 1
 fi
-for required in package.json README.md LICENSE CHANGELOG.md dist/index.js dist/index.d.ts dist/apps/emulator/index.js dist/apps/emulator/index.d.ts dist/stores/redis/index.js dist/stores/redis/index.d.ts dist/stores/sqlite/index.js dist/stores/sqlite/index.d.ts dist/apps/cli/main.js; do
+for required in package.json README.md LICENSE CHANGELOG.md dist/index.js dist/index.d.ts dist/apps/emulator/index.js dist/apps/emulator/index.d.ts dist/stores/redis/index.js dist/stores/redis/index.d.ts dist/stores/sqlite/index.js dist/stores/sqlite/index.d.ts dist/stores/conformance/index.js dist/stores/conformance/index.d.ts dist/apps/cli/main.js; do
   grep -qx "$required" "$WORK/contents.txt" || { echo "npm pack is missing $required" >&2; exit 1; }
 done
 if tar -xzf "$TARBALL" -O | grep -a -E 'tb-test-secret|BEGIN (RSA |EC )?PRIVATE KEY' >/dev/null; then

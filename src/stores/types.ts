@@ -84,7 +84,7 @@ export interface SharedTokenStore {
   extendLock(key: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Resolves with the token once another process stores one for `key`, or undefined after `timeoutMs`. */
   waitForToken(key: string, timeoutMs: number, signal: AbortSignal): Promise<Token | undefined>;
-  /** Closes connections the store opened itself. */
+  /** Closes connections the store opened itself, and ends pending waits. */
   close(): Promise<void>;
 }
 

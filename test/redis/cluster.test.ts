@@ -8,7 +8,8 @@ import { createTokenManager, defineProvider, type Provider, type TokenManager } 
 import { namesFor } from '../../src/stores/redis/keys.js';
 import { redisStore } from '../../src/stores/redis/index.js';
 import { tokenBody } from '../helpers/fake-provider.js';
-import { managerConformance, sampleToken, sharedStoreSubject, storeConformance } from '../stores/conformance.js';
+import { storeConformance } from 'tokenbroker/testing';
+import { managerConformance, sampleToken } from '../stores/conformance.js';
 import { skipWithoutTopologies, startRedisCluster, type RedisClusterHandle } from './topology.js';
 
 const skip = skipWithoutTopologies('test/redis/cluster.test.ts');
@@ -42,9 +43,11 @@ describe.skipIf(skip)('redisStore on Redis Cluster', () => {
     await cluster?.close();
   });
 
-  storeConformance('redisStore({ cluster })', async () => {
-    const store = redisStore({ cluster: cluster.nodes, keyPrefix: nextPrefix() });
-    return sharedStoreSubject(store);
+  storeConformance({
+    name: 'redisStore({ cluster }): store conformance',
+    create: (namespace) => redisStore({ cluster: cluster.nodes, keyPrefix: `${namespace}:` }),
+    it,
+    describe,
   });
 
   managerConformance('redisStore({ cluster })', () => redisStore({ cluster: cluster.nodes, keyPrefix: nextPrefix() }));

@@ -66,7 +66,7 @@ describe.skipIf(skip)('encryption at rest', () => {
     const wrong = await manager([k3]).getToken('ap');
     expect(wrong.accessToken).not.toBe(first.accessToken);
     expect(requests()).toBe(2);
-    expect(warnings.map((warning) => warning.message)).toContain('unreadable token in Redis; counted as a miss, a fresh token will replace it');
+    expect(warnings.map((warning) => warning.message)).toContain('unreadable token in the shared store; counted as a miss, a fresh token will replace it');
     const shown = JSON.stringify(warnings);
     for (const secret of [k1, k2, k3, first.accessToken, wrong.accessToken]) expect(shown).not.toContain(secret);
     // The fresh token replaced the unreadable value, encrypted with k3.

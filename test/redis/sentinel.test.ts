@@ -8,7 +8,8 @@ import { createTokenManager, defineProvider, type Provider, type TokenManager } 
 import { namesFor } from '../../src/stores/redis/keys.js';
 import { redisStore } from '../../src/stores/redis/index.js';
 import { tokenBody } from '../helpers/fake-provider.js';
-import { managerConformance, sharedStoreSubject, storeConformance } from '../stores/conformance.js';
+import { storeConformance } from 'tokenbroker/testing';
+import { managerConformance } from '../stores/conformance.js';
 import { skipWithoutTopologies, startRedisSentinel, type RedisSentinelHandle } from './topology.js';
 
 const skip = skipWithoutTopologies('test/redis/sentinel.test.ts');
@@ -42,9 +43,11 @@ describe.skipIf(skip)('redisStore through Redis Sentinel', () => {
 
   const connection = () => ({ sentinels: sentinel.sentinels, name: sentinel.name });
 
-  storeConformance('redisStore({ sentinels })', async () => {
-    const store = redisStore({ ...connection(), keyPrefix: nextPrefix() });
-    return sharedStoreSubject(store);
+  storeConformance({
+    name: 'redisStore({ sentinels }): store conformance',
+    create: (namespace) => redisStore({ ...connection(), keyPrefix: `${namespace}:` }),
+    it,
+    describe,
   });
 
   managerConformance('redisStore({ sentinels })', () => redisStore({ ...connection(), keyPrefix: nextPrefix() }));

@@ -9,14 +9,16 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Token } from '../../base/token.js';
 import type { IssuanceLedger, SharedTokenStore } from '../types.js';
-import { fingerprint, TokenCodec, UnreadableValueError } from '../codec.js';
+import { fingerprint, TokenCodec } from '../codec.js';
+import { TokenWaits } from '../wait.js';
+import { StoreWarnings } from '../warnings.js';
 import type { Connection, RedisClient } from './connection.js';
 import { namesFor, type Names } from './keys.js';
 import { RedisLedger } from './ledger.js';
 import type { Settings } from './options.js';
 import { COMPARE_AND_DELETE_TOKEN, EXTEND_LOCK, RELEASE_LOCK, SET_AND_PUBLISH } from './scripts.js';
 import { Subscriptions } from './subscriptions.js';
-import { redisDeadline, Wakeup } from './wait.js';
+import { redisDeadline } from './wait.js';
 
 /** The {@link SharedTokenStore} on Redis. */
 export class RedisTokenStore implements SharedTokenStore {
@@ -27,7 +29,8 @@ export class RedisTokenStore implements SharedTokenStore {
   readonly #settings: Settings;
   readonly #codec: TokenCodec;
   readonly #subscriptions: Subscriptions;
-  readonly #waiters = new Set<Wakeup>();
+  readonly #waits: TokenWaits;
+  readonly #warnings: StoreWarnings;
   #readyPromise: Promise<void> | undefined;
   #readyListener: (() => void) | undefined;
   #connectionTrouble = false;
@@ -38,6 +41,8 @@ export class RedisTokenStore implements SharedTokenStore {
     this.#client = connection.client;
     this.#settings = settings;
     this.#codec = new TokenCodec(settings.keys);
+    this.#waits = new TokenWaits(settings.pollIntervalMs);
+    this.#warnings = new StoreWarnings('redis', settings.logger);
     if (connection.owned) {
       this.#client.on('error', (error: Error) => this.#connectionError(error));
       this.#client.on('ready', () => {
@@ -89,56 +94,31 @@ export class RedisTokenStore implements SharedTokenStore {
   }
 
   /**
-   * Waits for another process's token: woken by a notification on the credential's channel (published
-   * right after SET), and polling every `pollIntervalMs` in case one is missed. Resolves with a token
-   * stored after the wait began; or with whatever is stored (maybe nothing) as soon as the lock is gone —
-   * its holder finished or died, and the manager decides whether to take over; or undefined after
-   * `timeoutMs`. A Redis failure rejects (the manager then falls back to its own cache).
+   * Waits for another process's token by the stores' one wait protocol (`../wait.ts`). Redis supplies
+   * the look (GET and EXISTS in one transaction) and the wake-up: a notification on the credential's
+   * channel, published right after SET; polling every `pollIntervalMs` covers a missed one. A Redis
+   * failure rejects (the manager then falls back to its own cache).
    */
   async waitForToken(key: string, timeoutMs: number, signal: AbortSignal): Promise<Token | undefined> {
-    signal.throwIfAborted();
-    if (this.#closed) return undefined;
     const names = this.#names(key);
-    // A duration, so the monotonic clock: a wall clock stepped meanwhile must not stretch or cut it.
-    const deadline = performance.now() + timeoutMs;
-    const wakeup = new Wakeup();
-    const onAbort = () => wakeup.fire();
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.#waiters.add(wakeup);
-    // Subscribe before the first look, so a token stored in between is not missed.
-    const unsubscribe = this.#subscriptions.add(names.channel, () => wakeup.fire());
-    try {
-      let first = true;
-      let initial: string | null = null;
-      for (;;) {
-        const [raw, lockHeld] = await this.#run('poll', (client) => poll(client, names));
-        signal.throwIfAborted();
-        if (!first && raw !== null && raw !== initial) {
-          const token = this.#decode(key, raw);
-          if (token !== undefined) return token;
-        }
-        if (!lockHeld) return raw === null ? undefined : this.#decode(key, raw);
-        if (first) {
-          first = false;
-          initial = raw;
-        }
-        const remaining = deadline - performance.now();
-        if (remaining <= 0 || this.#closed) return undefined;
-        await wakeup.sleep(Math.min(remaining, this.#settings.pollIntervalMs));
-        signal.throwIfAborted();
-        if (this.#closed) return undefined;
-      }
-    } finally {
-      unsubscribe();
-      this.#waiters.delete(wakeup);
-      signal.removeEventListener('abort', onAbort);
-    }
+    return this.#waits.wait(
+      {
+        look: async () => {
+          const [raw, locked] = await this.#run('poll', (client) => poll(client, names));
+          return { raw: raw ?? undefined, locked };
+        },
+        decode: (raw) => this.#decode(key, raw),
+        subscribe: (wake) => this.#subscriptions.add(names.channel, wake),
+      },
+      timeoutMs,
+      signal,
+    );
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const waiter of this.#waiters) waiter.fire();
+    this.#waits.close();
     if (this.#readyListener !== undefined) this.#client.removeListener('ready', this.#readyListener);
     await this.#subscriptions.close();
     if (this.#connection.owned) {
@@ -177,28 +157,14 @@ export class RedisTokenStore implements SharedTokenStore {
   }
 
   #decode(key: string, raw: string): Token | undefined {
-    try {
-      return this.#codec.decode(key, raw);
-    } catch (error) {
-      if (!(error instanceof UnreadableValueError)) throw error;
-      this.#warn({ reason: error.message }, 'unreadable token in Redis; counted as a miss, a fresh token will replace it');
-      return undefined;
-    }
+    return this.#warnings.decode(this.#codec, key, raw);
   }
 
   #connectionError(error: Error): void {
     // Once per outage: ioredis reports every failed reconnect.
     if (this.#connectionTrouble || this.#closed) return;
     this.#connectionTrouble = true;
-    this.#warn({ error: { name: error.name, message: error.message } }, 'Redis connection error; ioredis keeps reconnecting');
-  }
-
-  #warn(object: Record<string, unknown>, message: string): void {
-    try {
-      this.#settings.logger?.warn({ store: 'redis', ...object }, message);
-    } catch {
-      // A broken logger must not break token delivery.
-    }
+    this.#warnings.warn({ error: { name: error.name, message: error.message } }, 'Redis connection error; ioredis keeps reconnecting');
   }
 
   #names(key: string): Names {

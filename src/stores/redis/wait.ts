@@ -1,6 +1,6 @@
 /**
- * Small timing helpers for the Redis store: a deadline around any promise, and a wake-up that a
- * notification or a timer can fire, each leaving no timer or listener behind.
+ * The deadline around every Redis call, leaving no timer behind. (Waiting for another process's token
+ * is the stores' one wait protocol, in `../wait.ts`.)
  */
 import { withDeadline } from '../../base/timers.js';
 
@@ -12,33 +12,4 @@ export function redisDeadline<T>(promise: Promise<T>, ms: number, what: string):
 /** A Redis call that took longer than the store's `commandTimeoutMs`. */
 export class RedisTimeoutError extends Error {
   override readonly name = 'RedisTimeoutError';
-}
-
-/** Something a waiter sleeps on until fired or until a timeout. A fire with nobody sleeping is kept. */
-export class Wakeup {
-  #pending = false;
-  #wake: (() => void) | undefined;
-
-  /** Wakes the sleeper now, or the next one to sleep. */
-  fire(): void {
-    if (this.#wake !== undefined) this.#wake();
-    else this.#pending = true;
-  }
-
-  /** Resolves when fired or after `ms`, whichever comes first. */
-  sleep(ms: number): Promise<void> {
-    if (this.#pending) {
-      this.#pending = false;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
-  }
 }

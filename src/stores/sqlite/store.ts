@@ -13,8 +13,10 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { inspect } from 'node:util';
 import type { Logger } from '../../base/logger.js';
 import type { Token } from '../../base/token.js';
-import { fingerprint, TokenCodec, UnreadableValueError } from '../codec.js';
+import { fingerprint, TokenCodec } from '../codec.js';
 import type { IssuanceLedger, LedgerDecision, SharedTokenStore } from '../types.js';
+import { TokenWaits } from '../wait.js';
+import { StoreWarnings } from '../warnings.js';
 import { fileError, inodeOf, MIGRATIONS, openDatabase, rollback, TokenFileError, type Migration } from './database.js';
 
 /** One stored token as {@link SqliteTokenStore.entries} lists it. */
@@ -96,9 +98,8 @@ export class SqliteStore implements SqliteTokenStore {
   readonly ledger: IssuanceLedger;
   readonly #settings: SqliteSettings;
   readonly #codec: TokenCodec;
-  readonly #sleepers = new Set<Sleeper>();
-  /** Unreadable-value reasons already reported: one warning each, not one per read. */
-  readonly #warned = new Set<string>();
+  readonly #waits: TokenWaits;
+  readonly #warnings: StoreWarnings;
   #db: DatabaseSync | undefined;
   #statements: Statements | undefined;
   /** The inode of the file this connection has open: the path must still lead to it. */
@@ -110,6 +111,8 @@ export class SqliteStore implements SqliteTokenStore {
   constructor(settings: SqliteSettings) {
     this.#settings = settings;
     this.#codec = new TokenCodec(settings.keys);
+    this.#waits = new TokenWaits(settings.pollIntervalMs);
+    this.#warnings = new StoreWarnings('sqlite', settings.logger);
     this.ledger = new SqliteLedger((op) => this.#write(op));
     try {
       this.#open();
@@ -158,43 +161,22 @@ export class SqliteStore implements SqliteTokenStore {
   }
 
   /**
-   * Waits for another process's token by polling every `pollIntervalMs` (SQLite has no notifications).
-   * Resolves with a token stored after the wait began; or with whatever is stored (maybe nothing) as
-   * soon as the lock is gone — released, or expired because its holder died — so the manager can take
-   * over; or undefined after `timeoutMs` or on close(). A file failure rejects (the manager falls back).
+   * Waits for another process's token by the stores' one wait protocol (`../wait.ts`). SQLite has no
+   * notifications: it supplies the look (the token and the lock row in one statement) and the protocol
+   * polls it every `pollIntervalMs`. A file failure rejects (the manager falls back).
    */
   async waitForToken(key: string, timeoutMs: number, signal: AbortSignal): Promise<Token | undefined> {
-    signal.throwIfAborted();
-    if (this.#closed) return undefined;
-    const deadline = Date.now() + timeoutMs;
-    const sleeper = new Sleeper();
-    const onAbort = () => sleeper.wake();
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.#sleepers.add(sleeper);
-    try {
-      let first = true;
-      let initial: string | null = null;
-      for (;;) {
-        const row = this.#read((s) => s.poll.get({ key, now: Date.now() })) as { value: string | null; locked: number };
-        if (!first && row.value !== null && row.value !== initial) {
-          const token = this.#decode(key, row.value);
-          if (token !== undefined) return token;
-        }
-        if (row.locked === 0) return row.value === null ? undefined : this.#decode(key, row.value);
-        if (first) {
-          first = false;
-          initial = row.value;
-        }
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) return undefined;
-        await sleeper.sleep(Math.min(remaining, this.#settings.pollIntervalMs));
-        signal.throwIfAborted();
-        if (this.#closed) return undefined;
-      }
-    } finally {
-      this.#sleepers.delete(sleeper);
-      signal.removeEventListener('abort', onAbort);
-    }
+    return this.#waits.wait(
+      {
+        look: () => {
+          const row = this.#read((s) => s.poll.get({ key, now: Date.now() })) as { value: string | null; locked: number };
+          return { raw: row.value ?? undefined, locked: row.locked !== 0 };
+        },
+        decode: (raw) => this.#decode(key, raw),
+      },
+      timeoutMs,
+      signal,
+    );
   }
 
   async entries(): Promise<StoredTokenEntry[]> {
@@ -212,7 +194,7 @@ export class SqliteStore implements SqliteTokenStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const sleeper of this.#sleepers) sleeper.wake();
+    this.#waits.close();
     this.#disconnect();
   }
 
@@ -269,7 +251,7 @@ export class SqliteStore implements SqliteTokenStore {
       const db = openDatabase(this.#settings.file, {
         busyTimeoutMs: this.#settings.busyTimeoutMs,
         migrations: this.#settings.migrations ?? MIGRATIONS,
-        warn: (object, message) => this.#warn(object, message),
+        warn: (object, message) => this.#warnings.warn(object, message),
       });
       this.#settings.onConnect?.(db);
       this.#db = db;
@@ -285,24 +267,7 @@ export class SqliteStore implements SqliteTokenStore {
   }
 
   #decode(key: string, raw: string): Token | undefined {
-    try {
-      return this.#codec.decode(key, raw);
-    } catch (error) {
-      if (!(error instanceof UnreadableValueError)) throw error;
-      if (!this.#warned.has(error.message)) {
-        this.#warned.add(error.message);
-        this.#warn({ reason: error.message }, 'unreadable token in the SQLite store; counted as a miss, a fresh token will replace it');
-      }
-      return undefined;
-    }
-  }
-
-  #warn(object: Record<string, unknown>, message: string): void {
-    try {
-      this.#settings.logger?.warn({ store: 'sqlite', ...object }, message);
-    } catch {
-      // A broken logger must not break token delivery.
-    }
+    return this.#warnings.decode(this.#codec, key, raw);
   }
 
   /** The public shape only: no key, no token. */
@@ -356,29 +321,5 @@ class SqliteLedger implements IssuanceLedger {
 
   toJSON(): unknown {
     return { kind: 'sqlite-ledger' };
-  }
-}
-
-/** A timer sleep that close() or an abort can cut short. */
-class Sleeper {
-  #wake: (() => void) | undefined;
-  #woken = false;
-
-  wake(): void {
-    this.#woken = true;
-    this.#wake?.();
-  }
-
-  sleep(ms: number): Promise<void> {
-    if (this.#woken) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
   }
 }
