@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../../base/errors.js';
 import type { Logger } from '../../base/logger.js';
 import { redisStore } from '../../stores/redis/index.js';
+import { requireSqliteRuntime } from '../../stores/sqlite/database.js';
 import { sqliteStore } from '../../stores/sqlite/index.js';
 import type { SharedTokenStore } from '../../stores/types.js';
 import type { ResolvedStore } from './config.js';
@@ -53,7 +54,7 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
         logger,
       });
     } catch (error) {
-      if (error instanceof ConfigError) return rename((path) => (/path/.test(path) ? (config.inStateDir ? 'stateDir' : 'store.path') : keysField(path)))(error);
+      if (error instanceof ConfigError) return rename(sqliteField(config))(error);
       const code = (error as { code?: unknown }).code;
       throw new ConfigError([
         {
@@ -77,6 +78,12 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
   }
   return shared(store, 'redis');
 }
+
+/** The config field a `sqliteStore()` issue is about; the Node.js check (`sqliteStore`) is about the store as a whole. */
+const sqliteField =
+  (config: Extract<ResolvedStore, { type: 'sqlite' }>) =>
+  (path: string): string =>
+    path === 'sqliteStore' ? 'store' : /path/.test(path) ? (config.inStateDir ? 'stateDir' : 'store.path') : /encryptionKeys/.test(path) ? 'store.encryptionKeysEnv' : 'store';
 
 const memory: BrokerStore = { store: undefined, kind: 'memory', reachable: () => Promise.resolve(true) };
 
@@ -102,10 +109,22 @@ function shared(store: SharedTokenStore, kind: 'sqlite' | 'redis'): BrokerStore 
 
 /**
  * `serve --check`: the store options go through the library's validation too (a Redis store is built
- * and closed at once; an embedded store is not created, so checking writes nothing).
+ * and closed at once; an embedded store is not created, so checking writes nothing, but a Node.js
+ * without `node:sqlite` is refused).
  * @throws {@link ConfigError} as {@link buildBrokerStore} does.
  */
 export async function checkBrokerStore(config: ResolvedStore, source: string | undefined): Promise<void> {
+  if (config.type === 'sqlite') {
+    // Nothing is created; but a Node.js that cannot run the store fails the check, as it would fail `serve`.
+    try {
+      requireSqliteRuntime();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      const at = (path: string) => (source === undefined ? path : `${source}: ${path}`);
+      throw new ConfigError(error.issues.map((issue) => ({ path: at(sqliteField(config)(issue.path)), message: issue.message })));
+    }
+    return;
+  }
   if (config.type !== 'redis') return;
   const silent = { debug() {}, info() {}, warn() {}, error() {} };
   await buildBrokerStore(config, silent, source).store?.close();
