@@ -15,6 +15,7 @@ import { createTokenManager, type TokenManager } from '../../core/manager.js';
 import { AuditLog, type AuditDestination } from './audit.js';
 import { resolveBrokerConfig, type LoadContext, type ResolvedBrokerConfig } from './config.js';
 import { BrokerMetrics } from './metrics.js';
+import { trackConnections } from './connections.js';
 import { buildServiceApp, type LiveConfig } from './service.js';
 import { buildBrokerStore } from './store.js';
 
@@ -131,6 +132,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     closing: () => closing,
   });
   const ops = buildOpsApp(metrics, () => closing, built, resolved.ops.storeOutage);
+  const connections = trackConnections(app.server);
 
   let closed: Promise<void> | undefined;
   let opsUrl: string | undefined;
@@ -179,7 +181,9 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
         clearInterval(flushTimer);
         logger.info('closing: no new connections, finishing requests under way');
         try {
-          await app.close();
+          const appClosed = app.close();
+          connections.closeUnused();
+          await appClosed;
           await ops.close();
         } finally {
           metrics.close();
