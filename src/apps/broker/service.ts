@@ -18,7 +18,7 @@ import { authenticate, authenticateCertificate, presentedKey, type Authenticatio
 import type { BrokerLimits, Consumer, ResolvedTls } from './config.js';
 import { errorBody, INVALID_KEY, tokenFailure, UNAUTHENTICATED, type BrokerError } from './errors.js';
 import type { BrokerMetrics } from './metrics.js';
-import { WindowCounter } from './throttle.js';
+import { FAILED_AUTH_THROTTLED, FailedAuthThrottle, throttledAnswer, WindowCounter } from './throttle.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -36,6 +36,8 @@ interface AuditFields {
   outcome: 'issued' | 'invalidated' | 'refused';
   code: string | undefined;
   token: Token | undefined;
+  /** No log or audit line (a failed authentication past the throttle's limit: see FailedAuthThrottle). */
+  silent?: boolean;
 }
 
 /** What can change on SIGHUP: who may ask for what. */
@@ -150,6 +152,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     const route = request.brokerRoute ?? request.routeOptions.url ?? 'unmatched';
     metrics.request(route, reply.statusCode);
     const fields = request.brokerAudit;
+    if (fields?.silent === true) return done();
     if (fields !== undefined && fields.consumer !== undefined && fields.provider !== undefined) {
       metrics.consumerRequest(
         fields.consumer,
@@ -203,7 +206,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
   });
 
   const clientCertificates = deps.tls?.ca !== undefined;
-  const failedAuth = new WindowCounter(limits.failedAuthPerIp, limits.failedAuthWindowMs);
+  const failedAuth = new FailedAuthThrottle(limits.failedAuthPerIp, limits.failedAuthWindowMs);
   const invalidations = new WindowCounter(limits.invalidationsPerConsumer, limits.invalidationWindowMs);
   /** Per provider id, the last token promise that resolved: the manager returns it again on warm hits. */
   const settled = new Map<string, Promise<Token>>();
@@ -234,24 +237,21 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     request.brokerRoute = route;
     const fields: AuditFields = { consumer: undefined, keyId: undefined, provider: undefined, outcome: 'refused', code: undefined, token: undefined };
     request.brokerAudit = fields;
-    const blockedMs = failedAuth.retryAfterMs(request.ip);
-    if (blockedMs > 0) {
-      fields.code = 'too_many_failed_authentications';
-      send(reply, {
-        status: 429,
-        code: 'too_many_failed_authentications',
-        message: 'Too many failed authentications from this address',
-        retryAfterSeconds: Math.ceil(blockedMs / 1000),
-      });
-      return undefined;
-    }
     const { consumers, providerIds } = deps.live();
     const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
     const byCertificate = clientCertificates ? authenticateCertificate(consumers, request.raw.socket as TLSSocket) : undefined;
     const found = byCertificate ?? (key === undefined ? undefined : authenticateCached(consumers, key));
     if (found?.consumer === undefined) {
-      failedAuth.hit(request.ip);
+      // Only failures are throttled: a valid key from the same address is answered normally (above).
+      const verdict = failedAuth.fail(request.ip);
       fields.keyId = found?.keyId;
+      if (verdict.retryAfterMs > 0) {
+        fields.code = 'too_many_failed_authentications';
+        fields.silent = !verdict.logged;
+        if (verdict.logged) request.log.warn({ ip: request.ip, limit: limits.failedAuthPerIp }, FAILED_AUTH_THROTTLED);
+        send(reply, throttledAnswer(verdict.retryAfterMs));
+        return undefined;
+      }
       fields.code = key === undefined ? 'unauthenticated' : 'invalid_key';
       reply.header('www-authenticate', 'Bearer realm="tokenbroker"');
       send(reply, key === undefined ? UNAUTHENTICATED : INVALID_KEY);
@@ -377,6 +377,7 @@ function refuse(request: FastifyRequest, code: string): void {
 }
 
 const TIMED_OUT = new Error('timed out');
+
 
 /** The answers to requests Node refuses before they exist, by its error code. */
 const CLIENT_ERRORS: Readonly<Record<string, BrokerError>> = {
