@@ -105,7 +105,7 @@ describe('a refused connection', () => {
     const { alternativePayments } = await import('../src/index.js');
     const port = await closedPort();
     const provider = alternativePayments({ clientId: 'id', clientSecret: 'refused-secret-9x', baseUrl: `http://127.0.0.1:${port}` });
-    const error = await provider.requestToken({ signal: new AbortController().signal }).catch((caught: unknown) => caught);
+    const error = await provider.requestToken({ signal: new AbortController().signal, timeoutMs: 5_000 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ProviderUnavailableError);
     expect((error as Error).message).toBe(`Token request failed: 127.0.0.1:${port}: connection refused (nothing listens there?) (ECONNREFUSED)`);
   });

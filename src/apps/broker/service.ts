@@ -197,6 +197,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     const status = error.statusCode ?? 500;
     if (request.brokerAudit !== undefined) refuse(request, 'bad_request');
     if (status === 413) return send(reply, { status, code: 'payload_too_large', message: `Request bodies are limited to ${limits.bodyLimitBytes} bytes` });
+    if (status === 415) return send(reply, { status, code: 'unsupported_media_type', message: 'The body must be JSON, sent with content-type: application/json' });
     if (status >= 400 && status < 500) {
       const message = error.validation === undefined ? 'The request is malformed' : 'The body must be JSON: { "accessToken": "<the token the API rejected>" }';
       return send(reply, { status, code: 'bad_request', message });
@@ -263,7 +264,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     const id = request.params.provider;
     if (!providerIds.has(id)) {
       fields.code = 'unknown_provider';
-      send(reply, { status: 404, code: 'unknown_provider', message: 'No provider is configured under that id' });
+      send(reply, { status: 404, code: 'unknown_provider', message: `No provider is configured under ${JSON.stringify(id)}` });
       return undefined;
     }
     fields.provider = id;

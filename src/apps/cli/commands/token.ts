@@ -57,7 +57,9 @@ function parseProvider(value: string): string {
   const kind = PROVIDER_ALIASES[value.toLowerCase()] ?? (PROVIDER_ID.test(value) ? value : undefined);
   // The value is not echoed: a secret pasted in the wrong place must not be printed back.
   if (kind === undefined)
-    throw new InvalidArgumentError('unknown provider; use ap (alias alternative-payments), autopay, or a provider id of the --config file.');
+    throw new InvalidArgumentError(
+      "unknown provider: it is not a provider id (1–64 letters, digits or . _ -), so it is not repeated here; use ap (alias alternative-payments), autopay, or a provider id of the --config file.",
+    );
   return kind;
 }
 
