@@ -60,7 +60,7 @@ export interface FailedAuthVerdict {
  * (or on the same node) cannot lock its neighbours out. Past the limit, failures get 429 with
  * `Retry-After` instead of 401 — a well-behaved client backs off — and are not logged one by one.
  *
- * Keys are long random values (`tokenbroker new-key`: 256 bits), so guessing is hopeless at any rate;
+ * Keys are long random values (`tokenbroker new-key`: 192 random bits), so guessing is hopeless at any rate;
  * the throttle is there for the broker's CPU and logs, not for the keys' entropy. Failures are not
  * delayed: holding the connection open would cost the broker more than the client.
  */
