@@ -89,3 +89,38 @@ describe('withRetries: exponential backoff with full jitter', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('a refused connection', () => {
+  /** A loopback port nothing listens on: one that was just listened on and closed. */
+  async function closedPort(): Promise<number> {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  it('names the host and the cause, not "fetch failed" (issue 23)', async () => {
+    const { alternativePayments } = await import('../src/index.js');
+    const port = await closedPort();
+    const provider = alternativePayments({ clientId: 'id', clientSecret: 'refused-secret-9x', baseUrl: `http://127.0.0.1:${port}` });
+    const error = await provider.requestToken({ signal: new AbortController().signal, timeoutMs: 5_000 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProviderUnavailableError);
+    expect((error as Error).message).toBe(`Token request failed: 127.0.0.1:${port}: connection refused (nothing listens there?) (ECONNREFUSED)`);
+  });
+
+  it('the command prints that line', async () => {
+    const { runCli } = await import('./cli/helpers.js');
+    const port = await closedPort();
+    const result = await runCli(['token', 'ap', '--no-cache', '--timeout', '5'], {
+      TOKENBROKER_AP_CLIENT_ID: 'id',
+      TOKENBROKER_AP_CLIENT_SECRET: 'refused-secret-9x',
+      TOKENBROKER_AP_BASE_URL: `http://127.0.0.1:${port}`,
+    });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain(`127.0.0.1:${port}: connection refused`);
+    expect(result.stderr).toContain('ECONNREFUSED');
+    expect(result.stderr).not.toContain('fetch failed');
+  }, 30_000);
+});

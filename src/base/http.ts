@@ -50,7 +50,7 @@ export async function postTokenRequest(request: TokenHttpRequest): Promise<Token
       throwHttpErrors: false,
     });
   } catch (error) {
-    throw transportError(error, request.signal, request.scrub);
+    throw transportError(error, request.signal, request.scrub, request.url);
   }
   return readTokenAnswer(response, request.signal, request.scrub);
 }
@@ -65,7 +65,7 @@ export async function readTokenAnswer(response: Response, signal: AbortSignal, s
     text = await readBoundedText(response, MAX_TOKEN_RESPONSE_BYTES);
   } catch (error) {
     if (error instanceof InvalidTokenResponseError) throw error;
-    throw transportError(error, signal, scrub);
+    throw transportError(error, signal, scrub, response.url);
   }
   return { status: response.status, headers: response.headers, text, json: parseJson(text) };
 }
@@ -73,8 +73,11 @@ export async function readTokenAnswer(response: Response, signal: AbortSignal, s
 /**
  * Turns a failed request (a fetch, or a custom provider's own code) into a typed error without keeping
  * the library error (it holds the request). With an aborted `signal`, it says timed out or aborted.
+ * The message names the host (from `url`, when known; never its path or query) and the cause in words
+ * with its system code: `Token request failed: 127.0.0.1:4010: connection refused (ECONNREFUSED)`, not
+ * fetch's own `fetch failed`.
  */
-export function transportError(error: unknown, signal: AbortSignal | undefined, scrub: (text: string) => string): TokenError {
+export function transportError(error: unknown, signal: AbortSignal | undefined, scrub: (text: string) => string, url?: string): TokenError {
   if (signal?.aborted === true) {
     const reason: unknown = signal.reason;
     const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
@@ -83,9 +86,44 @@ export function transportError(error: unknown, signal: AbortSignal | undefined, 
     });
   }
   const cause = isNetworkError(error) ? (error.cause ?? error) : error;
-  const code = (cause as { cause?: { code?: unknown } }).cause?.code ?? (cause as { code?: unknown }).code;
-  const detail = typeof code === 'string' ? code : cause instanceof Error ? cause.message : 'unknown error';
+  // fetch's TypeError('fetch failed') carries the real failure (a system error, or undici's own) as its cause.
+  const root = (cause as { cause?: unknown }).cause ?? cause;
+  const code = (root as { code?: unknown }).code ?? (cause as { code?: unknown }).code;
+  const host = hostOf(url);
+  const words = typeof code === 'string' ? SYSTEM_ERRORS[code] : undefined;
+  const reason =
+    typeof code === 'string'
+      ? `${words ?? (root instanceof Error && root.message !== '' ? root.message : 'network error')} (${code})`
+      : root instanceof Error && root.message !== ''
+        ? root.message
+        : cause instanceof Error
+          ? cause.message
+          : 'unknown error';
+  const detail = host === undefined ? reason : `${host}: ${reason}`;
   return new ProviderUnavailableError(`Token request failed: ${scrub(detail)}`, { cause: safeCause(cause, scrub) });
+}
+
+/** The common system errors of a connection, in words. */
+const SYSTEM_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused (nothing listens there?)',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed, temporarily',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed by the server',
+};
+
+/** `host:port` of a URL, or undefined (no URL, or not one). */
+function hostOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads a body as UTF-8 text, refusing more than `maxBytes`. */

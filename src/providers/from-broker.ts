@@ -90,7 +90,7 @@ export function fromBroker(options: FromBrokerOptions): Provider {
         try {
           raw = await ky.get(tokenUrl, { headers: { authorization }, signal, redirect: 'manual', retry: 0, timeout: false, throwHttpErrors: false });
         } catch (error) {
-          throw transportError(error, signal, scrub);
+          throw transportError(error, signal, scrub, tokenUrl);
         }
         response = await readTokenAnswer(raw, signal, scrub);
       } else {

@@ -103,6 +103,9 @@ describe('GET /v1/tokens/:provider', () => {
 
   it('an unknown provider is 404 only once authenticated: anonymous callers learn nothing', async () => {
     expectError(await h.get('/v1/tokens/paypal'), 401, 'unauthenticated');
+    const unknown = await h.get('/v1/tokens/paypal', bearer(KEYS.billing));
+    expectError(unknown, 404, 'unknown_provider');
+    expect(unknown.json).toMatchObject({ error: { message: 'No provider is configured under "paypal"' } });
   });
 
   it("502 upstream_invalid_credentials when the provider refuses the broker's credentials", async () => {

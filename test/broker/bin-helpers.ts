@@ -19,8 +19,13 @@ export interface ServeProcess {
   waitFor(pattern: RegExp, from?: number): Promise<void>;
 }
 
-export async function spawnServe(configFile: string, env: Record<string, string | undefined>, execArgv: string[] = []): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...execArgv, MAIN, 'serve', '--config', configFile], {
+export async function spawnServe(
+  configFile: string,
+  env: Record<string, string | undefined>,
+  execArgv: string[] = [],
+  args: string[] = [],
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...execArgv, MAIN, 'serve', '--config', configFile, ...args], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

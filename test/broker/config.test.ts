@@ -169,7 +169,7 @@ describe('tokenbroker serve with a bad config', () => {
       env: { S: 'secret' },
     });
     expect(code).toBe(0);
-    expect(out.join('')).toMatch(/ok \(1 providers, 1 consumers, sqlite store at .*broker\.sqlite\)/);
+    expect(out.join('')).toMatch(/ok \(1 provider, 1 consumer, sqlite store at .*broker\.sqlite\)/);
   });
 
   it('an unreadable or non-JSON file is a config error too', async () => {

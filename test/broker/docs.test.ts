@@ -2,9 +2,11 @@
  * docs/broker.md stays true: its complete config example passes validation (only the secret files it
  * names, which do not exist here, are reported), and every error code it lists is one the broker uses.
  */
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createBroker } from '../../src/apps/broker/index.js';
 import { resolveBrokerConfig } from '../../src/apps/broker/config.js';
@@ -82,6 +84,49 @@ describe('docs/broker.md', () => {
         expect(((await reported.json()) as { access_token: string }).access_token).not.toBe(token);
       }
       expect(await (await fetch(`${broker.opsUrl!}/metrics`)).text()).toContain('tokenbroker_consumer_requests_total{consumer="demo"');
+    } finally {
+      await broker.close();
+      await emulator.close();
+    }
+  });
+
+  const hasCurlAndJq = ['curl', 'jq'].every((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0);
+  if (!hasCurlAndJq) console.info('[docs] curl or jq is not installed: the curl consumer recipe is not run');
+  it.skipIf(!hasCurlAndJq)('the curl consumer runs as written: a token, an API call, and after a revocation one report and one retry', async () => {
+    const script = /### A consumer in any language: curl[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(script).toBeDefined();
+    const emulator = await startEmulator({ ban: false });
+    const [ap] = SAMPLE_CLIENTS;
+    const key = 'tbk_curl_consumer_0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+    const broker = createBroker(
+      {
+        listen: { host: '127.0.0.1', port: 0 },
+        ops: { host: '127.0.0.1', port: 0 },
+        store: { type: 'memory' },
+        providers: { ap: { type: 'alternative-payments', clientId: ap!.clientId, clientSecretEnv: 'AP_SECRET', baseUrl: emulator.alternativePaymentsBaseUrl } },
+        consumers: [{ name: 'curl', keySha256: createHash('sha256').update(key).digest('hex'), providers: ['ap'] }],
+      },
+      { env: { AP_SECRET: ap!.clientSecret }, logDestination: { write: () => {} } },
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'tokenbroker-curl-'));
+    const run = (env: Record<string, string>) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          'bash',
+          ['--norc', '--noprofile', '-c', script!],
+          { cwd: dir, env: { PATH: process.env.PATH, ...env }, timeout: 30_000 },
+          (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+        );
+      });
+    try {
+      const env = { BROKER: await broker.listen(), API: emulator.alternativePaymentsBaseUrl, KEY: key };
+      const first = await run(env);
+      expect(first).toEqual({ code: 0, stdout: 'GET /customers: 200\n', stderr: '' });
+      emulator.revokeTokens();
+      const afterRevocation = await run(env);
+      expect(afterRevocation).toEqual({ code: 0, stdout: 'GET /customers: 200\n', stderr: '' });
+      const stats = emulator.stats().providers['alternative-payments'];
+      expect(stats.tokenRequests).toBe(2); // the first token, and its replacement after the report
     } finally {
       await broker.close();
       await emulator.close();

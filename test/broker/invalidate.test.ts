@@ -78,6 +78,14 @@ describe('POST /v1/tokens/:provider/invalidate', () => {
     const bad = await h.post('/v1/tokens/ap/invalidate', { token: 'x' }, bearer(KEYS.billing));
     expect(bad.status).toBe(400);
     expect(bad.json).toMatchObject({ error: { code: 'bad_request', message: expect.stringContaining('accessToken') } });
+    // A form-encoded report: 415 with a code of its own (before: bad_request).
+    const form = await fetch(`${h.url}/v1/tokens/ap/invalidate`, {
+      method: 'POST',
+      headers: { ...bearer(KEYS.billing), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'accessToken=x',
+    });
+    expect(form.status).toBe(415);
+    expect(await form.json()).toEqual({ error: { code: 'unsupported_media_type', message: 'The body must be JSON, sent with content-type: application/json' } });
     const get = await h.get('/v1/tokens/ap/invalidate', bearer(KEYS.billing));
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');

@@ -137,13 +137,39 @@ describe('the ops listener', () => {
 });
 
 describe('abuse limits', () => {
-  it('failed authentications are throttled per client IP: 429 with Retry-After, even for a right key', async () => {
+  it('failed authentications are throttled per client IP: 429 with Retry-After for the failures, never for a right key', async () => {
     h = await startHarness({ config: (emulator) => baseConfig(emulator, { limits: { failedAuthPerIp: 3, failedAuthWindowMs: 30_000 } }) });
     for (let i = 0; i < 3; i++) expect((await h.get('/v1/tokens/ap', bearer(`tbk_guess_${i}_0123456789abcdef`))).status).toBe(401);
-    const throttled = await h.get('/v1/tokens/ap', bearer(KEYS.billing));
+    const throttled = await h.get('/v1/tokens/ap', bearer('tbk_guess_3_0123456789abcdef'));
     expect(throttled.status).toBe(429);
     expect(throttled.json).toMatchObject({ error: { code: 'too_many_failed_authentications' } });
     expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(20);
+    expect((await h.get('/v1/tokens/ap', {})).status).toBe(429); // no key at all is a failure too
+    // A right key from the same address (before: 429 too) is answered normally.
+    expect((await h.get('/v1/tokens/ap', bearer(KEYS.billing))).status).toBe(200);
+  });
+
+  it('a neighbour behind the same address: 1,000 wrong-key requests from 127.0.0.1, then the right key from 127.0.0.1 → 200', async () => {
+    h = await startHarness(); // the default limits: 20 failures a minute
+    const statuses = new Map<number, number>();
+    for (let batch = 0; batch < 20; batch++) {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => h!.get('/v1/tokens/ap', bearer(`tbk_misconfigured_${batch}_${i}_0123456789abcdef`))),
+      );
+      for (const { status } of answers) statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 401: 20, 429: 980 });
+    const good = await h.get('/v1/tokens/ap', bearer(KEYS.billing));
+    expect(good.status).toBe(200);
+    expect(good.json.access_token).toEqual(expect.any(String));
+    expect((await h.get('/v1/tokens/autopay', bearer(KEYS.payouts))).status).toBe(200);
+    // The logs: one line per failure up to the limit, one for the first past it, one warning; not 1,000.
+    const refusals = h.logs.filter((line) => /"outcome":"refused"/.test(line));
+    expect(refusals).toHaveLength(21);
+    expect(h.logs.filter((line) => line.includes('too many failed authentications from this address'))).toHaveLength(1);
+    // Every answer is still counted for /metrics.
+    const metrics = (await h.get('/metrics')).text;
+    expect(metrics).toMatch(/tokenbroker_http_requests_total\{[^}]*status="429"[^}]*\} 980/);
   });
 });
 

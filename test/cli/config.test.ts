@@ -45,7 +45,7 @@ describe('one config file for the command and the broker', () => {
     expect(token.code).toBe(0);
     const check = await runCli(['serve', '--config', file, '--check'], env);
     expect(check.code).toBe(0);
-    expect(check.stdout).toContain('ok (2 providers, 1 consumers, memory store)');
+    expect(check.stdout).toContain('ok (2 providers, 1 consumer, memory store)');
   });
 
   it('an oauth2 section builds the same provider as in the broker', async () => {

@@ -234,9 +234,20 @@ describe('tokenbroker: secrets on the command line are refused', () => {
     expect(unknown.code).toBe(2);
     expect(expectOneLineError(unknown.stderr, 'hunter2-value')).toContain("unknown option '--bogus=…'");
 
-    const provider = await runCli(['token', 'hunter2-value'], env);
+    // A long value may be a secret pasted in the wrong place: described, not repeated.
+    const provider = await runCli(['token', 'hunter2-value-0a1b2c3d4e5f6a7b8c9d'], env);
     expect(provider.code).toBe(2);
-    expect(expectOneLineError(provider.stderr, 'hunter2-value')).toContain('unknown provider');
+    expect(expectOneLineError(provider.stderr, 'hunter2-value')).toContain('unknown provider (a 34-character value, not repeated here');
+    const notAnId = await runCli(['token', 'hunter2=value'], env);
+    expect(notAnId.code).toBe(2);
+    expect(expectOneLineError(notAnId.stderr, 'hunter2')).toContain('unknown provider');
+
+    // A short id is named (issue 23: "unknown provider" said not which).
+    const named = await runCli(['token', 'stripe'], env);
+    expect(named.code).toBe(2);
+    expect(named.stderr).toBe(
+      'tokenbroker: unknown provider "stripe"; use ap (alias alternative-payments) or autopay, or give --config <file> with a provider of that id\n',
+    );
 
     const extra = await runCli(['token', 'ap', 'hunter2-value'], env);
     expect(extra.code).toBe(2);

@@ -17,6 +17,7 @@ export type BrokerErrorCode =
   | 'method_not_allowed'
   | 'bad_request'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'uri_too_long'
   | 'headers_too_large'
   | 'request_timeout'

@@ -25,6 +25,8 @@ export interface AuditFields {
   outcome: 'issued' | 'invalidated' | 'refused';
   code: string | undefined;
   token: Token | undefined;
+  /** No log or audit line (a failed authentication past the throttle's limit: see FailedAuthThrottle). */
+  silent?: boolean;
 }
 
 /** Marks a token request refused with `code` (for its audit line). */
@@ -44,6 +46,7 @@ export function recordAnswer({ metrics, audit }: Pick<ServiceDeps, 'metrics' | '
     const route = request.brokerRoute ?? request.routeOptions.url ?? 'unmatched';
     metrics.request(route, reply.statusCode);
     const fields = request.brokerAudit;
+    if (fields?.silent === true) return done();
     if (fields !== undefined && fields.consumer !== undefined && fields.provider !== undefined) {
       metrics.consumerRequest(
         fields.consumer,

@@ -15,6 +15,7 @@ import type { AuditDestination } from './audit.js';
 import { resolveBrokerConfig, type ResolvedBrokerConfig } from './config.js';
 import { brokerLogging, type LogDestination } from './logging.js';
 import { BrokerMetrics } from './metrics.js';
+import { trackConnections } from './connections.js';
 import { buildServiceApp, type LiveConfig } from './service.js';
 import { buildBrokerStore } from './store.js';
 
@@ -98,6 +99,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     closing: () => closing,
   });
   const ops = buildOpsApp(metrics, () => closing, built, resolved.ops.storeOutage);
+  const connections = trackConnections(app.server);
 
   let closed: Promise<void> | undefined;
   let opsUrl: string | undefined;
@@ -146,7 +148,9 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
         logging.stopTimer();
         logger.info('closing: no new connections, finishing requests under way');
         try {
-          await app.close();
+          const appClosed = app.close();
+          connections.closeUnused();
+          await appClosed;
           await ops.close();
         } finally {
           metrics.close();

@@ -54,7 +54,7 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
         logger,
       });
     } catch (error) {
-      if (error instanceof ConfigError) return rename((path) => (/path/.test(path) ? (config.inStateDir ? 'stateDir' : 'store.path') : keysField(path)))(error);
+      if (error instanceof ConfigError) return rename(sqliteField(config))(error);
       const code = (error as { code?: unknown }).code;
       throw new ConfigError([
         {
@@ -78,6 +78,20 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
   }
   return shared(store, 'redis');
 }
+
+/** The config field a `sqliteStore()` issue is about; the Node.js check (`sqliteStore`) is about the store as a whole. */
+export const sqliteField =
+  (config: Extract<ResolvedStore, { type: 'sqlite' }>) =>
+  (path: string): string =>
+    path === 'sqliteStore'
+      ? 'store'
+      : /path/.test(path)
+        ? config.inStateDir
+          ? 'stateDir'
+          : 'store.path'
+        : /encryptionKeys/.test(path)
+          ? 'store.encryptionKeysEnv'
+          : 'store';
 
 const memory: BrokerStore = { store: undefined, kind: 'memory', reachable: () => Promise.resolve(true) };
 

@@ -112,8 +112,9 @@ export async function loadProvider(kind: string, options: LoadOptions): Promise<
   }
   // Any other id: a provider section of the config file (oauth2 included), the broker's schema and builder.
   if (options.configPath === undefined) {
-    // The id is not echoed: a secret pasted in the wrong place must not be printed back.
-    throw new UsageError('unknown provider; use ap (alias alternative-payments) or autopay, or give --config <file> for another provider id');
+    throw new UsageError(
+      `unknown provider ${nameForMessage(kind)}; use ap (alias alternative-payments) or autopay, or give --config <file> with a provider of that id`,
+    );
   }
   const loaded = await loadConfiguredProvider(kind, { env: options.env, configPath: options.configPath });
   return { kind: loaded.type, provider: loaded.provider, secret: loaded.secret, source: loaded.source };
@@ -200,7 +201,12 @@ export async function loadConfiguredProvider(
   const prefix = `${where}: providers.${id}`;
   if (!PROVIDER_ID.test(id)) throw new ConfigError([{ path: 'provider', message: 'must be 1–64 letters, digits or . _ -' }]);
   const raw = Object.hasOwn(providers, id) ? providers[id] : undefined;
-  if (raw === undefined) throw new ConfigError([{ path: prefix, message: `is missing: ${configPath} does not configure ${id}` }]);
+  if (raw === undefined) {
+    const ids = Object.keys(providers);
+    throw new ConfigError([
+      { path: prefix, message: `is missing: ${configPath} does not configure ${id} (it configures ${ids.length === 0 ? 'no provider' : ids.join(', ')})` },
+    ]);
+  }
   const section =
     typeof raw === 'object' && raw !== null && !Object.hasOwn(raw, 'type') && TYPE_BY_KEY[id] !== undefined ? { type: TYPE_BY_KEY[id], ...raw } : raw;
   const issues: ConfigIssue[] = [];
@@ -227,4 +233,12 @@ function build(factory: () => Provider, paths: Record<string, string>): Provider
       }),
     );
   }
+}
+
+/**
+ * How a message names a provider id the user typed: quoted when it is short, as ids are (`"stripe"`);
+ * a long value is described, not repeated — it may be a secret pasted in the wrong place.
+ */
+export function nameForMessage(value: string): string {
+  return PROVIDER_ID.test(value) && value.length <= 24 ? JSON.stringify(value) : `(a ${value.length}-character value, not repeated here: it may be a secret)`;
 }

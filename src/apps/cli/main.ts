@@ -29,6 +29,7 @@ export function run(argv: readonly string[], io: CliIo): Promise<number> {
 
 /** The real process: its arguments and streams, SIGINT/SIGTERM as the stop signal, its exit code. */
 async function main(): Promise<void> {
+  setProcessTitle();
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => stop.abort(new Error(`received ${signal}`));
   process.once('SIGINT', onSignal);
@@ -49,6 +50,22 @@ async function main(): Promise<void> {
   // Everything is closed by now and the process ends by itself; should a library leave a handle open,
   // it still ends promptly instead of hanging a script. (unref: this timer alone keeps nothing alive.)
   setTimeout(() => process.exit(code), 2_000).unref();
+}
+
+/**
+ * The process is called `tokenbroker`, not `node`: `pidof tokenbroker`, `pkill -HUP tokenbroker`, `ps`
+ * and `top` find it (docs/broker.md, "Signals"). On Linux the new title overwrites the memory of the
+ * original command line, so it is cut to that length: `node /path/to/main.js` is always longer than
+ * `tokenbroker`.
+ */
+export const PROCESS_TITLE = 'tokenbroker';
+
+function setProcessTitle(): void {
+  try {
+    process.title = PROCESS_TITLE;
+  } catch {
+    // Some platforms refuse (none that Node supports today); the name is a convenience, not a need.
+  }
 }
 
 function isEntryPoint(): boolean {

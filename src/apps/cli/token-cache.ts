@@ -4,6 +4,8 @@
  * warning line, and the run goes on without it.
  */
 import { existsSync } from 'node:fs';
+import { ConfigError } from '../../base/errors.js';
+import { isSupportedNode, MIN_NODE_VERSION, requireSqliteRuntime } from '../../stores/sqlite/database.js';
 import { sqliteStore, type SqliteTokenStore } from '../../stores/sqlite/index.js';
 import { tokenCachePath } from './cache-path.js';
 import { type CliIo, writeLine } from './context.js';
@@ -36,3 +38,30 @@ export async function openTokenCache(io: CliIo, options: { create: boolean }): P
   }
   return { path, store };
 }
+
+/**
+ * Refuses, before anything else happens, a Node.js that cannot keep the cache: without it every run
+ * would quietly ask the provider for a new token. `--no-cache` is the way to run without it knowingly.
+ * @throws {@link ConfigError} naming the Node.js version needed, and `--no-cache`.
+ */
+export function requireTokenCacheRuntime(): void {
+  try {
+    requireSqliteRuntime();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(
+      error.issues.map((issue) => ({
+        path: 'token cache',
+        message: `${issue.message}; or run with --no-cache (every run then requests a new token)`,
+      })),
+    );
+  }
+}
+
+
+/** Whether this Node.js is older than tokenbroker supports (`engines`): `--no-cache` runs then say so. */
+export function nodeTooOld(): boolean {
+  return !isSupportedNode();
+}
+
+export { MIN_NODE_VERSION };

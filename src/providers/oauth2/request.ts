@@ -39,7 +39,7 @@ export function boundFetch(transport: FetchLike, signal: AbortSignal, scrub: (te
           signal: combined,
         });
       } catch (error) {
-        throw transportError(error, combined, scrub);
+        throw transportError(error, combined, scrub, String(url));
       }
       lastAnswer = await readTokenAnswer(response, combined, scrub);
       const { status, headers, text } = lastAnswer;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Logger } from '../../base/logger.js';
 import { durationMs, functionSchema, parseOptions } from '../../base/validate.js';
 import { encryptionKeySchema } from '../codec.js';
-import { prepareLocation } from './database.js';
+import { prepareLocation, requireSqliteRuntime } from './database.js';
 import { SqliteStore, type SqliteTokenStore } from './store.js';
 
 export type { SqliteTokenStore, StoredTokenEntry } from './store.js';
@@ -51,7 +51,8 @@ const optionsSchema = z.strictObject({
  * A store shared through one SQLite file: one token request per credential per token lifetime for
  * every process on the host that opens the same file, a lock per credential across those processes
  * (a holder killed mid-request is replaced once its lock expires), and an issuance budget that
- * survives restarts. `node:sqlite` is loaded only when this is called.
+ * survives restarts. `node:sqlite` is loaded only when this is called; a Node.js without it (older than
+ * 22.13) is refused with a `ConfigError`.
  *
  * A file that cannot be used (corrupt, another program's, from a newer tokenbroker, on a read-only
  * or full disk) never breaks token delivery: a corrupt file is moved aside and a fresh one started;
@@ -68,10 +69,12 @@ const optionsSchema = z.strictObject({
  *   store: sqliteStore({ path: '/var/lib/my-app/tokens.sqlite' }),
  * });
  * ```
- * @throws `ConfigError` (from `tokenbroker`) for invalid options, and for a file or directory other users can open.
+ * @throws `ConfigError` (from `tokenbroker`) for invalid options, for a file or directory other users can open,
+ * and on a Node.js without `node:sqlite` (older than 22.13): never a silent fallback to memory.
  */
 export function sqliteStore(options: SqliteStoreOptions): SqliteTokenStore {
   const parsed = parseOptions(optionsSchema, options, 'sqliteStore');
+  requireSqliteRuntime();
   const file = prepareLocation(parsed.path);
   return new SqliteStore({
     file,

@@ -1,6 +1,6 @@
 /**
- * Admission of a consumer request, in order: the failed-authentication throttle (per client IP), the
- * API key or client certificate, the provider id, the consumer's allow-list, the consumer's request
+ * Admission of a consumer request, in order: the API key or client certificate (failures throttled
+ * per client IP, a valid key never refused for its address), the provider id, the consumer's allow-list, the consumer's request
  * rate. Each refusal is sent here and recorded for the audit line.
  */
 import type { TLSSocket } from 'node:tls';
@@ -10,13 +10,13 @@ import type { Admit, ServiceDeps } from '../deps.js';
 import { INVALID_KEY, UNAUTHENTICATED } from '../errors.js';
 import { send } from '../reply.js';
 import type { AuditFields } from '../request-record.js';
-import { WindowCounter } from '../throttle.js';
+import { FAILED_AUTH_THROTTLED, FailedAuthThrottle, throttledAnswer, WindowCounter } from '../throttle.js';
 
 /** The admission of one service listener (its throttle windows and key cache live as long as it). */
 export function createAdmission(deps: Pick<ServiceDeps, 'limits' | 'tls' | 'live'>): Admit {
   const { limits } = deps;
   const clientCertificates = deps.tls?.ca !== undefined;
-  const failedAuth = new WindowCounter(limits.failedAuthPerIp, limits.failedAuthWindowMs);
+  const failedAuth = new FailedAuthThrottle(limits.failedAuthPerIp, limits.failedAuthWindowMs);
   const authenticateCached = keyCache();
   const rateFor = consumerRates();
 
@@ -24,24 +24,21 @@ export function createAdmission(deps: Pick<ServiceDeps, 'limits' | 'tls' | 'live
     request.brokerRoute = route;
     const fields: AuditFields = { consumer: undefined, keyId: undefined, provider: undefined, outcome: 'refused', code: undefined, token: undefined };
     request.brokerAudit = fields;
-    const blockedMs = failedAuth.retryAfterMs(request.ip);
-    if (blockedMs > 0) {
-      fields.code = 'too_many_failed_authentications';
-      send(reply, {
-        status: 429,
-        code: 'too_many_failed_authentications',
-        message: 'Too many failed authentications from this address',
-        retryAfterSeconds: Math.ceil(blockedMs / 1000),
-      });
-      return undefined;
-    }
     const { consumers, providerIds } = deps.live();
     const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
     const byCertificate = clientCertificates ? authenticateCertificate(consumers, request.raw.socket as TLSSocket) : undefined;
     const found = byCertificate ?? (key === undefined ? undefined : authenticateCached(consumers, key));
     if (found?.consumer === undefined) {
-      failedAuth.hit(request.ip);
+      // Only failures are throttled: a valid key from the same address is answered normally (above).
+      const verdict = failedAuth.fail(request.ip);
       fields.keyId = found?.keyId;
+      if (verdict.retryAfterMs > 0) {
+        fields.code = 'too_many_failed_authentications';
+        fields.silent = !verdict.logged;
+        if (verdict.logged) request.log.warn({ ip: request.ip, limit: limits.failedAuthPerIp }, FAILED_AUTH_THROTTLED);
+        send(reply, throttledAnswer(verdict.retryAfterMs));
+        return undefined;
+      }
       fields.code = key === undefined ? 'unauthenticated' : 'invalid_key';
       reply.header('www-authenticate', 'Bearer realm="tokenbroker"');
       send(reply, key === undefined ? UNAUTHENTICATED : INVALID_KEY);
@@ -53,7 +50,7 @@ export function createAdmission(deps: Pick<ServiceDeps, 'limits' | 'tls' | 'live
     const id = request.params.provider;
     if (!providerIds.has(id)) {
       fields.code = 'unknown_provider';
-      send(reply, { status: 404, code: 'unknown_provider', message: 'No provider is configured under that id' });
+      send(reply, { status: 404, code: 'unknown_provider', message: `No provider is configured under ${JSON.stringify(id)}` });
       return undefined;
     }
     fields.provider = id;

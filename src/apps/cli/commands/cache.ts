@@ -75,8 +75,11 @@ export function cacheCommand(program: Command): void {
       let kind: CliProviderKind | undefined;
       if (provider !== undefined) {
         kind = PROVIDER_ALIASES[provider.toLowerCase()];
-        // The value is not echoed: a secret pasted in the wrong place must not be printed back.
-        if (kind === undefined) throw new UsageError('unknown provider; use ap (alias alternative-payments) or autopay.');
+        // Named only when shaped like a provider id: a secret pasted in the wrong place must not be printed back.
+        if (kind === undefined) {
+          const { nameForMessage } = await import('../config.js');
+          throw new UsageError(`unknown provider ${nameForMessage(provider)}; the cache holds ap (alias alternative-payments) and autopay tokens only.`);
+        }
       }
       const { io } = contextOf(command);
       const { store } = await openTokenCache(io, { create: false });

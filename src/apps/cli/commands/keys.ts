@@ -20,7 +20,7 @@ export function newKeyCommand(program: Command): void {
     .command('new-key')
     .summary('print a fresh consumer key and its hash for the broker config')
     .description(
-      'Prints a new random consumer API key and its SHA-256 as JSON: { "key", "keySha256" }.\n' +
+      'Prints a new random consumer API key and its SHA-256 as JSON: { "key", "keySha256" }. ' +
         'Give the key to the consumer (through its own secret store); put only keySha256 in the broker config.',
     )
     .action((_options: unknown, command: Command) => {
@@ -37,8 +37,8 @@ export function hashKeyCommand(program: Command): void {
     .command('hash-key')
     .summary('read a consumer key from stdin and print its SHA-256 (keySha256)')
     .description(
-      'Reads one key from stdin and prints its SHA-256, hex: the keySha256 of the broker config.\n' +
-        'One trailing newline is not part of the key (so `echo "$KEY" | tokenbroker hash-key` is right).\n' +
+      'Reads one key from stdin and prints its SHA-256, hex: the keySha256 of the broker config. ' +
+        'One trailing newline is not part of the key (so `echo "$KEY" | tokenbroker hash-key` is right). ' +
         'The key is never taken as an argument: arguments end up in shell history and process lists.',
     )
     .action(async (_options: unknown, command: Command) => {

@@ -7,6 +7,8 @@
  * Registering the command loads nothing but commander: the broker (Fastify, prom-client) is imported
  * when the command runs, and its absence is one line naming the install command.
  */
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 // Type only (erased): the module itself is imported when the command runs.
 import type * as BrokerModule from '../../broker/index.js';
@@ -17,6 +19,7 @@ import { stopRequested } from '../stop-requested.js';
 interface ServeOptions {
   config: string;
   check?: boolean;
+  pidFile?: string;
 }
 
 /** The broker's optional peer dependencies, as `npm install` takes them. */
@@ -54,15 +57,19 @@ export function serveCommand(program: Command): void {
     .command('serve')
     .summary('run the credential broker: tokens over an authenticated HTTP API')
     .description(
-      'Runs the credential broker: consumers authenticated by API key get access tokens from\n' +
-        'GET /v1/tokens/<provider> and report rejected ones to POST /v1/tokens/<provider>/invalidate;\n' +
-        '/healthz, /readyz and /metrics (Prometheus) on the ops listener (loopback by default).\n' +
-        'Client secrets come from environment variables or files named in the config file, never from it.\n' +
-        'SIGHUP reloads the config file; SIGTERM or SIGINT stops gracefully. Needs fastify and prom-client.\n' +
-        'See docs/broker.md.',
+      // Paragraphs only (no line breaks inside one): commander wraps them to the terminal's width.
+      'Runs the credential broker: consumers authenticated by API key get access tokens from GET ' +
+        '/v1/tokens/<provider> and report rejected ones to POST /v1/tokens/<provider>/invalidate; /healthz, ' +
+        '/readyz and /metrics (Prometheus) are on the ops listener (loopback by default). Client secrets come ' +
+        'from environment variables or files named in the config file, never from it.\n\n' +
+        'SIGHUP reloads the config file; SIGTERM or SIGINT stops gracefully. The process is called ' +
+        'tokenbroker (`kill -HUP "$(pidof tokenbroker)"`, or use --pid-file). Send signals to it, not to ' +
+        '`npx` or `npm run`, which do not pass them on: run the bin itself (node_modules/.bin/tokenbroker).\n\n' +
+        'Needs fastify and prom-client. See docs/broker.md.',
     )
     .requiredOption('-c, --config <file>', 'the broker config file (JSON)')
     .option('--check', 'validate the config file (and load its secrets), then exit without serving')
+    .option('--pid-file <path>', 'write the process id to this file once listening; removed on exit')
     .action(async (options: ServeOptions, command: Command) => {
       const context = contextOf(command);
       const { io } = context;
@@ -77,7 +84,7 @@ export function serveCommand(program: Command): void {
         await checkBrokerStore(resolved.store, load.source);
         const where = resolved.store.type === 'sqlite' ? ` at ${resolved.store.path}` : '';
         io.stdout.write(
-          `${options.config}: ok (${resolved.providers.size} providers, ${resolved.consumers.length} consumers, ${resolved.store.type} store${where})\n`,
+          `${options.config}: ok (${counted(resolved.providers.size, 'provider')}, ${counted(resolved.consumers.length, 'consumer')}, ${resolved.store.type} store${where})\n`,
         );
         context.exitCode = EXIT.ok;
         return;
@@ -92,13 +99,54 @@ export function serveCommand(program: Command): void {
         }
       };
       process.on('SIGHUP', reload);
+      let pidFile: PidFile | undefined;
       try {
         await running.listen();
+        if (options.pidFile !== undefined) pidFile = writePidFile(options.pidFile);
         await stopRequested(io.signal);
       } finally {
         process.off('SIGHUP', reload);
         await running.close();
+        pidFile?.remove();
       }
       context.exitCode = EXIT.ok;
     });
+}
+
+/** `1 consumer`, `2 consumers`. */
+export function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** A pid file this process wrote. */
+interface PidFile {
+  /** Deletes the file if it still holds this process's id (another instance may have taken it over). */
+  remove(): void;
+}
+
+/**
+ * Writes `process.pid` to `path` once the broker listens, as service managers and scripts expect
+ * (`kill -HUP "$(cat broker.pid)"`). Written to a temporary file then renamed, so a reader never sees
+ * it half-written.
+ * @throws {@link UsageError} when it cannot be written (the broker then stops: exit 2).
+ */
+function writePidFile(path: string): PidFile {
+  const file = resolve(path);
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, `${process.pid}\n`, { mode: 0o644 });
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw new UsageError(`--pid-file: cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return {
+    remove() {
+      try {
+        if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+      } catch {
+        // Already gone.
+      }
+    },
+  };
 }

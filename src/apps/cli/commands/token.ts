@@ -57,7 +57,9 @@ function parseProvider(value: string): string {
   const kind = PROVIDER_ALIASES[value.toLowerCase()] ?? (PROVIDER_ID.test(value) ? value : undefined);
   // The value is not echoed: a secret pasted in the wrong place must not be printed back.
   if (kind === undefined)
-    throw new InvalidArgumentError('unknown provider; use ap (alias alternative-payments), autopay, or a provider id of the --config file.');
+    throw new InvalidArgumentError(
+      "unknown provider: it is not a provider id (1–64 letters, digits or . _ -), so it is not repeated here; use ap (alias alternative-payments), autopay, or a provider id of the --config file.",
+    );
   return kind;
 }
 
@@ -128,12 +130,17 @@ Examples:
     .action(async (kind: string, options: TokenCommandOptions, command: Command) => {
       const context = contextOf(command);
       const { io } = context;
+      // The cache's Node.js check comes first: on a Node.js that cannot keep it, nothing else is done.
+      const cache = await import('../token-cache.js');
+      if (options.cache) cache.requireTokenCacheRuntime();
+      else if (cache.nodeTooOld())
+        writeLine(io.stderr, `tokenbroker: warning: Node.js ${process.version} is older than tokenbroker supports (${cache.MIN_NODE_VERSION}); running without the token cache, as --no-cache asks`);
       const loaded = await loadProvider(kind, { env: io.env, configPath: options.config });
       context.secrets.add(loaded.secret);
       // Loaded here, not at the top: `--help` and the other commands never pay for them.
       const { createTokenManager } = await import('../../../core/manager.js');
       let store: SqliteTokenStore | undefined;
-      if (options.cache) ({ store } = await (await import('../token-cache.js')).openTokenCache(io, { create: true }));
+      if (options.cache) ({ store } = await cache.openTokenCache(io, { create: true }));
       const tokens = createTokenManager({
         providers: { [kind]: loaded.provider },
         timeoutMs: Math.round(options.timeout * 1000),
