@@ -50,6 +50,7 @@ cat > consumer.ts <<'TS'
 import { createTokenManager, alternativePayments, autopay, oauth2, defineProvider, memoryStore, TokenError, type Token } from 'tokenbroker';
 import { startEmulator, SAMPLE_CLIENTS } from 'tokenbroker/emulator';
 import { sqliteStore, type SqliteTokenStore } from 'tokenbroker/sqlite';
+import { storeConformance } from 'tokenbroker/testing';
 
 const emulator = await startEmulator();
 const shared: SqliteTokenStore = sqliteStore({ path: `${process.cwd()}/state/tokens.sqlite` });
@@ -60,7 +61,7 @@ const tokens = createTokenManager({
   store: memoryStore({ max: 100 }),
 });
 const token: Token = await tokens.getToken('ap');
-const unused = [autopay, oauth2, defineProvider];
+const unused = [autopay, oauth2, defineProvider, storeConformance];
 console.log(`consumer ok: ${token.tokenType} token, expires in ${Math.round((token.expiresAt - Date.now()) / 1000)} s, ${unused.length} more factories, TokenError is ${typeof TokenError}`);
 await tokens.close();
 await emulator.close();
@@ -69,6 +70,15 @@ TS
 cp consumer.ts consumer.mts
 # Run the consumer as users would: Node strips the types of the .mts file (Node >= 22.18 / 23.6).
 node --experimental-strip-types --no-warnings consumer.mts
+echo "== tokenbroker/testing under node:test, against the packed SQLite store"
+cat > conformance.test.mts <<'TS'
+import { describe, it } from 'node:test';
+import { sqliteStore } from 'tokenbroker/sqlite';
+import { storeConformance } from 'tokenbroker/testing';
+
+storeConformance({ name: 'sqliteStore', create: (namespace) => sqliteStore({ path: `${process.cwd()}/state/${namespace}.sqlite` }), it, describe });
+TS
+node --experimental-strip-types --no-warnings --test conformance.test.mts | tail -8
 echo "== a fresh project with only the tarball"
 LEAN="$WORK/lean"
 mkdir -p "$LEAN"

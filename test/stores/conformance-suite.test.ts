@@ -129,7 +129,7 @@ describe('the conformance suite', () => {
   });
 
   it('runs under node:test, with no test framework but Node', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', 'examples/custom-store/map-store.node-test.ts'], {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', 'examples/custom-store/map-store.node-test.ts'], {
       cwd: root,
       encoding: 'utf8',
       timeout: 90_000,
