@@ -27,7 +27,7 @@ const PROBE_KEY = 'tokenbroker:readyz-probe';
 /**
  * Builds the store the config names: the embedded SQLite store by default, memory (with a loud
  * warning), or Redis.
- * @throws {@link ConfigError} naming the config field (`<source>: store.urlEnv`…) the library refused.
+ * @throws `ConfigError` (from `tokenbroker`) naming the config field (`<source>: store.urlEnv`…) the library refused.
  */
 export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: string | undefined): BrokerStore {
   if (config.type === 'memory') {
@@ -97,7 +97,8 @@ function shared(store: SharedTokenStore, kind: 'sqlite' | 'redis'): BrokerStore 
 /**
  * `serve --check`: the store options go through the library's validation too (a Redis store is built
  * and closed at once; an embedded store is not created, so checking writes nothing).
- * @throws {@link ConfigError} as {@link buildBrokerStore} does.
+ * @throws `ConfigError` (from `tokenbroker`) as `buildBrokerStore` does.
+ * The command's plumbing, leaving this entry point (issue 24); not part of the documented API. @internal
  */
 export async function checkBrokerStore(config: ResolvedStore, source: string | undefined): Promise<void> {
   if (config.type !== 'redis') return;
