@@ -64,20 +64,14 @@ const storeSchema = z.discriminatedUnion(
 // The manager's own schema for its timing options: one definition of what each one accepts.
 const tokensSchema = managerTimingSchema();
 
+// Each field is documented on BrokerLimits, the type it checks.
 const limitsSchema = z.strictObject({
-  /** Largest request body accepted (only `POST …/invalidate` takes one); default 8 192. */
   bodyLimitBytes: z.number().int().min(0).max(1_048_576).optional(),
-  /** Largest request head (request line and headers); default 16 384 (Node's own default). */
   maxHeaderBytes: z.number().int().min(1024).max(1_048_576).optional(),
-  /** Longest a request may take, receiving it and getting the token included; default 10 000. */
   requestTimeoutMs: z.number().int().min(100).max(600_000).optional(),
-  /** Reported rejections (`POST …/invalidate`) a consumer may make per provider per window; default 6. */
   invalidationsPerConsumer: z.number().int().min(0).max(1000).optional(),
-  /** The window of `invalidationsPerConsumer`; default 600 000 (10 minutes). */
   invalidationWindowMs: z.number().int().min(1000).max(86_400_000).optional(),
-  /** Failed authentications a client IP may make per window before it gets 429; default 20. */
   failedAuthPerIp: z.number().int().min(1).max(100_000).optional(),
-  /** The window of `failedAuthPerIp`; default 60 000. */
   failedAuthWindowMs: z.number().int().min(1000).max(86_400_000).optional(),
 });
 
