@@ -72,18 +72,19 @@ function envHelp(): string {
   const ap = ENV_VARS['alternative-payments'];
   const ay = ENV_VARS.autopay;
   const rows = (title: string, entries: Array<[string, string]>) => [title, ...entries.map(([name, text]) => `  ${name.padEnd(40)}${text}`)].join('\n');
+  const credential = (env: typeof ap | typeof ay): Array<[string, string]> => [
+    [env.clientId, 'client id (required)'],
+    [env.clientSecret, 'client secret, or:'],
+    [env.clientSecretFile, 'path of a file that holds the secret'],
+  ];
   return [
     rows('Environment (Alternative Payments):', [
-      [ap.clientId, 'client id (required)'],
-      [ap.clientSecret, 'client secret, or:'],
-      [ap.clientSecretFile, 'path of a file that holds the secret'],
+      ...credential(ap),
       [ap.environment, 'production (default) or demo'],
       [ap.baseUrl, "overrides the environment's base URL"],
     ]),
     rows('Environment (Autopay):', [
-      [ay.clientId, 'client id (required)'],
-      [ay.clientSecret, 'client secret, or:'],
-      [ay.clientSecretFile, 'path of a file that holds the secret'],
+      ...credential(ay),
       [ay.audience, 'default https://api.autopay.io'],
       [ay.tokenUrl, 'default https://api-auth.autopay.io/oauth/token'],
       [ay.apiBaseUrl, 'default https://api.autopay.io'],
