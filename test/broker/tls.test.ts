@@ -93,11 +93,11 @@ describe('tls', () => {
       }
     };
     expect(issues({ ...base, consumers: [{ name: 'c', certSubject: 'x', providers: ['ap'] }] })).toEqual([
-      'consumers.0.certSubject: needs tls.caFile: client certificates are verified against it',
+      'consumers[0].certSubject: needs tls.caFile: client certificates are verified against it',
     ]);
     expect(issues({ ...base, tls: { certFile: file('server.crt'), keyFile: file('missing.key') } })).toEqual([
       expect.stringMatching(/^tls\.keyFile: cannot read .*missing\.key \(ENOENT\)$/),
     ]);
-    expect(issues({ ...base, consumers: [{ name: 'c', providers: ['ap'] }] })).toEqual([expect.stringContaining('consumers.0.keySha256: is required')]);
+    expect(issues({ ...base, consumers: [{ name: 'c', providers: ['ap'] }] })).toEqual([expect.stringContaining('consumers[0].keySha256: is required')]);
   });
 });

@@ -78,6 +78,6 @@ describe('serve --check and key hashes', () => {
       env: { S: 'secret' },
     });
     expect(code).toBe(2);
-    expect(stderr).toContain('broker.json: consumers.0.keySha256: is the SHA-256 of an empty key');
+    expect(stderr).toContain('broker.json: consumers[0].keySha256: is the SHA-256 of an empty key');
   });
 });
