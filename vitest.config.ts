@@ -6,25 +6,11 @@ const src = (path: string): string => fileURLToPath(new URL(`./src/${path}`, imp
 /**
  * Two projects. `unit` runs from source: no build, so one test file runs in about its own time.
  * `package` runs what users get — the built dist/ (the bin, child processes, examples that import
- * `tokenbroker` by name) — and builds it once in its global setup.
+ * `tokenbroker` by name) — and builds it once in its global setup. A test is a package test by where
+ * or how it is named, never by a list kept here: a file under `test/package/`, or one named
+ * `*.pkg.test.ts` beside the unit tests of its area (CONTRIBUTING.md).
  */
-const PACKAGE_TESTS = [
-  'test/package/**/*.test.ts',
-  'test/exit.test.ts',
-  'test/examples.test.ts',
-  'test/cli/bin.test.ts',
-  'test/cli/bin-cache.test.ts',
-  'test/broker/shutdown.test.ts',
-  'test/broker/sighup.test.ts',
-  'test/cli/serve-peers.test.ts',
-  'test/redis/docs-example.test.ts',
-  'test/redis/fleet.test.ts',
-  'test/redis/topology-fleet.test.ts',
-  'test/redis/clock-skew.test.ts',
-  'test/sqlite/fleet.test.ts',
-  'test/sqlite/read-only.test.ts',
-  'test/sqlite/loading.test.ts',
-];
+const PACKAGE_TESTS = ['test/package/**/*.test.ts', 'test/**/*.pkg.test.ts'];
 
 export default defineConfig({
   test: {

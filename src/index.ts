@@ -8,7 +8,7 @@ export { createTokenManager, type TokenManager, type GetTokenOptions } from './c
 export type { Logger } from './base/logger.js';
 export type { TokenManagerOptions } from './core/options.js';
 export { ISSUE_REASONS, type IssueReason, type ManagerStats, type ProviderStats } from './base/stats.js';
-export type { Token } from './base/token.js';
+export type { Token, TokenType } from './base/token.js';
 export { defineProvider, type Provider, type ProviderDefinition, type QuotaHint, type TokenRequestContext, type TokenResponse } from './providers/provider.js';
 export * from './providers/index.js';
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js';

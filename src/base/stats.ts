@@ -88,21 +88,16 @@ export interface ManagerStats extends ProviderStats {
   readonly byProvider: Record<string, ProviderStats>;
 }
 
-/** The counters few credentials ever move: kept apart, and made on the first count. */
-class RareCounters {
-  deduplicated = 0;
-  failures = 0;
-  guardRefusals = 0;
-  cooledDown = 0;
-  invalidated = 0;
-  forced = 0;
-}
+/** The counters few credentials ever move: kept apart, in one object made on the first count. */
+const RARE_COUNTERS = ['deduplicated', 'failures', 'guardRefusals', 'cooledDown', 'invalidated', 'forced'] as const;
+
+type RareCounter = (typeof RARE_COUNTERS)[number];
 
 /**
  * The live counters. The ones every credential moves are number fields, so counting on the warm path
  * allocates nothing and a credential's registration (which extends this class) carries them in its own
- * object; the rarely moved ones live in one object made on their first count (accessors below), which
- * saves a broker 40 bytes per credential that never sees a failure.
+ * object; the rarely moved ones (`RARE_COUNTERS`) live in one object made on their first count, through
+ * accessors defined once below, which saves a broker 40 bytes per credential that never sees a failure.
  */
 export class Counters {
   hits = 0;
@@ -111,43 +106,26 @@ export class Counters {
   coldStart = 0;
   expiry = 0;
   refreshAhead = 0;
-  #rare: RareCounters | undefined = undefined;
+  declare deduplicated: number;
+  declare failures: number;
+  declare guardRefusals: number;
+  declare cooledDown: number;
+  declare invalidated: number;
+  declare forced: number;
+  #rare: Record<RareCounter, number> | undefined = undefined;
 
-  get deduplicated(): number {
-    return this.#rare?.deduplicated ?? 0;
-  }
-  set deduplicated(value: number) {
-    (this.#rare ??= new RareCounters()).deduplicated = value;
-  }
-  get failures(): number {
-    return this.#rare?.failures ?? 0;
-  }
-  set failures(value: number) {
-    (this.#rare ??= new RareCounters()).failures = value;
-  }
-  get guardRefusals(): number {
-    return this.#rare?.guardRefusals ?? 0;
-  }
-  set guardRefusals(value: number) {
-    (this.#rare ??= new RareCounters()).guardRefusals = value;
-  }
-  get cooledDown(): number {
-    return this.#rare?.cooledDown ?? 0;
-  }
-  set cooledDown(value: number) {
-    (this.#rare ??= new RareCounters()).cooledDown = value;
-  }
-  get invalidated(): number {
-    return this.#rare?.invalidated ?? 0;
-  }
-  set invalidated(value: number) {
-    (this.#rare ??= new RareCounters()).invalidated = value;
-  }
-  get forced(): number {
-    return this.#rare?.forced ?? 0;
-  }
-  set forced(value: number) {
-    (this.#rare ??= new RareCounters()).forced = value;
+  static {
+    for (const name of RARE_COUNTERS) {
+      Object.defineProperty(this.prototype, name, {
+        get(this: Counters): number {
+          return this.#rare?.[name] ?? 0;
+        },
+        set(this: Counters, value: number) {
+          (this.#rare ??= { deduplicated: 0, failures: 0, guardRefusals: 0, cooledDown: 0, invalidated: 0, forced: 0 })[name] = value;
+        },
+        configurable: true,
+      });
+    }
   }
 
   /** Adds `from` into these counters. */

@@ -95,20 +95,37 @@ const schema = lazySchema(() => {
   return z.strictObject({
     providers: z.record(z.string().min(1), providerShape()).optional(),
     store: storeShape.optional(),
+    /** A token is served only while `now < expiresAt − skewMs` (default 30 000). */
     skewMs: duration.optional(),
     refreshAhead: z.union([z.literal(false), z.strictObject({ ratio: z.number().min(0).max(0.5).optional(), minMs: duration.optional() })]).optional(),
+    /** Timeout of one token request attempt (default 10 000). */
     timeoutMs: duration.min(1).optional(),
+    /** Retries of failed token requests (default 3 attempts). */
     retry: z
       .strictObject({
+        /** Attempts in all, 1 to 10 (default 3). */
         attempts: z.number().int().min(1).max(10).optional(),
+        /** Cap of the first backoff, doubled per attempt (default 250). */
         baseDelayMs: duration.optional(),
+        /** Longest backoff (default 10 000). */
         maxDelayMs: duration.optional(),
+        /** Longest `Retry-After` waited out; a longer one ends the retries (default 30 000). */
         maxRetryAfterMs: duration.optional(),
       })
       .optional(),
+    /** How long refused credentials are remembered (default 60 000). */
     invalidCredentialsCooldownMs: duration.optional(),
+    /** How long any other failed fetch is remembered (default 1 000). */
     failureCooldownMs: duration.optional(),
-    guard: z.strictObject({ maxTokens: z.number().int().min(1).optional(), windowMs: duration.min(1).optional() }).optional(),
+    /** The issuance budget per credential (default 6 per token lifetime). */
+    guard: z
+      .strictObject({
+        /** New tokens allowed per credential within the window (default 6). */
+        maxTokens: z.number().int().min(1).optional(),
+        /** Rolling window, ms (default: the latest token's lifetime). */
+        windowMs: duration.min(1).optional(),
+      })
+      .optional(),
     maxLifetimeMs: duration.min(1000).optional(),
     logger: z.looseObject({ debug: functionSchema(), info: functionSchema(), warn: functionSchema(), error: functionSchema() }).optional(),
   });

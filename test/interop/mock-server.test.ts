@@ -30,7 +30,7 @@ describe('oauth2 × oauth2-mock-server', () => {
     await mock.close();
   });
 
-  it('finding 3: discovers an RFC 8414-only server (/.well-known/oauth-authorization-server)', async () => {
+  it('discovers an RFC 8414-only server (/.well-known/oauth-authorization-server)', async () => {
     mock = await startMockServer({ rfc8414: true });
     const openid = await fetch(`${mock.url}/.well-known/openid-configuration`);
     expect(openid.status).toBe(404); // nothing at the OpenID address
@@ -40,7 +40,7 @@ describe('oauth2 × oauth2-mock-server', () => {
     expect(mock.tokenRequests()).toBe(1);
   });
 
-  it("finding 3: the server's token_endpoint_auth_methods_supported decides the method", async () => {
+  it("the server's token_endpoint_auth_methods_supported decides the method", async () => {
     mock = await startMockServer();
     const headers: (string | undefined)[] = [];
     mock.server.service.on('beforeWellKnownOpenIdConfiguration', (response: { body: Record<string, unknown> }) => {
@@ -52,7 +52,7 @@ describe('oauth2 × oauth2-mock-server', () => {
     expect(headers).toEqual([undefined]);
   });
 
-  it('finding 3: metadata is fetched again after a failed token request', async () => {
+  it('metadata is fetched again after a failed token request', async () => {
     mock = await startMockServer();
     let moved = true;
     mock.server.service.on('beforeWellKnownOpenIdConfiguration', (response: { body: Record<string, unknown> }) => {
@@ -65,7 +65,7 @@ describe('oauth2 × oauth2-mock-server', () => {
     expect(mock.metadataRequests()).toBe(2);
   });
 
-  it('finding 3: the manager paces those re-fetches (no request, so no discovery, during the cool-down)', async () => {
+  it('the manager paces those re-fetches (no request, so no discovery, during the cool-down)', async () => {
     mock = await startMockServer();
     mock.server.service.on('beforeWellKnownOpenIdConfiguration', (response: { body: Record<string, unknown> }) => {
       response.body.token_endpoint = `${mock.url}/old-token-endpoint`;
@@ -75,7 +75,7 @@ describe('oauth2 × oauth2-mock-server', () => {
     expect(mock.metadataRequests()).toBe(1);
   });
 
-  it('finding 3: metadata older than metadataMaxAgeMs is fetched again; younger is reused by every credential', async () => {
+  it('metadata older than metadataMaxAgeMs is fetched again; younger is reused by every credential', async () => {
     mock = await startMockServer();
     vi.useFakeTimers({ toFake: ['Date'] });
     const one = oauth2({ issuer: mock.url, ...CREDENTIALS, metadataMaxAgeMs: 60_000 });
@@ -96,7 +96,7 @@ describe('oauth2 × oauth2-mock-server', () => {
     expect(mock.tokenRequests()).toBe(1);
   });
 
-  it('finding 5: several resources (RFC 8707) and repeated extra parameters', async () => {
+  it('several resources (RFC 8707) and repeated extra parameters', async () => {
     mock = await startMockServer();
     await oauth2({
       tokenUrl: `${mock.url}/token`,

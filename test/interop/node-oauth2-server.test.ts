@@ -31,7 +31,7 @@ describe('oauth2 × @node-oauth/oauth2-server', () => {
   });
   const tokenUrl = () => `${server.url}/token`;
 
-  it('finding 1: ids and secrets with - _ . ~ and UUIDs work with the default auth, in one request each', async () => {
+  it('ids and secrets with - _ . ~ and UUIDs work with the default auth, in one request each', async () => {
     tokens = createTokenManager({
       providers: {
         plain: oauth2({ tokenUrl: tokenUrl(), clientId: 'interop-client', clientSecret: 'interop-secret' }),
@@ -47,7 +47,7 @@ describe('oauth2 × @node-oauth/oauth2-server', () => {
     expect(server.tokenRequests()).toBe(2);
   });
 
-  it('finding 1: explicit client_secret_basic leaves unreserved characters as they are', async () => {
+  it('explicit client_secret_basic leaves unreserved characters as they are', async () => {
     tokens = createTokenManager({
       providers: { uuid: oauth2({ tokenUrl: tokenUrl(), clientId: UUID, clientSecret: 'tilde~secret_with-marks.', authMethod: 'client_secret_basic' }) },
     });
@@ -94,7 +94,7 @@ describe('oauth2 × @node-oauth/oauth2-server', () => {
     expect(server.tokenRequests()).toBe(1);
   });
 
-  it('finding 2: switching the auth method is a new credential — not the remembered refusal, and errors name the id that asked', async () => {
+  it('switching the auth method is a new credential — not the remembered refusal, and errors name the id that asked', async () => {
     tokens = createTokenManager({ retry: { attempts: 1 } });
     const basic = oauth2({ tokenUrl: tokenUrl(), clientId: 'team:payments', clientSecret: 'colon-secret', authMethod: 'client_secret_basic' });
     tokens.register('basic', basic);
@@ -126,7 +126,7 @@ describe('oauth2 × @node-oauth/oauth2-server', () => {
     expect(server.tokenRequests()).toBe(1);
   });
 
-  it('finding 5: a 401 with a `Basic realm` challenge keeps the body’s invalid_client as providerCode', async () => {
+  it('a 401 with a `Basic realm` challenge keeps the body’s invalid_client as providerCode', async () => {
     tokens = createTokenManager({
       providers: { wrong: oauth2({ tokenUrl: tokenUrl(), clientId: 'interop-client', clientSecret: 'not-the-secret', authMethod: 'client_secret_basic' }) },
     });

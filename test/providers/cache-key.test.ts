@@ -47,7 +47,7 @@ describe('cacheKey', () => {
     expect(keys.size).toBe(3);
   });
 
-  it('differs for a different scope, audience, resource, extra parameter or auth method (issue 14 item 8)', () => {
+  it('differs for a different scope, audience, resource, extra parameter or auth method', () => {
     const base = { tokenUrl: 'https://auth.example.com/token', clientId: 'id', clientSecret: SECRET };
     const keys = [
       oauth2(base).cacheKey,

@@ -23,7 +23,7 @@ function configError(make: () => unknown): ConfigError {
   throw new Error('expected a ConfigError');
 }
 
-describe('oauth2 options (issue 14)', () => {
+describe('oauth2 options', () => {
   it('accepts a private key as PEM, JWK or KeyObject, and infers private_key_jwt', () => {
     for (const privateKey of [rsa.export({ format: 'pem', type: 'pkcs8' }).toString(), rsa.export({ format: 'jwk' }), rsa]) {
       expect(() => oauth2({ tokenUrl: TOKEN_URL, clientId: 'id', privateKey })).not.toThrow();

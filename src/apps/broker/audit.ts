@@ -9,6 +9,7 @@ import type { Token } from '../../base/token.js';
 
 /** Anything with `write(text)`. */
 export interface AuditDestination {
+  /** Takes one or more complete audit lines (JSON, newline-terminated). */
   write(text: string): unknown;
 }
 

@@ -31,8 +31,13 @@ const optionalString = z.string().min(1).optional();
 const storeSchema = z.discriminatedUnion(
   'type',
   [
-    z.strictObject({ type: z.literal('memory') }),
+    /** Tokens in this process only: lost on every restart (a loud warning says so). */
     z.strictObject({
+      /** `memory`. */
+      type: z.literal('memory'),
+    }),
+    z.strictObject({
+      /** `sqlite`: the embedded store, one host. */
       type: z.literal('sqlite'),
       /** The database file; default `<stateDir>/broker.sqlite`. */
       path: optionalString,
@@ -40,11 +45,13 @@ const storeSchema = z.discriminatedUnion(
       encryptionKeysEnv: envName.optional(),
     }),
     z.strictObject({
+      /** `redis`: a fleet of brokers sharing one Redis. */
       type: z.literal('redis'),
       /** `redis://host:port[/db]`; a URL with a password belongs in `urlEnv`. */
       url: optionalString,
       /** Name of the environment variable that holds the Redis URL (it may carry a password). */
       urlEnv: envName.optional(),
+      /** Prefix of every key the broker writes (several brokers may share one Redis). */
       keyPrefix: z.string().max(256).optional(),
       /** Name of the environment variable that holds the encryption keys, comma-separated (base64, 32 bytes each). */
       encryptionKeysEnv: envName.optional(),
@@ -56,25 +63,21 @@ const storeSchema = z.discriminatedUnion(
 // The manager's own schema for its timing options: one definition of what each one accepts.
 const tokensSchema = managerTimingSchema();
 
+// Each field is documented on BrokerLimits, the type it checks.
 const limitsSchema = z.strictObject({
-  /** Largest request body accepted (only `POST …/invalidate` takes one); default 8 192. */
   bodyLimitBytes: z.number().int().min(0).max(1_048_576).optional(),
-  /** Largest request head (request line and headers); default 16 384 (Node's own default). */
   maxHeaderBytes: z.number().int().min(1024).max(1_048_576).optional(),
-  /** Longest a request may take, receiving it and getting the token included; default 10 000. */
   requestTimeoutMs: z.number().int().min(100).max(600_000).optional(),
-  /** Reported rejections (`POST …/invalidate`) a consumer may make per provider per window; default 6. */
   invalidationsPerConsumer: z.number().int().min(0).max(1000).optional(),
-  /** The window of `invalidationsPerConsumer`; default 600 000 (10 minutes). */
   invalidationWindowMs: z.number().int().min(1000).max(86_400_000).optional(),
-  /** Failed authentications a client IP may make per window before it gets 429; default 20. */
   failedAuthPerIp: z.number().int().min(1).max(100_000).optional(),
-  /** The window of `failedAuthPerIp`; default 60 000. */
   failedAuthWindowMs: z.number().int().min(1000).max(86_400_000).optional(),
 });
 
 const opsSchema = z.strictObject({
+  /** The interface, e.g. `127.0.0.1`. */
   host: z.string().min(1).optional(),
+  /** The port; 0 for a free one. */
   port: z.number().int().min(0).max(65_535).optional(),
   /** What `/readyz` says while the shared store is unreachable: `degraded` (200, the default) or `not_ready` (503). */
   storeOutage: z.enum(['degraded', 'not_ready']).optional(),
@@ -110,8 +113,15 @@ const topSchema = z.strictObject({
 
 /** The config file, as written (see docs/broker.md for a complete example). */
 export interface BrokerConfig {
+  /** The JSON schema the file follows, for editors; not read. */
   readonly $schema?: string;
-  readonly listen?: { readonly host?: string; readonly port?: number };
+  /** The service listener (the token API); default `127.0.0.1:8080`. */
+  readonly listen?: {
+    /** The interface, e.g. `127.0.0.1`. */
+    readonly host?: string;
+    /** The port; 0 for a free one. */
+    readonly port?: number;
+  };
   /** The operations listener (`/metrics`, `/healthz`, `/readyz`); default `127.0.0.1:8081`. */
   readonly ops?: z.input<typeof opsSchema>;
   /** Where the embedded store lives when no `store` is given (see docs/broker.md for the default). */
@@ -120,10 +130,14 @@ export interface BrokerConfig {
   readonly audit?: z.input<typeof auditSchema>;
   /** Serve https: `{ certFile, keyFile, caFile? }` (with `caFile`, consumers may authenticate by client certificate). */
   readonly tls?: TlsConfig;
+  /** The providers by id: type, client id, and the secret's source (`clientSecretEnv` or `clientSecretFile`, never inline). */
   readonly providers: Readonly<Record<string, ProviderConfig>>;
+  /** Where tokens, locks and the issuance ledger live: the embedded SQLite store by default, `memory` or `redis`. */
   readonly store?: StoreConfig;
+  /** Who may ask for tokens: a name, the SHA-256 of its API key (one or two), and the providers it may use. */
   readonly consumers: readonly ConsumerConfig[];
-  readonly limits?: z.input<typeof limitsSchema>;
+  /** Request size, time and rate limits (see {@link BrokerLimits} for each and its default). */
+  readonly limits?: Partial<BrokerLimits>;
   /** Token manager options: timeouts, retries, the issuance guard, cool-downs. */
   readonly tokens?: z.input<typeof tokensSchema>;
   /** Log level of the broker's JSON log (default `info`: one access-log line per request). */
@@ -137,7 +151,8 @@ export type StoreConfig = z.input<typeof storeSchema>;
 /** One consumer of the config file. */
 export type { Consumer, ConsumerConfig, ResolvedTls, TlsConfig } from './consumers.js';
 
-/** The store to build, with what the library needs; the library validates it. Holds secrets: never logged. */
+/** The store to build, with what the library needs; the library validates it. Holds secrets: never logged.
+ * The command's plumbing, leaving this entry point (issue 24); not part of the documented API. @internal */
 export type ResolvedStore =
   | { readonly type: 'memory'; readonly explicit: boolean }
   | { readonly type: 'sqlite'; readonly path: string; readonly encryptionKeys: string[] | undefined; readonly inStateDir: boolean }
@@ -150,7 +165,8 @@ export type ResolvedStore =
       readonly encryptionKeys: string[] | undefined;
     };
 
-/** Everything the server needs, validated, with secrets loaded. */
+/** Everything the server needs, validated, with secrets loaded.
+ * The command's plumbing, leaving this entry point (issue 24); not part of the documented API. @internal */
 export interface ResolvedBrokerConfig {
   readonly listen: { readonly host: string; readonly port: number };
   readonly ops: { readonly host: string; readonly port: number; readonly storeOutage: 'degraded' | 'not_ready' };
@@ -179,12 +195,19 @@ export interface LoadContext {
 
 /** The broker's limits, all in bytes, milliseconds or counts. */
 export interface BrokerLimits {
+  /** Largest request body accepted (only `POST …/invalidate` takes one); default 8 192. */
   readonly bodyLimitBytes: number;
+  /** Largest request head (request line and headers); default 16 384 (Node's own default). */
   readonly maxHeaderBytes: number;
+  /** Longest a request may take, receiving it and getting the token included; default 10 000. */
   readonly requestTimeoutMs: number;
+  /** Reported rejections (`POST …/invalidate`) a consumer may make per provider per window; default 6. */
   readonly invalidationsPerConsumer: number;
+  /** The window of `invalidationsPerConsumer`; default 600 000 (10 minutes). */
   readonly invalidationWindowMs: number;
+  /** Failed authentications a client IP may make per window before its further failures get 429 (a valid key is still served); default 20. */
   readonly failedAuthPerIp: number;
+  /** The window of `failedAuthPerIp`; default 60 000. */
   readonly failedAuthWindowMs: number;
 }
 
@@ -201,7 +224,12 @@ export const DEFAULT_LIMITS: BrokerLimits = Object.freeze({
 });
 
 /** The default operations listener: loopback, so metrics stay off the service network unless you say so. */
-export const DEFAULT_OPS = Object.freeze({ host: '127.0.0.1', port: 8081 });
+export const DEFAULT_OPS: {
+  /** `127.0.0.1`. */
+  readonly host: string;
+  /** 8081. */
+  readonly port: number;
+} = Object.freeze({ host: '127.0.0.1', port: 8081 });
 
 /**
  * A Retry-After longer than this is not waited out inside a consumer's request: the consumer is answered
@@ -212,6 +240,7 @@ export const BROKER_MAX_RETRY_AFTER_MS = 1_000;
 /**
  * The state directory when the config names none: `$STATE_DIRECTORY` under systemd (`StateDirectory=`;
  * the first one when it lists several), else `$XDG_STATE_HOME/tokenbroker`, else `~/.local/state/tokenbroker`.
+ * The command's plumbing, leaving this entry point (issue 24); not part of the documented API. @internal
  */
 export function defaultStateDir(env: Readonly<Record<string, string | undefined>>): string {
   const systemd = env.STATE_DIRECTORY?.split(':')[0];
@@ -226,7 +255,8 @@ const INLINE_KEY_FIELDS = ['key', 'apiKey', 'api_key', 'token'];
 
 /**
  * Validates a config object and loads its secrets.
- * @throws {@link ConfigError} listing every problem found, each naming its field.
+ * @throws `ConfigError` (from `tokenbroker`) listing every problem found, each naming its field.
+ * The command's plumbing, leaving this entry point (issue 24); not part of the documented API. @internal
  */
 export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): ResolvedBrokerConfig {
   const env = load.env ?? process.env;

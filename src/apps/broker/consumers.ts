@@ -39,7 +39,8 @@ const consumerSchema = z.strictObject({
 /** One consumer of the config file. */
 export type ConsumerConfig = z.input<typeof consumerSchema>;
 
-/** A consumer, ready for authentication. */
+/** A consumer, ready for authentication.
+ * The command's plumbing, leaving this entry point (issue 24); not part of the documented API. @internal */
 export interface Consumer {
   readonly name: string;
   /** SHA-256 of its keys: none (certificate only), one, or two during a rotation. */
@@ -122,7 +123,8 @@ const tlsSchema = z.strictObject({
 /** The `tls` section, as written. */
 export type TlsConfig = z.input<typeof tlsSchema>;
 
-/** The `tls` section with its files read. */
+/** The `tls` section with its files read.
+ * The command's plumbing, leaving this entry point (issue 24); not part of the documented API. @internal */
 export interface ResolvedTls {
   readonly cert: Buffer;
   readonly key: Buffer;

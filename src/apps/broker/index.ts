@@ -19,6 +19,6 @@
 export { createBroker, type Broker, type BrokerOptions } from './server.js';
 export type { LogDestination } from './logging.js';
 export type { AuditDestination } from './audit.js';
-export type { BrokerConfig, ConsumerConfig, ProviderConfig, StoreConfig, TlsConfig } from './config.js';
+export type { BrokerConfig, BrokerLimits, ConsumerConfig, ProviderConfig, StoreConfig, TlsConfig } from './config.js';
 export { keyDigest } from './auth.js';
 export type { BrokerErrorCode } from './errors.js';

@@ -9,6 +9,7 @@ import type { ResolvedBrokerConfig } from './config.js';
 
 /** Anything with `write(text)`: the broker's JSON log lines go there (default: stdout). */
 export interface LogDestination {
+  /** Takes one or more complete JSON lines. */
   write(text: string): unknown;
 }
 

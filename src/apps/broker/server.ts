@@ -32,9 +32,19 @@ export interface BrokerOptions {
   /** Where the audit lines go; default: the config's `audit.file`, else `logDestination`, else stdout. */
   readonly auditDestination?: AuditDestination;
   /** Overrides the config's `listen` (tests: `{ port: 0 }`). */
-  readonly listen?: { readonly host?: string; readonly port?: number };
+  readonly listen?: {
+    /** The interface, e.g. `127.0.0.1`. */
+    readonly host?: string;
+    /** The port; 0 for a free one. */
+    readonly port?: number;
+  };
   /** Overrides the config's `ops` listener address (tests: `{ port: 0 }`). */
-  readonly ops?: { readonly host?: string; readonly port?: number };
+  readonly ops?: {
+    /** The interface, e.g. `127.0.0.1`. */
+    readonly host?: string;
+    /** The port; 0 for a free one. */
+    readonly port?: number;
+  };
 }
 
 /** A broker, built but not listening yet. */
@@ -54,7 +64,7 @@ export interface Broker {
    * tokens of unchanged credentials and requests under way are kept. Other sections (listeners, store,
    * limits, tokens, logging) need a restart; a change to them is logged and ignored. `config` is the
    * config object, or a function that reads it (so a file that cannot be read is handled the same way).
-   * @throws {@link ConfigError} for a bad config, after logging one error line; the running config is kept.
+   * @throws `ConfigError` (from `tokenbroker`) for a bad config, after logging one error line; the running config is kept.
    */
   reload(config: unknown, options?: Pick<BrokerOptions, 'env' | 'baseDir' | 'source'>): void;
   /**
@@ -68,7 +78,7 @@ const READY_TIMEOUT_MS = 1_000;
 
 /**
  * Builds a broker from a config object (the parsed config file).
- * @throws {@link ConfigError} listing every problem of the config, before anything starts.
+ * @throws `ConfigError` (from `tokenbroker`) listing every problem of the config, before anything starts.
  */
 export function createBroker(config: unknown, options: BrokerOptions = {}): Broker {
   let resolved = resolveBrokerConfig(config, options);

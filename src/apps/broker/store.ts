@@ -27,7 +27,7 @@ const PROBE_KEY = 'tokenbroker:readyz-probe';
 /**
  * Builds the store the config names: the embedded SQLite store by default, memory (with a loud
  * warning), or Redis.
- * @throws {@link ConfigError} naming the config field (`<source>: store.urlEnv`…) the library refused.
+ * @throws `ConfigError` (from `tokenbroker`) naming the config field (`<source>: store.urlEnv`…) the library refused.
  */
 export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: string | undefined): BrokerStore {
   if (config.type === 'memory') {

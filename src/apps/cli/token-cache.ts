@@ -58,7 +58,6 @@ export function requireTokenCacheRuntime(): void {
   }
 }
 
-
 /** Whether this Node.js is older than tokenbroker supports (`engines`): `--no-cache` runs then say so. */
 export function nodeTooOld(): boolean {
   return !isSupportedNode();

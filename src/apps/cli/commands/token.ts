@@ -58,7 +58,7 @@ function parseProvider(value: string): string {
   // The value is not echoed: a secret pasted in the wrong place must not be printed back.
   if (kind === undefined)
     throw new InvalidArgumentError(
-      "unknown provider: it is not a provider id (1–64 letters, digits or . _ -), so it is not repeated here; use ap (alias alternative-payments), autopay, or a provider id of the --config file.",
+      'unknown provider: it is not a provider id (1–64 letters, digits or . _ -), so it is not repeated here; use ap (alias alternative-payments), autopay, or a provider id of the --config file.',
     );
   return kind;
 }
@@ -74,18 +74,19 @@ function envHelp(): string {
   const ap = ENV_VARS['alternative-payments'];
   const ay = ENV_VARS.autopay;
   const rows = (title: string, entries: Array<[string, string]>) => [title, ...entries.map(([name, text]) => `  ${name.padEnd(40)}${text}`)].join('\n');
+  const credential = (env: typeof ap | typeof ay): Array<[string, string]> => [
+    [env.clientId, 'client id (required)'],
+    [env.clientSecret, 'client secret, or:'],
+    [env.clientSecretFile, 'path of a file that holds the secret'],
+  ];
   return [
     rows('Environment (Alternative Payments):', [
-      [ap.clientId, 'client id (required)'],
-      [ap.clientSecret, 'client secret, or:'],
-      [ap.clientSecretFile, 'path of a file that holds the secret'],
+      ...credential(ap),
       [ap.environment, 'production (default) or demo'],
       [ap.baseUrl, "overrides the environment's base URL"],
     ]),
     rows('Environment (Autopay):', [
-      [ay.clientId, 'client id (required)'],
-      [ay.clientSecret, 'client secret, or:'],
-      [ay.clientSecretFile, 'path of a file that holds the secret'],
+      ...credential(ay),
       [ay.audience, 'default https://api.autopay.io'],
       [ay.tokenUrl, 'default https://api-auth.autopay.io/oauth/token'],
       [ay.apiBaseUrl, 'default https://api.autopay.io'],
@@ -134,7 +135,10 @@ Examples:
       const cache = await import('../token-cache.js');
       if (options.cache) cache.requireTokenCacheRuntime();
       else if (cache.nodeTooOld())
-        writeLine(io.stderr, `tokenbroker: warning: Node.js ${process.version} is older than tokenbroker supports (${cache.MIN_NODE_VERSION}); running without the token cache, as --no-cache asks`);
+        writeLine(
+          io.stderr,
+          `tokenbroker: warning: Node.js ${process.version} is older than tokenbroker supports (${cache.MIN_NODE_VERSION}); running without the token cache, as --no-cache asks`,
+        );
       const loaded = await loadProvider(kind, { env: io.env, configPath: options.config });
       context.secrets.add(loaded.secret);
       // Loaded here, not at the top: `--help` and the other commands never pay for them.

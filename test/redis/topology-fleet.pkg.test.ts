@@ -8,7 +8,7 @@ import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { expectOneTokenAcrossFleet, type WorkerConfig } from '../helpers/fleet.js';
 import { skipWithoutTopologies, startRedisCluster, startRedisSentinel } from './topology.js';
 
-const skip = skipWithoutTopologies('test/redis/topology-fleet.test.ts');
+const skip = skipWithoutTopologies('test/redis/topology-fleet.pkg.test.ts');
 const FALLBACK = "shared store unavailable; falling back to this process's cache until it answers again";
 
 /** Each topology: how to start it, and the connection a worker gets. */

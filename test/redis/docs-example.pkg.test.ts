@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
-const skip = skipWithoutRedis('test/redis/docs-example.test.ts');
+const skip = skipWithoutRedis('test/redis/docs-example.pkg.test.ts');
 const root = new URL('../../', import.meta.url);
 let server: RedisServer;
 

@@ -8,7 +8,7 @@ import { startEmulator, type Emulator } from '../../src/apps/emulator/index.js';
 import { spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
-const skip = skipWithoutRedis('test/redis/clock-skew.test.ts');
+const skip = skipWithoutRedis('test/redis/clock-skew.pkg.test.ts');
 const CLIENT = { clientId: 'skew-client', clientSecret: 'skew-secret' };
 const FIVE_MINUTES = 5 * 60_000;
 

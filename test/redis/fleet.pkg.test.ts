@@ -10,7 +10,7 @@ import { startLoopbackServer } from '../helpers/loopback-server.js';
 import { expectOneTokenAcrossFleet, runFleet, spawnWorker, type WorkerConfig } from '../helpers/fleet.js';
 import { skipWithoutRedis, startRedisServer, type RedisServer } from './redis-server.js';
 
-const skip = skipWithoutRedis('test/redis/fleet.test.ts');
+const skip = skipWithoutRedis('test/redis/fleet.pkg.test.ts');
 const CLIENT = { clientId: 'fleet-client', clientSecret: 'fleet-secret-Zq8+/=' };
 
 let server: RedisServer;
