@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import { credentialKey, type Provider, type TokenRequestContext, type TokenResponse } from '../provider.js';
+import { credentialKey, type Provider, type RateLimit, type TokenRequestContext, type TokenResponse } from '../provider.js';
 import type { Token } from '../../base/token.js';
 import { DpopBinding } from './dpop.js';
 import type * as Grant from './grant.js';
@@ -96,6 +96,10 @@ class OAuth2Provider implements Provider {
 
   get defaultExpiresInSeconds(): number | undefined {
     return this.#profile.settings.defaultExpiresInSeconds;
+  }
+
+  get rateLimit(): RateLimit | undefined {
+    return this.#profile.settings.rateLimit;
   }
 
   async requestToken(context: TokenRequestContext): Promise<TokenResponse> {

@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Token } from '../../base/token.js';
-import type { IssuanceLedger, SharedTokenStore } from '../types.js';
+import type { CallBudget, IssuanceLedger, SharedTokenStore } from '../types.js';
+import { RedisCallBudget } from './call-budget.js';
 import { fingerprint, TokenCodec, UnreadableValueError } from '../codec.js';
 import type { Connection, RedisClient } from './connection.js';
 import { namesFor, type Names } from './keys.js';
@@ -22,6 +23,7 @@ import { Wakeup, withDeadline } from './wait.js';
 export class RedisTokenStore implements SharedTokenStore {
   readonly shared = true as const;
   readonly ledger: IssuanceLedger;
+  readonly callBudget: CallBudget;
   readonly #connection: Connection;
   readonly #client: RedisClient;
   readonly #settings: Settings;
@@ -52,6 +54,10 @@ export class RedisTokenStore implements SharedTokenStore {
     this.ledger = new RedisLedger(
       (what, op) => this.#run(what, op),
       (key) => this.#names(key).ledger,
+    );
+    this.callBudget = new RedisCallBudget(
+      (what, op) => this.#run(what, op),
+      (key) => this.#names(key),
     );
   }
 

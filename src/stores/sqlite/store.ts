@@ -14,7 +14,8 @@ import { inspect } from 'node:util';
 import type { Logger } from '../../base/logger.js';
 import type { Token } from '../../base/token.js';
 import { fingerprint, TokenCodec, UnreadableValueError } from '../codec.js';
-import type { IssuanceLedger, LedgerDecision, SharedTokenStore } from '../types.js';
+import type { CallBudget, IssuanceLedger, LedgerDecision, SharedTokenStore } from '../types.js';
+import { SqliteCallBudget } from './call-budget.js';
 import { fileError, inodeOf, MIGRATIONS, openDatabase, rollback, TokenFileError, type Migration } from './database.js';
 
 /** One stored token as {@link SqliteTokenStore.entries} lists it. */
@@ -94,6 +95,7 @@ function prepare(db: DatabaseSync) {
 export class SqliteStore implements SqliteTokenStore {
   readonly shared = true as const;
   readonly ledger: IssuanceLedger;
+  readonly callBudget: CallBudget;
   readonly #settings: SqliteSettings;
   readonly #codec: TokenCodec;
   readonly #sleepers = new Set<Sleeper>();
@@ -111,6 +113,7 @@ export class SqliteStore implements SqliteTokenStore {
     this.#settings = settings;
     this.#codec = new TokenCodec(settings.keys);
     this.ledger = new SqliteLedger((op) => this.#write(op));
+    this.callBudget = new SqliteCallBudget((op) => this.#write(() => op(this.#db!)));
     try {
       this.#open();
     } catch {
