@@ -9,7 +9,19 @@ export const ISSUE_REASONS = ['coldStart', 'expiry', 'refreshAhead', 'invalidate
 export type IssueReason = (typeof ISSUE_REASONS)[number];
 
 /** The event counters besides tokens issued, in the order reports list them. */
-export const EVENT_COUNTERS = ['hits', 'misses', 'deduplicated', 'requestsSent', 'failures', 'guardRefusals', 'cooledDown'] as const;
+export const EVENT_COUNTERS = [
+  'hits',
+  'misses',
+  'deduplicated',
+  'requestsSent',
+  'failures',
+  'guardRefusals',
+  'cooledDown',
+  // Pacing (issue 20, docs/rate-limits.md).
+  'paceWaitMs',
+  'paceRefused',
+  'apiRateLimited',
+] as const;
 
 /** Counters of one provider id (or the total over all ids). */
 export interface ProviderStats {
@@ -27,6 +39,12 @@ export interface ProviderStats {
   guardRefusals: number;
   /** Calls answered from a cool-down (invalid credentials, rate limit, recent failure) without a request. */
   cooledDown: number;
+  /** Pacing: total ms API calls waited for a slot of the credential's call budget. */
+  paceWaitMs: number;
+  /** Pacing: API calls refused with `RateLimitedError` because their slot was past `maxWaitMs` (never sent). */
+  paceRefused: number;
+  /** Pacing: 429 answers from the provider's API (through `client()`/`fetch()` or `reportRateLimited`). */
+  apiRateLimited: number;
   /** New tokens received, by the reason they were asked for. */
   tokensIssued: Record<IssueReason, number> & {
     /** All new tokens, whatever the reason. */
@@ -48,6 +66,9 @@ class RareCounters {
   cooledDown = 0;
   invalidated = 0;
   forced = 0;
+  paceWaitMs = 0;
+  paceRefused = 0;
+  apiRateLimited = 0;
 }
 
 /**
@@ -88,6 +109,24 @@ export class Counters {
   }
   set cooledDown(value: number) {
     (this.#rare ??= new RareCounters()).cooledDown = value;
+  }
+  get paceWaitMs(): number {
+    return this.#rare?.paceWaitMs ?? 0;
+  }
+  set paceWaitMs(value: number) {
+    (this.#rare ??= new RareCounters()).paceWaitMs = value;
+  }
+  get paceRefused(): number {
+    return this.#rare?.paceRefused ?? 0;
+  }
+  set paceRefused(value: number) {
+    (this.#rare ??= new RareCounters()).paceRefused = value;
+  }
+  get apiRateLimited(): number {
+    return this.#rare?.apiRateLimited ?? 0;
+  }
+  set apiRateLimited(value: number) {
+    (this.#rare ??= new RareCounters()).apiRateLimited = value;
   }
   get invalidated(): number {
     return this.#rare?.invalidated ?? 0;

@@ -3,17 +3,33 @@
  * x/oauth2), and a ky instance built on it. The 401 rule lives here, once: the token that got the 401
  * is invalidated (only if it is still the current one), a fresh one is got within the guard, and the
  * request is sent again — once, never more.
+ *
+ * Pacing (docs/rate-limits.md): for a provider with a `rateLimit`, every request sent waits for a slot
+ * of the credential's call budget first, and a 429 pauses the budget (every process sharing the store)
+ * and sends the request again, all within one deadline (`maxWaitMs`). A 429 means the request was not
+ * processed, so any method is sent again.
  */
 import ky, { type KyInstance } from 'ky';
 import { ConfigError } from '../base/errors.js';
 import type { Provider } from '../providers/provider.js';
 import type { Token } from '../base/token.js';
+import type { RateLimit } from '../base/rate-limit.js';
+import type { PacedCall, Pacer } from './pacing.js';
 
 /** The part of the manager the client needs. */
 export interface TokenSource {
   getToken(id: string, options?: { signal?: AbortSignal }): Promise<Token>;
   invalidate(id: string, accessToken?: string): boolean;
 }
+
+/** How the client paces: the manager's pacer, and the registration of the id (undefined: gone). */
+export interface ClientPacing {
+  readonly pacer: Pacer;
+  call(): (PacedCall & { readonly limit: RateLimit | undefined }) | undefined;
+}
+
+/** A 429 is answered by pausing and sending again at most this many times per call (the deadline usually ends it first). */
+const MAX_RATE_LIMITED_RETRIES = 5;
 
 /**
  * A `fetch` that sends requests for provider `id` with its token. Tokens go only to the origin of
@@ -25,12 +41,14 @@ export function createAuthorizedFetch(
   apiBaseUrl?: string,
   baseFetch: typeof globalThis.fetch = globalThis.fetch,
   provider?: Pick<Provider, 'authorizedFetch'>,
+  pacing?: ClientPacing,
 ): typeof globalThis.fetch {
   // A provider that sends its own requests (its transport, DPoP proofs) does; the 401 rule stays here.
   const send =
     provider?.authorizedFetch === undefined
       ? (request: Request, token: Token) => baseFetch(withToken(request, token))
       : (request: Request, token: Token) => provider.authorizedFetch!(request, token);
+  const authorised = (request: Request): Promise<Response> => sendWith401Rule(tokens, id, request, send);
   const allowedOrigin = apiBaseUrl === undefined ? undefined : new URL(apiBaseUrl).origin;
   return async function authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     // ky hands over a Request of its own and an options object that is usually empty: reuse the Request.
@@ -40,20 +58,61 @@ export function createAuthorizedFetch(
         provider: id,
       });
     }
-    // A body can be sent once; keep a copy for the single retry after a 401.
-    const spare = request.body === null ? request : request.clone();
-    const token = await tokens.getToken(id, { signal: request.signal });
-    const response = await send(request, token);
-    if (response.status !== 401) {
-      if (spare !== request) void spare.body?.cancel().catch(() => {});
+    const call = pacing?.call();
+    if (call === undefined) return authorised(request);
+    const limit = call.limit;
+    if (limit === undefined) {
+      const response = await authorised(request);
+      if (response.status === 429) call.apiRateLimited++;
       return response;
     }
-    tokens.invalidate(id, token.accessToken);
-    const fresh = await tokens.getToken(id, { signal: request.signal });
-    if (fresh.accessToken === token.accessToken) return response;
-    await response.body?.cancel().catch(() => {});
-    return send(spare, fresh);
+    const { pacer } = pacing!;
+    const deadline = Date.now() + pacer.maxWaitMs;
+    // Each request sent (the 401 retry too) takes a slot first; its answer confirms the slot.
+    const paced = (sendOne: typeof send) => async (request: Request, token: Token) => {
+      const slot = pacer.acquire(call, limit, deadline, request.signal);
+      const callId = typeof slot === 'string' ? slot : await slot;
+      try {
+        return await sendOne(request, token);
+      } finally {
+        pacer.confirm(call, callId);
+      }
+    };
+    const sendPaced = paced(send);
+    // A body can be sent once; keep one to copy for each resend after a 429.
+    const spare = request.body === null ? request : request.clone();
+    let attempt = request;
+    for (let retries = 0; ; retries++) {
+      const response = await sendWith401Rule(tokens, id, attempt, sendPaced);
+      if (response.status !== 429) return response;
+      await pacer.rateLimited(call, limit, response);
+      if (retries === MAX_RATE_LIMITED_RETRIES) return response;
+      await response.body?.cancel().catch(() => {});
+      attempt = spare === request ? request : spare.clone();
+    }
   };
+}
+
+/** Sends `request` with the current token; after a 401, once more with a fresh token (if there is a new one). */
+async function sendWith401Rule(
+  tokens: TokenSource,
+  id: string,
+  request: Request,
+  send: (request: Request, token: Token) => Promise<Response>,
+): Promise<Response> {
+  // A body can be sent once; keep a copy for the single retry after a 401.
+  const spare = request.body === null ? request : request.clone();
+  const token = await tokens.getToken(id, { signal: request.signal });
+  const response = await send(request, token);
+  if (response.status !== 401) {
+    if (spare !== request) void spare.body?.cancel().catch(() => {});
+    return response;
+  }
+  tokens.invalidate(id, token.accessToken);
+  const fresh = await tokens.getToken(id, { signal: request.signal });
+  if (fresh.accessToken === token.accessToken) return response;
+  await response.body?.cancel().catch(() => {});
+  return send(spare, fresh);
 }
 
 function isEmpty(init: RequestInit): boolean {
@@ -73,9 +132,10 @@ export function createAuthorizedClient(
   id: string,
   apiBaseUrl: string | undefined,
   provider?: Pick<Provider, 'authorizedFetch'>,
+  pacing?: ClientPacing,
 ): KyInstance {
   return ky.create({
     ...(apiBaseUrl === undefined ? {} : { prefix: apiBaseUrl }),
-    fetch: createAuthorizedFetch(tokens, id, apiBaseUrl, globalThis.fetch, provider),
+    fetch: createAuthorizedFetch(tokens, id, apiBaseUrl, globalThis.fetch, provider, pacing),
   });
 }

@@ -12,7 +12,9 @@
  */
 import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';
-import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
+import { createAuthorizedClient, createAuthorizedFetch, type ClientPacing } from './client.js';
+import { Pacer } from './pacing.js';
+import type { RateLimit } from '../base/rate-limit.js';
 import { ClockWatch } from './clock-watch.js';
 import { ConfigError, IssuanceLimitError, ManagerClosedError, TokenError } from '../base/errors.js';
 import { Fleet } from './fleet.js';
@@ -63,6 +65,11 @@ class Registration extends Counters {
   get key(): string {
     return this.provider.cacheKey;
   }
+
+  /** The API's rate limit the credential's calls are paced at, if any. */
+  get limit(): RateLimit | undefined {
+    return this.provider.rateLimit;
+  }
 }
 
 /**
@@ -92,6 +99,8 @@ export class TokenManager {
   readonly #local: LocalTokenStore;
   readonly #fleet: Fleet | undefined;
   readonly #issuer: Issuer;
+  readonly #pacer: Pacer;
+  readonly #pacing: (id: string) => ClientPacing;
   readonly #inflight = new Map<string, Promise<Token>>();
   readonly #lifetime = new AbortController();
   // The watch holds this manager weakly and calls back through a static method, which closes over no
@@ -126,6 +135,12 @@ export class TokenManager {
             describe: describeError,
           })
         : undefined;
+    const sharedBudget = store?.shared === true ? store.callBudget : undefined;
+    if (store?.shared === true && sharedBudget === undefined) {
+      this.#log('warn', {}, 'the shared store has no call budget; API calls are paced by each process alone');
+    }
+    this.#pacer = new Pacer(this.#local.callBudget, sharedBudget, this.#options.maxWaitMs, this.#log);
+    this.#pacing = (id) => ({ pacer: this.#pacer, call: () => this.#registrations.get(id) });
     this.#timing = {
       skewMs: this.#options.skewMs,
       refreshAheadRatio: this.#options.refreshAheadRatio,
@@ -374,17 +389,52 @@ export class TokenManager {
 
   /**
    * A `ky` instance for provider `id`'s API: `prefix` is the provider's API base URL and every request
-   * carries a valid token. A 401 invalidates that token and retries once with a fresh one.
+   * carries a valid token. A 401 invalidates that token and retries once with a fresh one. With a
+   * `rateLimit`, each request waits for a slot first and a 429 pauses the credential, then is sent again
+   * (docs/rate-limits.md).
    */
   client(id: string): KyInstance {
     const registration = this.#registration(id);
-    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl, registration.provider);
+    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl, registration.provider, this.#pacing(id));
   }
 
-  /** A `fetch`-compatible function for provider `id`, with the same token and 401 behaviour as {@link client}. */
+  /** A `fetch`-compatible function for provider `id`, with the same token, 401 and pacing behaviour as {@link client}. */
   fetch(id: string): typeof globalThis.fetch {
     const registration = this.#registration(id);
-    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl, globalThis.fetch, registration.provider);
+    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl, globalThis.fetch, registration.provider, this.#pacing(id));
+  }
+
+  /**
+   * For code that sends API calls with its own HTTP client: resolves when a slot of provider `id`'s call
+   * budget is granted — at once without a `rateLimit`. Send the call right after; report a 429 with
+   * {@link reportRateLimited}.
+   *
+   * @throws {@link RateLimitedError} (at once, nothing held) when the next slot is further than
+   * `maxWaitMs` away; the signal's reason when it aborts first (its place goes to the next caller).
+   */
+  async acquire(id: string, options?: { signal?: AbortSignal }): Promise<void> {
+    const registration = this.#registration(id);
+    this.#assertOpen();
+    const limit = registration.limit;
+    if (limit === undefined) return;
+    const slot = this.#pacer.acquire(registration, limit, Date.now() + this.#pacer.maxWaitMs, options?.signal);
+    if (typeof slot !== 'string') await slot;
+  }
+
+  /**
+   * Feeds back an API answer of provider `id` got with your own HTTP client: a 429 pauses the
+   * credential's call budget for every process sharing the store, for its `Retry-After`, else its
+   * `x-ratelimit-reset`, else one window of the limit. Any other status is ignored.
+   */
+  async reportRateLimited(id: string, response: { status: number; headers: Headers }): Promise<void> {
+    const registration = this.#registration(id);
+    if (response.status !== 429) return;
+    const limit = registration.limit;
+    if (limit === undefined) {
+      registration.apiRateLimited++;
+      return;
+    }
+    await this.#pacer.rateLimited(registration, limit, response);
   }
 
   /** Stops background work, aborts requests under way and closes the store's own connections. */

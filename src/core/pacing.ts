@@ -23,14 +23,12 @@ export interface PaceCounters {
   apiRateLimited: number;
 }
 
-/** What the pacer needs to know of one call. */
-export interface PacedCall {
+/** What the pacer needs to know of a call's credential: the manager's registration is one. */
+export interface PacedCall extends PaceCounters {
   /** The provider id, for errors. */
   readonly id: string;
   /** The credential's budget key. */
   readonly key: string;
-  readonly limit: RateLimit;
-  readonly counters: PaceCounters;
 }
 
 /** After a shared store failed, calls use this process's budget for this long before trying it again. */
@@ -68,17 +66,17 @@ export class Pacer {
    * budget has one free), or a refusal ({@link RateLimitedError}, nothing held) when the slot is after
    * `deadline` (epoch ms), or the signal's reason when it aborts first.
    */
-  acquire(call: PacedCall, deadline: number, signal: AbortSignal | undefined): string | Promise<string> {
+  acquire(call: PacedCall, limit: RateLimit, deadline: number, signal: AbortSignal | undefined): string | Promise<string> {
     signal?.throwIfAborted();
     const id = this.#prefix + String(++this.#next);
     const budget = this.#budget();
     if (budget === this.#local) {
-      const wait = this.#local.reserve(call.key, id, call.limit, Math.max(0, deadline - Date.now())) as number;
+      const wait = this.#local.reserve(call.key, id, limit, Math.max(0, deadline - Date.now())) as number;
       if (wait === 0) return id;
-      if (wait < 0) throw this.#refused(call, -wait);
-      return this.#waitFor(budget, call, id, wait, deadline, signal);
+      if (wait < 0) throw this.#refused(call, limit, -wait);
+      return this.#waitFor(budget, call, limit, id, wait, deadline, signal);
     }
-    return this.#acquireShared(call, id, deadline, signal);
+    return this.#acquireShared(call, limit, id, deadline, signal);
   }
 
   /** The answer to call `id` arrived: its slot now counts from this moment. Never delays the caller. */
@@ -90,9 +88,9 @@ export class Pacer {
    * The API answered 429: pauses the credential's budget (every process sharing the store) for what the
    * answer says — `Retry-After`, else `x-ratelimit-reset`, else one window of the limit.
    */
-  async rateLimited(call: PacedCall, response: { status: number; headers: Headers }): Promise<number> {
-    call.counters.apiRateLimited++;
-    const pauseMs = Math.min(LONGEST_PAUSE_MS, pauseFor(response.headers, call.limit.perMs));
+  async rateLimited(call: PacedCall, limit: RateLimit, response: { status: number; headers: Headers }): Promise<number> {
+    call.apiRateLimited++;
+    const pauseMs = Math.min(LONGEST_PAUSE_MS, pauseFor(response.headers, limit.perMs));
     // This process's budget too: should the shared store fail later, this process still knows.
     await this.#local.pause(call.key, pauseMs);
     const shared = this.#budget();
@@ -107,26 +105,33 @@ export class Pacer {
     return pauseMs;
   }
 
-  async #acquireShared(call: PacedCall, id: string, deadline: number, signal: AbortSignal | undefined): Promise<string> {
+  async #acquireShared(call: PacedCall, limit: RateLimit, id: string, deadline: number, signal: AbortSignal | undefined): Promise<string> {
     let budget = this.#shared!;
     let wait: number;
     try {
-      wait = await budget.reserve(call.key, id, call.limit, Math.max(0, deadline - Date.now()));
+      wait = await budget.reserve(call.key, id, limit, Math.max(0, deadline - Date.now()));
       this.#recovered();
     } catch (error) {
       this.#sharedFailed(error);
       budget = this.#local;
-      wait = this.#local.reserve(call.key, id, call.limit, Math.max(0, deadline - Date.now())) as number;
+      wait = this.#local.reserve(call.key, id, limit, Math.max(0, deadline - Date.now())) as number;
     }
     signal?.throwIfAborted();
     if (wait === 0) return id;
-    if (wait < 0) throw this.#refused(call, -wait);
-    return this.#waitFor(budget, call, id, wait, deadline, signal);
+    if (wait < 0) throw this.#refused(call, limit, -wait);
+    return this.#waitFor(budget, call, limit, id, wait, deadline, signal);
   }
 
   /** Sleeps until the slot, then looks again (entries may have moved: an answer, a pause, an abort). */
   async #waitFor(
-    budget: CallBudget, call: PacedCall, id: string, firstWait: number, deadline: number, signal: AbortSignal | undefined): Promise<string> {
+    budget: CallBudget,
+    call: PacedCall,
+    limit: RateLimit,
+    id: string,
+    firstWait: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
     const started = Date.now();
     const waiter = new Waiter();
     let queue = this.#waiting.get(call.key);
@@ -138,16 +143,16 @@ export class Pacer {
         await waiter.sleep(wait, signal);
         const maxWaitMs = Math.max(0, deadline - Date.now());
         try {
-          wait = await budget.reserve(call.key, id, call.limit, maxWaitMs);
+          wait = await budget.reserve(call.key, id, limit, maxWaitMs);
         } catch (error) {
           if (budget === this.#local) throw error;
           // The shared store failed mid-wait: this process's budget takes the call from here.
           this.#sharedFailed(error);
           budget = this.#local;
-          wait = this.#local.reserve(call.key, id, call.limit, maxWaitMs) as number;
+          wait = this.#local.reserve(call.key, id, limit, maxWaitMs) as number;
         }
         if (wait === 0) return id;
-        if (wait < 0) throw this.#refused(call, -wait);
+        if (wait < 0) throw this.#refused(call, limit, -wait);
       }
     } catch (error) {
       if (signal?.aborted === true && error === signal.reason) {
@@ -163,14 +168,14 @@ export class Pacer {
     } finally {
       queue.delete(waiter);
       if (queue.size === 0 && this.#waiting.get(call.key) === queue) this.#waiting.delete(call.key);
-      call.counters.paceWaitMs += Date.now() - started;
+      call.paceWaitMs += Date.now() - started;
     }
   }
 
-  #refused(call: PacedCall, waitMs: number): RateLimitedError {
-    call.counters.paceRefused++;
+  #refused(call: PacedCall, limit: RateLimit, waitMs: number): RateLimitedError {
+    call.paceRefused++;
     return new RateLimitedError(
-      `API calls of "${call.id}" are paced at ${call.limit.requests} per ${call.limit.perMs} ms; the next slot is ${Math.ceil(waitMs)} ms away, ` +
+      `API calls of "${call.id}" are paced at ${limit.requests} per ${limit.perMs} ms; the next slot is ${Math.ceil(waitMs)} ms away, ` +
         `past maxWaitMs (${this.maxWaitMs}); the call was not sent`,
       { provider: call.id, retryAfterMs: Math.ceil(waitMs) },
     );
@@ -186,7 +191,11 @@ export class Pacer {
     const budget = this.#budget();
     try {
       const done = op(budget);
-      if (done !== undefined && budget !== this.#local) done.then(() => this.#recovered(), (error: unknown) => this.#sharedFailed(error));
+      if (done !== undefined && budget !== this.#local)
+        done.then(
+          () => this.#recovered(),
+          (error: unknown) => this.#sharedFailed(error),
+        );
     } catch (error) {
       if (budget !== this.#local) this.#sharedFailed(error);
       else throw error;
