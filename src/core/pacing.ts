@@ -176,7 +176,7 @@ export class Pacer {
     call.paceRefused++;
     return new RateLimitedError(
       `API calls of "${call.id}" are paced at ${limit.requests} per ${limit.perMs} ms; the next slot is ${Math.ceil(waitMs)} ms away, ` +
-        `past maxWaitMs (${this.maxWaitMs}); the call was not sent`,
+        `past the call's deadline (maxWaitMs ${this.maxWaitMs}); the call was not sent`,
       { provider: call.id, retryAfterMs: Math.ceil(waitMs) },
     );
   }
