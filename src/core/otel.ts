@@ -117,7 +117,11 @@ function currentInstruments(): Instruments {
   const failures = counter('tokenbroker.upstream.failures', 'token fetches that failed after retries');
   const refusals = counter('tokenbroker.guard.refusals', 'token fetches the issuance guard refused (no request sent)');
   const issued = counter('tokenbroker.tokens.issued', 'new tokens received, by reason');
-  const observables: Observable[] = [hits, misses, deduplicated, requests, failures, refusals, issued];
+  // Pacing (issue 20, docs/rate-limits.md).
+  const paceWait = meter.createObservableCounter('tokenbroker.pacing.wait', { description: 'time API calls waited for a slot of the call budget', unit: 's' });
+  const paceRefused = counter('tokenbroker.pacing.refused', 'API calls refused because their slot was past maxWaitMs (never sent)');
+  const apiRateLimited = counter('tokenbroker.api.rate_limited', 'HTTP 429 answers from the provider API');
+  const observables: Observable[] = [hits, misses, deduplicated, requests, failures, refusals, issued, paceWait, paceRefused, apiRateLimited];
   const callback: BatchObservableCallback = (result) => {
     for (const [provider, s] of statsByProvider()) {
       const attributes = { [ATTRIBUTES.providerId]: provider };
@@ -127,6 +131,9 @@ function currentInstruments(): Instruments {
       result.observe(requests, s.requestsSent, attributes);
       result.observe(failures, s.failures, attributes);
       result.observe(refusals, s.guardRefusals, attributes);
+      result.observe(paceWait, s.paceWaitMs / 1000, attributes);
+      result.observe(paceRefused, s.paceRefused, attributes);
+      result.observe(apiRateLimited, s.apiRateLimited, attributes);
       for (const reason of ISSUE_REASONS) {
         result.observe(issued, s.tokensIssued[reason], { ...attributes, [ATTRIBUTES.reason]: reason });
       }

@@ -95,6 +95,10 @@ export class BrokerMetrics {
     fromStats('tokenbroker_upstream_requests_total', 'HTTP token requests sent to providers, retries included', (s) => s.requestsSent);
     fromStats('tokenbroker_upstream_failures_total', 'Upstream token fetches that failed after retries', (s) => s.failures);
     fromStats('tokenbroker_guard_refusals_total', 'Token fetches refused by the issuance guard (no request sent)', (s) => s.guardRefusals);
+    // Pacing (issue 20, docs/rate-limits.md).
+    fromStats('tokenbroker_pacing_wait_seconds_total', 'Time API calls waited for a slot of the call budget', (s) => s.paceWaitMs / 1000);
+    fromStats('tokenbroker_pacing_refused_total', 'API calls refused because their slot was past maxWaitMs (never sent)', (s) => s.paceRefused);
+    fromStats('tokenbroker_api_rate_limited_total', 'HTTP 429 answers from the providers\' APIs', (s) => s.apiRateLimited);
 
     new Counter({
       name: 'tokenbroker_tokens_issued_total',
