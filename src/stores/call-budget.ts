@@ -35,19 +35,63 @@ export interface CallBudget {
   pause(key: string, pauseMs: number): void | Promise<void>;
 }
 
-/** One credential's log: parallel arrays sorted by time, plus the end of its pause. */
+/**
+ * One credential's log: parallel arrays sorted by time from `head` on (entries before it are gone: the
+ * front is dropped by moving `head`, and the arrays are compacted once that dead part is large, so
+ * dropping stays O(1) per call even at a high limit), the ids that may look again, and the pause.
+ */
 class Log {
-  readonly ats: number[] = [];
-  readonly ids: string[] = [];
+  ats: number[] = [];
+  ids: string[] = [];
+  head = 0;
+  /** Calls placed with a wait: only these come back for a second look. */
+  readonly waiting = new Set<string>();
   pausedUntil = 0;
+
+  /** Drops entries at or before `cutoff`. */
+  prune(cutoff: number): void {
+    const { ats } = this;
+    let head = this.head;
+    while (head < ats.length && ats[head]! <= cutoff) head++;
+    this.head = head;
+    if (head > 64 && head * 2 > ats.length) {
+      this.ats = ats.slice(head);
+      this.ids = this.ids.slice(head);
+      this.head = 0;
+    }
+  }
+
+  /** Takes out the entry of `id`; returns its time, or undefined when it is not there. */
+  remove(id: string): number | undefined {
+    const index = this.ids.lastIndexOf(id);
+    if (index < this.head) return undefined;
+    const at = this.ats[index]!;
+    this.ats.splice(index, 1);
+    this.ids.splice(index, 1);
+    return at;
+  }
+
+  /** Inserts `(at, id)` keeping the order; at the end (the usual case) it is a push. */
+  insert(at: number, id: string): void {
+    const { ats, ids } = this;
+    if (ats.length === this.head || ats[ats.length - 1]! <= at) {
+      ats.push(at);
+      ids.push(id);
+      return;
+    }
+    const index = upperBound(ats, this.head, at);
+    ats.splice(index, 0, at);
+    ids.splice(index, 0, id);
+  }
 }
 
 /**
- * Where call `at` goes among `ats` (sorted), counting only the first `ahead` entries: the earliest time
- * at or after `from` that leaves fewer than `requests` of them within `perMs` before it.
+ * Where a call goes, given the sorted times `ats` of which those before index `ahead` are ahead of it
+ * (from index `head`): the earliest time at or after `from` that leaves fewer than `requests` of them
+ * within `perMs` before it.
  */
-export function placeAfter(ats: ArrayLike<number>, ahead: number, from: number, limit: RateLimit): number {
-  if (ahead < limit.requests) return from;
+export function placeAfter(ats: ArrayLike<number>, head: number, ahead: number, from: number, limit: RateLimit): number {
+  if (ahead - head < limit.requests) return from;
   return Math.max(from, ats[ahead - limit.requests]! + limit.perMs);
 }
 
@@ -56,7 +100,7 @@ export function placeAfter(ats: ArrayLike<number>, ahead: number, from: number, 
  * (rate-limiter-flexible, bottleneck, limiter, p-throttle) count fixed windows or token buckets, or
  * hold the queue themselves; none places a reservation in a sliding log that a waiter can re-check,
  * confirm or give back, which the shared stores need and the memory store must match. The warm path
- * (a free slot) allocates nothing: two array pushes on arrays that keep their capacity.
+ * (a free slot) allocates nothing but the call's entry: pushes on arrays that keep their capacity.
  */
 export class MemoryCallBudget implements CallBudget {
   readonly #logs = new Map<string, Log>();
@@ -65,34 +109,18 @@ export class MemoryCallBudget implements CallBudget {
     const now = Date.now();
     let log = this.#logs.get(key);
     if (log === undefined) this.#logs.set(key, (log = new Log()));
-    const { ats, ids } = log;
-    // Entries out of every window that could still matter go first.
-    let stale = 0;
-    while (stale < ats.length && ats[stale]! <= now - limit.perMs) stale++;
-    if (stale > 0) {
-      ats.splice(0, stale);
-      ids.splice(0, stale);
-    }
+    log.prune(now - limit.perMs);
     // A second look: the call was placed already; only the entries ahead of it count.
-    let ahead = ats.length;
-    if (ahead > 0 && ids[ahead - 1] !== id) {
-      const index = ids.lastIndexOf(id);
-      if (index >= 0) {
-        const at = ats[index]!;
-        ats.splice(index, 1);
-        ids.splice(index, 1);
-        ahead = upperBound(ats, at);
-      }
-    } else if (ahead > 0) {
-      // It is the last entry: everything else is ahead of it.
-      ats.pop();
-      ids.pop();
-      ahead = ats.length;
+    let ahead = log.ats.length;
+    if (log.waiting.size > 0 && log.waiting.delete(id)) {
+      const at = log.remove(id);
+      ahead = at === undefined ? log.ats.length : upperBound(log.ats, log.head, at);
     }
-    const at = placeAfter(ats, ahead, Math.max(now, log.pausedUntil), limit);
+    const at = placeAfter(log.ats, log.head, ahead, Math.max(now, log.pausedUntil), limit);
     const wait = at - now;
     if (wait > maxWaitMs) return -wait;
-    insert(ats, ids, at, id);
+    log.insert(at, id);
+    if (wait > 0) log.waiting.add(id);
     return wait;
   }
 
@@ -100,21 +128,22 @@ export class MemoryCallBudget implements CallBudget {
     const log = this.#logs.get(key);
     if (log === undefined) return;
     const index = log.ids.lastIndexOf(id);
-    if (index < 0) return;
+    if (index < log.head) return;
     const now = Date.now();
     if (log.ats[index]! >= now) return;
-    log.ats.splice(index, 1);
-    log.ids.splice(index, 1);
-    insert(log.ats, log.ids, now, id);
+    if (index === log.ats.length - 1) {
+      log.ats[index] = now; // still the latest: moving it keeps the order
+      return;
+    }
+    log.remove(id);
+    log.insert(now, id);
   }
 
   release(key: string, id: string): void {
     const log = this.#logs.get(key);
     if (log === undefined) return;
-    const index = log.ids.lastIndexOf(id);
-    if (index < 0) return;
-    log.ats.splice(index, 1);
-    log.ids.splice(index, 1);
+    log.waiting.delete(id);
+    log.remove(id);
   }
 
   pause(key: string, pauseMs: number): void {
@@ -129,9 +158,9 @@ export class MemoryCallBudget implements CallBudget {
   }
 }
 
-/** Index of the first entry later than `at`. */
-function upperBound(ats: readonly number[], at: number): number {
-  let low = 0;
+/** Index of the first entry later than `at`, from `head` on. */
+function upperBound(ats: readonly number[], head: number, at: number): number {
+  let low = head;
   let high = ats.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
@@ -139,16 +168,4 @@ function upperBound(ats: readonly number[], at: number): number {
     else high = middle;
   }
   return low;
-}
-
-/** Inserts `(at, id)` keeping the order; at the end (the usual case) it is a push. */
-function insert(ats: number[], ids: string[], at: number, id: string): void {
-  if (ats.length === 0 || ats[ats.length - 1]! <= at) {
-    ats.push(at);
-    ids.push(id);
-    return;
-  }
-  const index = upperBound(ats, at);
-  ats.splice(index, 0, at);
-  ids.splice(index, 0, id);
 }
