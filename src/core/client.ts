@@ -67,23 +67,12 @@ export function createAuthorizedFetch(
       return response;
     }
     const { pacer } = pacing!;
-    const deadline = Date.now() + pacer.maxWaitMs;
-    // Each request sent (the 401 retry too) takes a slot first; its answer confirms the slot.
-    const paced = (sendOne: typeof send) => async (request: Request, token: Token) => {
-      const slot = pacer.acquire(call, limit, deadline, request.signal);
-      const callId = typeof slot === 'string' ? slot : await slot;
-      try {
-        return await sendOne(request, token);
-      } finally {
-        pacer.confirm(call, callId);
-      }
-    };
-    const sendPaced = paced(send);
+    const pace: Pace = { pacer, call, limit, deadline: Date.now() + pacer.maxWaitMs };
     // A body can be sent once; keep one to copy for each resend after a 429.
     const spare = request.body === null ? request : request.clone();
     let attempt = request;
     for (let retries = 0; ; retries++) {
-      const response = await sendWith401Rule(tokens, id, attempt, sendPaced);
+      const response = await sendWith401Rule(tokens, id, attempt, send, pace);
       if (response.status !== 429) return response;
       await pacer.rateLimited(call, limit, response);
       if (retries === MAX_RATE_LIMITED_RETRIES) return response;
@@ -93,17 +82,25 @@ export function createAuthorizedFetch(
   };
 }
 
-/** Sends `request` with the current token; after a 401, once more with a fresh token (if there is a new one). */
-async function sendWith401Rule(
-  tokens: TokenSource,
-  id: string,
-  request: Request,
-  send: (request: Request, token: Token) => Promise<Response>,
-): Promise<Response> {
+/** One paced call: its pacer, credential, limit and deadline (epoch ms). */
+interface Pace {
+  readonly pacer: Pacer;
+  readonly call: PacedCall;
+  readonly limit: RateLimit;
+  readonly deadline: number;
+}
+
+type Send = (request: Request, token: Token) => Promise<Response>;
+
+/**
+ * Sends `request` with the current token; after a 401, once more with a fresh token (if there is a new
+ * one). With `pace`, each request sent takes a slot first and its answer confirms the slot.
+ */
+async function sendWith401Rule(tokens: TokenSource, id: string, request: Request, send: Send, pace?: Pace): Promise<Response> {
   // A body can be sent once; keep a copy for the single retry after a 401.
   const spare = request.body === null ? request : request.clone();
   const token = await tokens.getToken(id, { signal: request.signal });
-  const response = await send(request, token);
+  const response = pace === undefined ? await send(request, token) : await sendInSlot(pace, request, token, send);
   if (response.status !== 401) {
     if (spare !== request) void spare.body?.cancel().catch(() => {});
     return response;
@@ -112,7 +109,18 @@ async function sendWith401Rule(
   const fresh = await tokens.getToken(id, { signal: request.signal });
   if (fresh.accessToken === token.accessToken) return response;
   await response.body?.cancel().catch(() => {});
-  return send(spare, fresh);
+  return pace === undefined ? send(spare, fresh) : sendInSlot(pace, spare, fresh, send);
+}
+
+/** Waits for a slot (no wait when one is free in this process), sends, and confirms the slot with the answer. */
+async function sendInSlot(pace: Pace, request: Request, token: Token, send: Send): Promise<Response> {
+  const slot = pace.pacer.acquire(pace.call, pace.limit, pace.deadline, request.signal);
+  const callId = typeof slot === 'string' ? slot : await slot;
+  try {
+    return await send(request, token);
+  } finally {
+    pace.pacer.confirm(pace.call, callId);
+  }
 }
 
 function isEmpty(init: RequestInit): boolean {
