@@ -406,8 +406,9 @@ export class TokenManager {
 
   /**
    * For code that sends API calls with its own HTTP client: resolves when a slot of provider `id`'s call
-   * budget is granted — at once without a `rateLimit`. Send the call right after; report a 429 with
-   * {@link reportRateLimited}.
+   * budget is granted — at once without a `rateLimit`. Send the call right after (get the token first);
+   * report a 429 with {@link reportRateLimited}. The slot counts from a tenth of the window after the
+   * grant (at most 100 ms), standing in for the answer time that `client()`/`fetch()` see.
    *
    * @throws {@link RateLimitedError} (at once, nothing held) when the next slot is further than
    * `maxWaitMs` away; the signal's reason when it aborts first (its place goes to the next caller).
@@ -418,7 +419,9 @@ export class TokenManager {
     const limit = registration.limit;
     if (limit === undefined) return;
     const slot = this.#pacer.acquire(registration, limit, Date.now() + this.#pacer.maxWaitMs, options?.signal);
-    if (typeof slot !== 'string') await slot;
+    const callId = typeof slot === 'string' ? slot : await slot;
+    // The answer is not seen here: the slot counts from a tenth of the window later (at most 100 ms).
+    this.#pacer.confirmLater(registration, callId, Math.min(100, limit.perMs / 10));
   }
 
   /**

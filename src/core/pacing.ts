@@ -79,6 +79,15 @@ export class Pacer {
     return this.#acquireShared(call, limit, id, deadline, signal);
   }
 
+  /**
+   * For a slot taken with `tokens.acquire`, whose answer tokenbroker never sees: the slot counts from
+   * `afterMs` later (a guess at the answer time), so the next window is not opened by a call still in
+   * flight. The timer does not keep the process alive.
+   */
+  confirmLater(call: PacedCall, id: string, afterMs: number): void {
+    setTimeout(() => this.confirm(call, id), afterMs).unref();
+  }
+
   /** The answer to call `id` arrived: its slot now counts from this moment. Never delays the caller. */
   confirm(call: PacedCall, id: string): void {
     this.#quietly(call, (budget) => budget.confirm(call.key, id));

@@ -79,7 +79,8 @@ describe('tokens.acquire', () => {
 
   it('grants slots in arrival order at the limit, and refuses at once (nothing held) past maxWaitMs', async () => {
     vi.useFakeTimers({ now: 1_000_000 });
-    tokens = createTokenManager({ providers: { p: pacedProvider(2, 1000) }, maxWaitMs: 3_000 });
+    // A slot taken with acquire counts from 100 ms after its grant (a tenth of the window).
+    tokens = createTokenManager({ providers: { p: pacedProvider(2, 1000) }, maxWaitMs: 3_500 });
     const start = Date.now();
     const granted: number[] = [];
     const outcomes = Array.from({ length: 10 }, (_, i) =>
@@ -97,12 +98,12 @@ describe('tokens.acquire', () => {
       expect((error as RateLimitedError).provider).toBe('p');
     }
     expect(Date.now() - start).toBe(0);
-    await vi.advanceTimersByTimeAsync(3_000);
-    expect(await Promise.all(outcomes.slice(0, 8))).toEqual([0, 0, 1000, 1000, 2000, 2000, 3000, 3000]);
+    await vi.advanceTimersByTimeAsync(3_300);
+    expect(await Promise.all(outcomes.slice(0, 8))).toEqual([0, 0, 1100, 1100, 2200, 2200, 3300, 3300]);
     expect(granted).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const stats = tokens.stats().byProvider.p!;
     expect(stats.paceRefused).toBe(2);
-    expect(stats.paceWaitMs).toBe(2 * 1000 + 2 * 2000 + 2 * 3000);
+    expect(stats.paceWaitMs).toBe(2 * 1100 + 2 * 2200 + 2 * 3300);
   });
 
   it('an abort while queued settles at once and the next caller takes its slot', async () => {
@@ -123,7 +124,7 @@ describe('tokens.acquire', () => {
     expect(await second).toBe(reason);
     expect(Date.now() - start).toBe(100); // settled at once
     await vi.advanceTimersByTimeAsync(2_000);
-    expect(await third).toBe(1000); // the slot the second caller left, not 2000
+    expect(await third).toBe(1100); // the slot the second caller left (after the first's 100 ms), not 2000+
   });
 
   it('a reported 429 with Retry-After pauses the credential; a provider without rateLimit is not paced', async () => {
