@@ -41,7 +41,9 @@ const BURST_EVERY_MS = 4_000;
 export async function runRateLimitSegment(emulator: Emulator, client: EmulatorClient, say: (line: string) => void): Promise<RateLimitSummary> {
   emulator.configure({ alternativePaymentsApiRateLimitPerSecond: 5 });
   emulator.reset();
-  say(`${SERVICES} services each fire ${BURST} concurrent GET /customers at once, ${BURSTS} times ${BURST_EVERY_MS / 1000} s apart — ${SERVICES * BURST} calls a burst against 5 a second`);
+  say(
+    `${SERVICES} services each fire ${BURST} concurrent GET /customers at once, ${BURSTS} times ${BURST_EVERY_MS / 1000} s apart — ${SERVICES * BURST} calls a burst against 5 a second`,
+  );
   const tokens = createTokenManager({
     providers: { ap: alternativePayments({ clientId: client.clientId, clientSecret: client.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl }) },
   });
@@ -86,8 +88,9 @@ async function bursts(call: () => Promise<number>, emulator: Emulator): Promise<
         ),
       ),
     );
-    for (const status of statuses) if (status === 200) ok++;
-    else failed++;
+    for (const status of statuses)
+      if (status === 200) ok++;
+      else failed++;
     const rest = BURST_EVERY_MS - (performance.now() - started);
     if (round < BURSTS - 1 && rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
   }

@@ -86,7 +86,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       `emulator on ${emulator.url}: Alternative Payments tokens last ${apLifetime} s, Autopay ${knobs.tokenLifetimeSeconds.autopay} s; ` +
         `${knobs.ban === false ? 'no ban' : `a client issued more than ${knobs.ban.maxTokens} tokens in ${knobs.ban.windowSeconds / 60} min is banned`}`,
     );
-    log('phases 1 and 2 run at throughput: the emulator\'s API limit (5/s) and tokenbroker\'s pacing are off for them; phase 3 turns both on');
+    log("phases 1 and 2 run at throughput: the emulator's API limit (5/s) and tokenbroker's pacing are off for them; phase 3 turns both on");
 
     // ---------------------------------------------------------------------------------------------
     // Phase 1: tokenbroker
@@ -109,7 +109,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     };
     const tokens = createTokenManager({
       providers: {
-        ap: alternativePayments({ clientId: apClient.clientId, clientSecret: apClient.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl, rateLimit: false }),
+        ap: alternativePayments({
+          clientId: apClient.clientId,
+          clientSecret: apClient.clientSecret,
+          baseUrl: emulator.alternativePaymentsBaseUrl,
+          rateLimit: false,
+        }),
         autopay: autopay({
           clientId: autopayClient.clientId,
           clientSecret: autopayClient.clientSecret,
@@ -280,7 +285,8 @@ export function checkSummary(summary: DemoSummary, durationMs: number): string[]
   if (paced !== undefined && (paced.api429 > 0 || paced.failed > 0)) {
     problems.push(`pacing: the emulator answered tokenbroker ${paced.api429} times 429 and ${paced.failed} calls failed; 0 and 0 expected`);
   }
-  if (summary.rateLimit !== undefined && summary.rateLimit.naive.api429 === 0) problems.push('pacing: the plain client saw no 429: the emulator did not enforce its API limit');
+  if (summary.rateLimit !== undefined && summary.rateLimit.naive.api429 === 0)
+    problems.push('pacing: the plain client saw no 429: the emulator did not enforce its API limit');
   if (summary.naive.bannedAfterMs.ap === undefined && summary.naive.bannedAfterMs.autopay === undefined) {
     problems.push('the naive client was not banned: the emulator ban did not trigger');
   }

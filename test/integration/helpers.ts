@@ -6,7 +6,12 @@ export const [AP_CLIENT, AUTOPAY_CLIENT] = SAMPLE_CLIENTS;
 /** A manager with both providers pointed at `emulator`, on the sample clients unless overridden. */
 export function managerFor(
   emulator: Emulator,
-  options: Omit<TokenManagerOptions, 'providers'> & { apSecret?: string; autopaySecret?: string; autopayAudience?: string; apRateLimit?: RateLimit | false } = {},
+  options: Omit<TokenManagerOptions, 'providers'> & {
+    apSecret?: string;
+    autopaySecret?: string;
+    autopayAudience?: string;
+    apRateLimit?: RateLimit | false;
+  } = {},
 ): TokenManager {
   // Off unless asked for: these tests make hundreds of API calls about tokens; pacing has test/pacing/.
   const { apSecret, autopaySecret, autopayAudience, apRateLimit = false, ...managerOptions } = options;

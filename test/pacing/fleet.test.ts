@@ -62,7 +62,13 @@ function runWorker(config: Record<string, unknown>): Running {
 }
 
 /** Runs one worker per entry of `schedules`; once every one is loaded and warm, all start their schedule at one moment. */
-async function fleet(store: Record<string, unknown>, emulator: Emulator, rateLimit: unknown, schedules: Array<Record<string, unknown>>, manager = {}): Promise<Result[]> {
+async function fleet(
+  store: Record<string, unknown>,
+  emulator: Emulator,
+  rateLimit: unknown,
+  schedules: Array<Record<string, unknown>>,
+  manager = {},
+): Promise<Result[]> {
   const workers = schedules.map((schedule) =>
     runWorker({ ...store, provider: { baseUrl: emulator.alternativePaymentsBaseUrl, ...CLIENT, rateLimit }, manager, ...schedule }),
   );
@@ -119,32 +125,40 @@ describe.each(stores)('pacing across 4 processes on $title', ({ title, skip, sta
     await emulator?.close();
   });
 
-  it.skipIf(skip)('bursts averaging 80 % of 5/s: 0 calls fail, the emulator answers 0 times 429, p99 wait < 1.5 s', async () => {
-    emulator.reset();
-    const results = await fleet(backend!.store, emulator, { requests: 5, perMs: 1000 }, BURSTS);
-    const calls = results.flatMap((r) => r.calls);
-    const waits = calls.map((c) => c.ms);
-    console.log(
-      `[${title}] paced: ${calls.length} calls, ${calls.filter((c) => c.status !== 200).length} failed, emulator 429s ${api().rate_limited}, ` +
-        `p50 ${Math.round([...waits].sort((a, b) => a - b)[Math.floor(waits.length / 2)]!)} ms, p99 ${Math.round(p99(waits))} ms, warnings ${JSON.stringify(results.flatMap((r) => r.warnings))}`,
-    );
-    if (process.env.PACING_DEBUG) console.log(JSON.stringify(results.map((r) => r.calls.map((c) => [c.at % 100000, Math.round(c.ms), c.status]))));
-    expect(calls).toHaveLength(32);
-    expect(calls.filter((c) => c.status !== 200)).toEqual([]);
-    expect(api().rate_limited).toBe(0);
-    expect(api().ok).toBe(32);
-    expect(p99(waits)).toBeLessThan(1_500);
-    expect(results.flatMap((r) => r.warnings)).toEqual([]);
-  }, 60_000);
+  it.skipIf(skip)(
+    'bursts averaging 80 % of 5/s: 0 calls fail, the emulator answers 0 times 429, p99 wait < 1.5 s',
+    async () => {
+      emulator.reset();
+      const results = await fleet(backend!.store, emulator, { requests: 5, perMs: 1000 }, BURSTS);
+      const calls = results.flatMap((r) => r.calls);
+      const waits = calls.map((c) => c.ms);
+      console.log(
+        `[${title}] paced: ${calls.length} calls, ${calls.filter((c) => c.status !== 200).length} failed, emulator 429s ${api().rate_limited}, ` +
+          `p50 ${Math.round([...waits].sort((a, b) => a - b)[Math.floor(waits.length / 2)]!)} ms, p99 ${Math.round(p99(waits))} ms, warnings ${JSON.stringify(results.flatMap((r) => r.warnings))}`,
+      );
+      if (process.env.PACING_DEBUG) console.log(JSON.stringify(results.map((r) => r.calls.map((c) => [c.at % 100000, Math.round(c.ms), c.status]))));
+      expect(calls).toHaveLength(32);
+      expect(calls.filter((c) => c.status !== 200)).toEqual([]);
+      expect(api().rate_limited).toBe(0);
+      expect(api().ok).toBe(32);
+      expect(p99(waits)).toBeLessThan(1_500);
+      expect(results.flatMap((r) => r.warnings)).toEqual([]);
+    },
+    60_000,
+  );
 
-  it.skipIf(skip)('the same bursts with pacing off: the emulator answers 429 (so the test above can fail)', async () => {
-    emulator.reset();
-    const results = await fleet(backend!.store, emulator, false, BURSTS);
-    const calls = results.flatMap((r) => r.calls);
-    console.log(`[${title}] unpaced: ${calls.length} calls, ${calls.filter((c) => c.status === 429).length} got 429, emulator 429s ${api().rate_limited}`);
-    expect(api().rate_limited).toBeGreaterThan(0);
-    expect(calls.filter((c) => c.status === 429).length).toBe(api().rate_limited);
-  }, 60_000);
+  it.skipIf(skip)(
+    'the same bursts with pacing off: the emulator answers 429 (so the test above can fail)',
+    async () => {
+      emulator.reset();
+      const results = await fleet(backend!.store, emulator, false, BURSTS);
+      const calls = results.flatMap((r) => r.calls);
+      console.log(`[${title}] unpaced: ${calls.length} calls, ${calls.filter((c) => c.status === 429).length} got 429, emulator 429s ${api().rate_limited}`);
+      expect(api().rate_limited).toBeGreaterThan(0);
+      expect(calls.filter((c) => c.status === 429).length).toBe(api().rate_limited);
+    },
+    60_000,
+  );
 });
 
 describe('sustained overload on SQLite: twice the limit for 10 s, maxWaitMs 1 s', () => {
@@ -211,7 +225,9 @@ describe.skipIf(skipWithoutRedis('test/pacing/fleet.test.ts'))('a 429 seen by on
     const grants = results.map((r) => r.acquired);
     const after = grants.map((times) => times.filter((t) => t > reportedAt + 100));
     const firstAfter = after.map((times) => Math.min(...times) - reportedAt);
-    console.log(`[pause] grants per process ${grants.map((g) => g.length).join(', ')}; first grant after the 429, per process: ${firstAfter.map((ms) => `${ms} ms`).join(', ')}`);
+    console.log(
+      `[pause] grants per process ${grants.map((g) => g.length).join(', ')}; first grant after the 429, per process: ${firstAfter.map((ms) => `${ms} ms`).join(', ')}`,
+    );
     for (const times of grants) expect(times.some((t) => t < reportedAt)).toBe(true); // every process was being granted before
     for (const ms of firstAfter) {
       expect(ms).toBeGreaterThanOrEqual(1_900);

@@ -248,7 +248,8 @@ describe('validation', () => {
       () => alternativePayments({ clientId: 'i', clientSecret: 's', rateLimit: bad }),
       () => autopay({ clientId: 'i', clientSecret: 's', rateLimit: bad }),
       () => oauth2({ tokenUrl: 'https://auth.example.test/token', clientId: 'i', clientSecret: 's', rateLimit: bad }),
-      () => defineProvider({ kind: 'x', tokenUrl: 'https://a.test/t', clientId: 'i', clientSecret: 's', rateLimit: bad, requestToken: async () => ({ body: {} }) }),
+      () =>
+        defineProvider({ kind: 'x', tokenUrl: 'https://a.test/t', clientId: 'i', clientSecret: 's', rateLimit: bad, requestToken: async () => ({ body: {} }) }),
       () => alternativePayments({ clientId: 'i', clientSecret: 's', rateLimit: true as never }),
     ]) {
       expect(make).toThrow(ConfigError);

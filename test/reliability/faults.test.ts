@@ -271,7 +271,12 @@ describe('a token expiring while requests are in flight (emulator)', () => {
   let clock = 0;
   beforeEach(async () => {
     clock = 0;
-    emulator = await startEmulator({ now: () => Date.now() + clock, ban: false, alternativePaymentsRateLimitPerSecond: 0, alternativePaymentsApiRateLimitPerSecond: 0 });
+    emulator = await startEmulator({
+      now: () => Date.now() + clock,
+      ban: false,
+      alternativePaymentsRateLimitPerSecond: 0,
+      alternativePaymentsApiRateLimitPerSecond: 0,
+    });
     servers.push(emulator);
   });
 

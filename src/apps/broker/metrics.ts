@@ -98,7 +98,7 @@ export class BrokerMetrics {
     // Pacing (issue 20, docs/rate-limits.md).
     fromStats('tokenbroker_pacing_wait_seconds_total', 'Time API calls waited for a slot of the call budget', (s) => s.paceWaitMs / 1000);
     fromStats('tokenbroker_pacing_refused_total', 'API calls refused because their slot was past maxWaitMs (never sent)', (s) => s.paceRefused);
-    fromStats('tokenbroker_api_rate_limited_total', 'HTTP 429 answers from the providers\' APIs', (s) => s.apiRateLimited);
+    fromStats('tokenbroker_api_rate_limited_total', "HTTP 429 answers from the providers' APIs", (s) => s.apiRateLimited);
 
     new Counter({
       name: 'tokenbroker_tokens_issued_total',

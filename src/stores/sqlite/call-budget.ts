@@ -43,9 +43,7 @@ function prepare(db: DatabaseSync) {
     pausedUntil: statement('SELECT until FROM call_pause WHERE key = $key'),
     add: statement('INSERT INTO call_log (key, id, at) VALUES ($key, $id, $at)'),
     confirm: statement('UPDATE call_log SET at = max(at, $now) WHERE key = $key AND id = $id'),
-    pause: statement(
-      'INSERT INTO call_pause (key, until) VALUES ($key, $until) ON CONFLICT (key) DO UPDATE SET until = max(until, excluded.until)',
-    ),
+    pause: statement('INSERT INTO call_pause (key, until) VALUES ($key, $until) ON CONFLICT (key) DO UPDATE SET until = max(until, excluded.until)'),
     purgePauses: statement('DELETE FROM call_pause WHERE until <= $now'),
   };
 }
