@@ -22,12 +22,6 @@ export interface TokenSource {
   invalidate(id: string, accessToken?: string): boolean;
 }
 
-/** How the client paces: the manager's pacer, and the registration of the id (undefined: gone). */
-export interface ClientPacing {
-  readonly pacer: Pacer;
-  call(): (PacedCall & { readonly limit: RateLimit | undefined }) | undefined;
-}
-
 /** A 429 is answered by pausing and sending again at most this many times per call (the deadline usually ends it first). */
 const MAX_RATE_LIMITED_RETRIES = 5;
 
@@ -41,7 +35,7 @@ export function createAuthorizedFetch(
   apiBaseUrl?: string,
   baseFetch: typeof globalThis.fetch = globalThis.fetch,
   provider?: Pick<Provider, 'authorizedFetch'>,
-  pacing?: ClientPacing,
+  pacer?: Pacer,
 ): typeof globalThis.fetch {
   // A provider that sends its own requests (its transport, DPoP proofs) does; the 401 rule stays here.
   const send =
@@ -58,7 +52,7 @@ export function createAuthorizedFetch(
         provider: id,
       });
     }
-    const call = pacing?.call();
+    const call = pacer?.callOf(id);
     if (call === undefined) return authorised(request);
     const limit = call.limit;
     if (limit === undefined) {
@@ -66,15 +60,14 @@ export function createAuthorizedFetch(
       if (response.status === 429) call.apiRateLimited++;
       return response;
     }
-    const { pacer } = pacing!;
-    const pace: Pace = { pacer, call, limit, deadline: Date.now() + pacer.maxWaitMs };
+    const pace: Pace = { pacer: pacer!, call, limit, deadline: Date.now() + pacer!.maxWaitMs };
     // A body can be sent once; keep one to copy for each resend after a 429.
     const spare = request.body === null ? request : request.clone();
     let attempt = request;
     for (let retries = 0; ; retries++) {
       const response = await sendWith401Rule(tokens, id, attempt, send, pace);
       if (response.status !== 429) return response;
-      await pacer.rateLimited(call, limit, response);
+      await pacer!.rateLimited(call, limit, response);
       if (retries === MAX_RATE_LIMITED_RETRIES) return response;
       await response.body?.cancel().catch(() => {});
       attempt = spare === request ? request : spare.clone();
@@ -140,10 +133,10 @@ export function createAuthorizedClient(
   id: string,
   apiBaseUrl: string | undefined,
   provider?: Pick<Provider, 'authorizedFetch'>,
-  pacing?: ClientPacing,
+  pacer?: Pacer,
 ): KyInstance {
   return ky.create({
     ...(apiBaseUrl === undefined ? {} : { prefix: apiBaseUrl }),
-    fetch: createAuthorizedFetch(tokens, id, apiBaseUrl, globalThis.fetch, provider, pacing),
+    fetch: createAuthorizedFetch(tokens, id, apiBaseUrl, globalThis.fetch, provider, pacer),
   });
 }

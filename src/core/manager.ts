@@ -12,9 +12,8 @@
  */
 import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';
-import { createAuthorizedClient, createAuthorizedFetch, type ClientPacing } from './client.js';
+import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
 import { Pacer } from './pacing.js';
-import type { RateLimit } from '../base/rate-limit.js';
 import { ClockWatch } from './clock-watch.js';
 import { ConfigError, IssuanceLimitError, ManagerClosedError, TokenError } from '../base/errors.js';
 import { Fleet } from './fleet.js';
@@ -67,7 +66,7 @@ class Registration extends Counters {
   }
 
   /** The API's rate limit the credential's calls are paced at, if any. */
-  get limit(): RateLimit | undefined {
+  get limit(): Provider['rateLimit'] {
     return this.provider.rateLimit;
   }
 }
@@ -100,7 +99,6 @@ export class TokenManager {
   readonly #fleet: Fleet | undefined;
   readonly #issuer: Issuer;
   readonly #pacer: Pacer;
-  readonly #pacing: (id: string) => ClientPacing;
   readonly #inflight = new Map<string, Promise<Token>>();
   readonly #lifetime = new AbortController();
   // The watch holds this manager weakly and calls back through a static method, which closes over no
@@ -135,12 +133,7 @@ export class TokenManager {
             describe: describeError,
           })
         : undefined;
-    const sharedBudget = store?.shared === true ? store.callBudget : undefined;
-    if (store?.shared === true && sharedBudget === undefined) {
-      this.#log('warn', {}, 'the shared store has no call budget; API calls are paced by each process alone');
-    }
-    this.#pacer = new Pacer(this.#local.callBudget, sharedBudget, this.#options.maxWaitMs, this.#log);
-    this.#pacing = (id) => ({ pacer: this.#pacer, call: () => this.#registrations.get(id) });
+    this.#pacer = Pacer.forStores(this.#local.callBudget, store, this.#options.maxWaitMs, this.#log, (id) => this.#registrations.get(id));
     this.#timing = {
       skewMs: this.#options.skewMs,
       refreshAheadRatio: this.#options.refreshAheadRatio,
@@ -389,55 +382,34 @@ export class TokenManager {
 
   /**
    * A `ky` instance for provider `id`'s API: `prefix` is the provider's API base URL and every request
-   * carries a valid token. A 401 invalidates that token and retries once with a fresh one. With a
-   * `rateLimit`, each request waits for a slot first and a 429 pauses the credential, then is sent again
-   * (docs/rate-limits.md).
+   * carries a valid token. A 401 invalidates that token and retries once with a fresh one. Paced by the
+   * provider's `rateLimit` (docs/rate-limits.md).
    */
   client(id: string): KyInstance {
     const registration = this.#registration(id);
-    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl, registration.provider, this.#pacing(id));
+    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl, registration.provider, this.#pacer);
   }
 
   /** A `fetch`-compatible function for provider `id`, with the same token, 401 and pacing behaviour as {@link client}. */
   fetch(id: string): typeof globalThis.fetch {
     const registration = this.#registration(id);
-    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl, globalThis.fetch, registration.provider, this.#pacing(id));
+    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl, globalThis.fetch, registration.provider, this.#pacer);
   }
 
   /**
-   * For code that sends API calls with its own HTTP client: resolves when a slot of provider `id`'s call
-   * budget is granted — at once without a `rateLimit`. Send the call right after (get the token first);
-   * report a 429 with {@link reportRateLimited}. The slot counts from a tenth of the window after the
-   * grant (at most 100 ms), standing in for the answer time that `client()`/`fetch()` see.
-   *
-   * @throws {@link RateLimitedError} (at once, nothing held) when the next slot is further than
-   * `maxWaitMs` away; the signal's reason when it aborts first (its place goes to the next caller).
+   * For code with its own HTTP client: resolves when a slot of `id`'s call budget is granted; send right
+   * after (docs/rate-limits.md).
+   * @throws {@link RateLimitedError} at once, nothing held, past `maxWaitMs`; the signal's reason on abort.
    */
   async acquire(id: string, options?: { signal?: AbortSignal }): Promise<void> {
     const registration = this.#registration(id);
     this.#assertOpen();
-    const limit = registration.limit;
-    if (limit === undefined) return;
-    const slot = this.#pacer.acquire(registration, limit, Date.now() + this.#pacer.maxWaitMs, options?.signal);
-    const callId = typeof slot === 'string' ? slot : await slot;
-    // The answer is not seen here: the slot counts from a tenth of the window later (at most 100 ms).
-    this.#pacer.confirmLater(registration, callId, Math.min(100, limit.perMs / 10));
+    await this.#pacer.grant(registration, options?.signal);
   }
 
-  /**
-   * Feeds back an API answer of provider `id` got with your own HTTP client: a 429 pauses the
-   * credential's call budget for every process sharing the store, for its `Retry-After`, else its
-   * `x-ratelimit-reset`, else one window of the limit. Any other status is ignored.
-   */
+  /** Feeds back an answer of `id`'s API got with your own client: a 429 pauses the credential everywhere; other statuses are ignored. */
   async reportRateLimited(id: string, response: { status: number; headers: Headers }): Promise<void> {
-    const registration = this.#registration(id);
-    if (response.status !== 429) return;
-    const limit = registration.limit;
-    if (limit === undefined) {
-      registration.apiRateLimited++;
-      return;
-    }
-    await this.#pacer.rateLimited(registration, limit, response);
+    await this.#pacer.report(this.#registration(id), response);
   }
 
   /** Stops background work, aborts requests under way and closes the store's own connections. */

@@ -12,6 +12,7 @@ import { RateLimitedError } from '../base/errors.js';
 import { parseRetryAfter } from '../base/headers.js';
 import type { LogFn } from '../base/logger.js';
 import type { CallBudget, RateLimit } from '../stores/call-budget.js';
+import type { TokenStore } from '../stores/types.js';
 
 /** The pacing counters of one provider id (fields of its registration's counters). */
 export interface PaceCounters {
@@ -29,6 +30,8 @@ export interface PacedCall extends PaceCounters {
   readonly id: string;
   /** The credential's budget key. */
   readonly key: string;
+  /** The provider's rate limit; undefined: not paced. */
+  readonly limit?: RateLimit | undefined;
 }
 
 /** After a shared store failed, calls use this process's budget for this long before trying it again. */
@@ -55,10 +58,37 @@ export class Pacer {
     shared: CallBudget | undefined,
     readonly maxWaitMs: number,
     log: LogFn,
+    /** The credential of a provider id, looked up per call (a replaced provider's limit applies); undefined when unknown. */
+    readonly callOf: (id: string) => PacedCall | undefined = () => undefined,
   ) {
     this.#local = local;
     this.#shared = shared;
     this.#log = log;
+  }
+
+  /** The pacer of a manager: the store's call budget when it is shared and has one (else this process's, with a warning). */
+  static forStores(local: CallBudget, store: TokenStore | undefined, maxWaitMs: number, log: LogFn, lookup: (id: string) => PacedCall | undefined): Pacer {
+    const shared = store?.shared === true ? store.callBudget : undefined;
+    if (store?.shared === true && shared === undefined) log('warn', {}, 'the shared store has no call budget; API calls are paced by each process alone');
+    return new Pacer(local, shared, maxWaitMs, log, lookup);
+  }
+
+  /**
+   * `tokens.acquire`: a slot for a call tokenbroker does not send, so whose answer it never sees: the
+   * slot counts from a tenth of the window after the grant (at most 100 ms), standing in for the answer.
+   */
+  async grant(call: PacedCall, signal: AbortSignal | undefined): Promise<void> {
+    const limit = call.limit;
+    if (limit === undefined) return;
+    const slot = this.acquire(call, limit, Date.now() + this.maxWaitMs, signal);
+    this.confirmLater(call, typeof slot === 'string' ? slot : await slot, Math.min(100, limit.perMs / 10));
+  }
+
+  /** `tokens.reportRateLimited`: a 429 pauses a paced credential; any 429 is counted; other statuses are ignored. */
+  async report(call: PacedCall, response: { status: number; headers: Headers }): Promise<void> {
+    if (response.status !== 429) return;
+    if (call.limit === undefined) call.apiRateLimited++;
+    else await this.rateLimited(call, call.limit, response);
   }
 
   /**
