@@ -96,5 +96,19 @@ export function formatSummary(s: DemoSummary): string[] {
       ],
     ),
   );
+  const rl = s.rateLimit;
+  if (rl !== undefined) {
+    lines.push(
+      '',
+      `API rate limit: ${rl.services} services × ${rl.burst} concurrent calls, ${rl.bursts} bursts, against Alternative Payments' 5 calls/s per key`,
+    );
+    const side = (label: string, r: typeof rl.tokenbroker) => [label, n(r.ok), n(r.failed), n(r.api429), `${(r.longestMs / 1000).toFixed(1)} s`];
+    lines.push(
+      ...table(
+        ['', 'calls ok', 'calls failed', 'API 429s (emulator)', 'longest call'],
+        [side('tokenbroker (paced, 5 per 1000 ms)', rl.tokenbroker), side('naive (plain fetch, one token)', rl.naive)],
+      ),
+    );
+  }
   return lines;
 }

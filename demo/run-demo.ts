@@ -7,6 +7,7 @@ import { alternativePayments, autopay, createTokenManager, type Logger, type Pro
 import { SAMPLE_CLIENTS, startEmulator, type EmulatorStats } from '../src/apps/emulator/index.js';
 import { LatencyRecorder, naiveApis, tokenbrokerApis, type NaiveCounts } from './clients.js';
 import { emptyCounts, runWorkload, totalCalls, type WorkloadCounts } from './workload.js';
+import { runRateLimitSegment, type RateLimitSummary } from './rate-limit.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -18,6 +19,8 @@ export interface DemoOptions {
   readonly naiveMaxMs?: number;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
+  /** Runs phase 3, the API rate limit (default true). */
+  readonly rateLimitSegment?: boolean;
 }
 
 /** Tokens issued by reason, as `tokens.stats()` counts them. */
@@ -54,6 +57,8 @@ export interface DemoSummary {
     /** Ms after the naive run started that the emulator banned each client; undefined if it did not. */
     readonly bannedAfterMs: PerApi<number | undefined>;
   };
+  /** Phase 3: bursts above the API limit, paced by tokenbroker and not by a plain client. */
+  readonly rateLimit: RateLimitSummary | undefined;
   /** Everything that came out wrong; empty on a good run. */
   readonly problems: string[];
 }
@@ -72,13 +77,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const say = (line: string) => log(`[${((performance.now() - phaseStart) / 1000).toFixed(1).padStart(5)}s] ${line}`);
   const [apClient, autopayClient] = SAMPLE_CLIENTS;
 
-  const emulator = await startEmulator({ tokenLifetimeSeconds: { alternativePayments: apLifetime } });
+  // Phases 1 and 2 are about tokens at throughput (hundreds of API calls a second): the emulator's API
+  // limit is off for them, and tokenbroker's pacing with it. Phase 3 turns both on.
+  const emulator = await startEmulator({ tokenLifetimeSeconds: { alternativePayments: apLifetime }, alternativePaymentsApiRateLimitPerSecond: 0 });
   try {
     const knobs = emulator.knobs();
     log(
       `emulator on ${emulator.url}: Alternative Payments tokens last ${apLifetime} s, Autopay ${knobs.tokenLifetimeSeconds.autopay} s; ` +
         `${knobs.ban === false ? 'no ban' : `a client issued more than ${knobs.ban.maxTokens} tokens in ${knobs.ban.windowSeconds / 60} min is banned`}`,
     );
+    log("phases 1 and 2 run at throughput: the emulator's API limit (5/s) and tokenbroker's pacing are off for them; phase 3 turns both on");
 
     // ---------------------------------------------------------------------------------------------
     // Phase 1: tokenbroker
@@ -101,7 +109,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     };
     const tokens = createTokenManager({
       providers: {
-        ap: alternativePayments({ clientId: apClient.clientId, clientSecret: apClient.clientSecret, baseUrl: emulator.alternativePaymentsBaseUrl }),
+        ap: alternativePayments({
+          clientId: apClient.clientId,
+          clientSecret: apClient.clientSecret,
+          baseUrl: emulator.alternativePaymentsBaseUrl,
+          rateLimit: false,
+        }),
         autopay: autopay({
           clientId: autopayClient.clientId,
           clientSecret: autopayClient.clientSecret,
@@ -173,6 +186,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const naiveStats = emulator.stats();
 
     // ---------------------------------------------------------------------------------------------
+    // Phase 3: the API's own rate limit, with pacing on
+    let rateLimit: RateLimitSummary | undefined;
+    if (options.rateLimitSegment !== false) {
+      log('');
+      log("phase 3: the API's rate limit — Alternative Payments allows 5 calls a second per key; tokenbroker paces, a plain client does not");
+      phaseStart = performance.now();
+      rateLimit = await runRateLimitSegment(emulator, apClient, say);
+    }
+
+    // ---------------------------------------------------------------------------------------------
     const byProvider = managerStats.byProvider;
     const lookups = managerStats.hits + managerStats.misses;
     const summary: DemoSummary = {
@@ -197,6 +220,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         emulatorTokensIssued: perApi((id) => naiveStats.providers[PROVIDER_OF[id]].tokensIssued),
         bannedAfterMs: bannedAt,
       },
+      rateLimit,
       problems: [],
     };
     summary.problems.push(...checkSummary(summary, durationMs));
@@ -257,6 +281,12 @@ export function checkSummary(summary: DemoSummary, durationMs: number): string[]
   if (durationMs > summary.apTokenLifetimeSeconds * 1000 * 0.6 && apIssued.refreshAhead + apIssued.expiry < 1) {
     problems.push('no Alternative Payments token was refreshed or replaced on expiry during the run');
   }
+  const paced = summary.rateLimit?.tokenbroker;
+  if (paced !== undefined && (paced.api429 > 0 || paced.failed > 0)) {
+    problems.push(`pacing: the emulator answered tokenbroker ${paced.api429} times 429 and ${paced.failed} calls failed; 0 and 0 expected`);
+  }
+  if (summary.rateLimit !== undefined && summary.rateLimit.naive.api429 === 0)
+    problems.push('pacing: the plain client saw no 429: the emulator did not enforce its API limit');
   if (summary.naive.bannedAfterMs.ap === undefined && summary.naive.bannedAfterMs.autopay === undefined) {
     problems.push('the naive client was not banned: the emulator ban did not trigger');
   }

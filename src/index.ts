@@ -9,6 +9,8 @@ export type { Logger } from './base/logger.js';
 export type { TokenManagerOptions } from './core/options.js';
 export { ISSUE_REASONS, type IssueReason, type ManagerStats, type ProviderStats } from './base/stats.js';
 export type { Token, TokenType } from './base/token.js';
+export type { RateLimit } from './base/rate-limit.js';
+export type { CallBudget } from './stores/call-budget.js';
 export { defineProvider, type Provider, type ProviderDefinition, type QuotaHint, type TokenRequestContext, type TokenResponse } from './providers/provider.js';
 export * from './providers/index.js';
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js';

@@ -35,7 +35,8 @@ describe('authorised client', () => {
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, body }));
     });
     tokens = createTokenManager({
-      providers: { ap: alternativePayments({ clientId: 'id', clientSecret: 'secret', baseUrl: server.url }) },
+      // Unpaced: these tests send 100 concurrent calls about the 401 rule (pacing: test/pacing/).
+      providers: { ap: alternativePayments({ clientId: 'id', clientSecret: 'secret', baseUrl: server.url, rateLimit: false }) },
     });
   });
   afterEach(async () => {

@@ -18,6 +18,8 @@ export interface CounterSpec<Stat extends string = string> {
   readonly description: string;
   /** The OpenTelemetry unit (UCUM annotation), e.g. `{call}`. */
   readonly unit: string;
+  /** The factor from the `stats()` value to the metric's unit (e.g. 0.001 from milliseconds to seconds); default 1. */
+  readonly scale?: number;
 }
 
 /**
@@ -38,6 +40,10 @@ export const EVENT_COUNTER_TABLE = [
     description: 'calls answered from a cool-down (invalid credentials, rate limit, recent failure) without a request',
     unit: '{call}',
   },
+  // Pacing: docs/rate-limits.md.
+  { stat: 'paceWaitMs', name: 'pacing.wait_seconds', description: 'time API calls waited for a slot of the call budget', unit: 's', scale: 0.001 },
+  { stat: 'paceRefused', name: 'pacing.refused', description: 'API calls refused because their slot was past maxWaitMs (never sent)', unit: '{call}' },
+  { stat: 'apiRateLimited', name: 'api.rate_limited', description: "HTTP 429 answers from the provider's API", unit: '{response}' },
 ] as const satisfies readonly CounterSpec[];
 
 /** The counter of new tokens, by reason (`ISSUE_REASONS`): `stats().tokensIssued`. */
@@ -70,6 +76,12 @@ export interface ProviderStats {
   guardRefusals: number;
   /** Calls answered from a cool-down (invalid credentials, rate limit, recent failure) without a request. */
   cooledDown: number;
+  /** Pacing: total ms API calls waited for a slot of the credential's call budget. */
+  paceWaitMs: number;
+  /** Pacing: API calls refused with `RateLimitedError` because their slot was past `maxWaitMs` (never sent). */
+  paceRefused: number;
+  /** Pacing: 429 answers from the provider's API (through `client()`/`fetch()` or `reportRateLimited`). */
+  apiRateLimited: number;
   /** New tokens received, by the reason they were asked for. */
   tokensIssued: Record<IssueReason, number> & {
     /** All new tokens, whatever the reason. */
@@ -89,9 +101,14 @@ export interface ManagerStats extends ProviderStats {
 }
 
 /** The counters few credentials ever move: kept apart, in one object made on the first count. */
-const RARE_COUNTERS = ['deduplicated', 'failures', 'guardRefusals', 'cooledDown', 'invalidated', 'forced'] as const;
+const RARE_COUNTERS = ['deduplicated', 'failures', 'guardRefusals', 'cooledDown', 'invalidated', 'forced', 'paceWaitMs', 'paceRefused', 'apiRateLimited'] as const;
 
 type RareCounter = (typeof RARE_COUNTERS)[number];
+
+/** A fresh object of rare counters, all zero (one shape for every credential). */
+function rareCounters(): Record<RareCounter, number> {
+  return { deduplicated: 0, failures: 0, guardRefusals: 0, cooledDown: 0, invalidated: 0, forced: 0, paceWaitMs: 0, paceRefused: 0, apiRateLimited: 0 };
+}
 
 /**
  * The live counters. The ones every credential moves are number fields, so counting on the warm path
@@ -112,6 +129,9 @@ export class Counters {
   declare cooledDown: number;
   declare invalidated: number;
   declare forced: number;
+  declare paceWaitMs: number;
+  declare paceRefused: number;
+  declare apiRateLimited: number;
   #rare: Record<RareCounter, number> | undefined = undefined;
 
   static {
@@ -121,7 +141,7 @@ export class Counters {
           return this.#rare?.[name] ?? 0;
         },
         set(this: Counters, value: number) {
-          (this.#rare ??= { deduplicated: 0, failures: 0, guardRefusals: 0, cooledDown: 0, invalidated: 0, forced: 0 })[name] = value;
+          (this.#rare ??= rareCounters())[name] = value;
         },
         configurable: true,
       });

@@ -14,6 +14,7 @@
 import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';
 import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
+import { Pacer } from './pacing.js';
 import { ClockWatch } from './clock-watch.js';
 import { ConfigError, DPoPRequiredError, IssuanceLimitError, ManagerClosedError, TokenError, UnknownProviderError } from '../base/errors.js';
 import { Fleet } from './fleet.js';
@@ -65,6 +66,11 @@ class Registration extends Counters {
   get key(): string {
     return this.provider.cacheKey;
   }
+
+  /** The API's rate limit the credential's calls are paced at, if any. */
+  get limit(): Provider['rateLimit'] {
+    return this.provider.rateLimit;
+  }
 }
 
 /**
@@ -94,6 +100,7 @@ export class TokenManager {
   readonly #local: LocalTokenStore;
   readonly #fleet: Fleet | undefined;
   readonly #issuer: Issuer;
+  readonly #pacer: Pacer;
   readonly #inflight = new Map<string, Promise<Token>>();
   readonly #lifetime = new AbortController();
   // The watch holds this manager weakly and calls back through a static method, which closes over no
@@ -120,6 +127,7 @@ export class TokenManager {
       store?.shared === true
         ? new Fleet(store, { timing: fleetTiming(timeoutMs, retry), signal: this.#lifetime.signal, log: this.#log, describe: errorForLog })
         : undefined;
+    this.#pacer = Pacer.forStores(this.#local.callBudget, store, this.#options.maxWaitMs, this.#log, (id) => this.#registrations.get(id));
     this.#timing = this.#options.tokenTiming;
     for (const [id, provider] of Object.entries(this.#options.providers)) this.register(id, provider);
     observeManager(this);
@@ -372,17 +380,34 @@ export class TokenManager {
 
   /**
    * A `ky` instance for provider `id`'s API: `prefix` is the provider's API base URL and every request
-   * carries a valid token. A 401 invalidates that token and retries once with a fresh one.
+   * carries a valid token. A 401 invalidates that token and retries once with a fresh one. Paced by the
+   * provider's `rateLimit` (docs/rate-limits.md).
    */
   client(id: string): KyInstance {
     const registration = this.#registration(id);
-    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl, registration.provider);
+    return createAuthorizedClient(this, id, registration.provider.apiBaseUrl, registration.provider, this.#pacer);
   }
 
-  /** A `fetch`-compatible function for provider `id`, with the same token and 401 behaviour as {@link client}. */
+  /** A `fetch`-compatible function for provider `id`, with the same token, 401 and pacing behaviour as {@link client}. */
   fetch(id: string): typeof globalThis.fetch {
     const registration = this.#registration(id);
-    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl, globalThis.fetch, registration.provider);
+    return createAuthorizedFetch(this, id, registration.provider.apiBaseUrl, globalThis.fetch, registration.provider, this.#pacer);
+  }
+
+  /**
+   * For code with its own HTTP client: resolves when a slot of `id`'s call budget is granted; send right
+   * after (docs/rate-limits.md).
+   * @throws {@link RateLimitedError} at once, nothing held, past `maxWaitMs`; the signal's reason on abort.
+   */
+  async acquire(id: string, options?: { signal?: AbortSignal }): Promise<void> {
+    const registration = this.#registration(id);
+    this.#assertOpen();
+    await this.#pacer.grant(registration, options?.signal);
+  }
+
+  /** Feeds back an answer of `id`'s API got with your own client: a 429 pauses the credential everywhere; other statuses are ignored. */
+  async reportRateLimited(id: string, response: { status: number; headers: Headers }): Promise<void> {
+    await this.#pacer.report(this.#registration(id), response);
   }
 
   /** Stops background work, aborts requests under way and closes the store's own connections. */

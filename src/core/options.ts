@@ -54,7 +54,20 @@ export interface TokenManagerOptions {
   readonly maxLifetimeMs?: number;
   /** Where tokenbroker reports what it does (pino-compatible). Silent by default. */
   readonly logger?: Logger;
+  /**
+   * The longest an API call of a rate-limited provider waits for a slot of its call budget, 429 pauses
+   * included, before it fails with `RateLimitedError` without being sent (default 5 000; see
+   * docs/rate-limits.md for sizing it).
+   */
+  readonly maxWaitMs?: number;
 }
+
+/**
+ * How long an API call may wait for a slot by default: at Alternative Payments' 5 calls a second, 25
+ * calls queued per credential across the fleet — a burst a service absorbs, short enough that a caller
+ * behind a request of its own hears back within its usual timeout.
+ */
+export const DEFAULT_MAX_WAIT_MS = 5_000;
 
 /** The options of `createTokenManager` with every default applied. */
 export interface ResolvedManagerOptions {
@@ -69,6 +82,7 @@ export interface ResolvedManagerOptions {
   readonly guard: { readonly maxTokens: number; readonly windowMs: number | undefined };
   readonly maxLifetimeMs: number;
   readonly logger: Logger | undefined;
+  readonly maxWaitMs: number;
 }
 
 /** A value that looks like a Provider; `defineProvider` and the factories make them. */
@@ -128,6 +142,7 @@ const schema = lazySchema(() => {
       .optional(),
     maxLifetimeMs: duration.min(1000).optional(),
     logger: z.looseObject({ debug: functionSchema(), info: functionSchema(), warn: functionSchema(), error: functionSchema() }).optional(),
+    maxWaitMs: duration.max(600_000).optional(),
   });
 });
 
@@ -171,5 +186,6 @@ export function resolveManagerOptions(options: TokenManagerOptions): ResolvedMan
     guard: { maxTokens: o.guard?.maxTokens ?? DEFAULT_MAX_TOKENS, windowMs: o.guard?.windowMs },
     maxLifetimeMs: o.maxLifetimeMs ?? d.maxLifetimeMs,
     logger: options.logger,
+    maxWaitMs: o.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
   };
 }

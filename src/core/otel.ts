@@ -31,6 +31,7 @@ import {
   ISSUE_REASONS,
   TOKENS_ISSUED_COUNTER,
   type CounterSpec,
+  type EventCounter,
   type ManagerStats,
   type ProviderStats,
 } from '../base/stats.js';
@@ -119,13 +120,13 @@ function currentInstruments(): Instruments {
   if (instruments !== undefined) instruments.meter.removeBatchObservableCallback(instruments.callback, instruments.observables);
   const meter = provider.getMeter(INSTRUMENTATION_NAME);
   const counter = ({ name, description, unit }: CounterSpec) => meter.createObservableCounter(`${INSTRUMENTATION_NAME}.${name}`, { description, unit });
-  const events = EVENT_COUNTER_TABLE.map((spec) => [spec.stat, counter(spec)] as const);
+  const events = EVENT_COUNTER_TABLE.map((spec) => [spec as CounterSpec<EventCounter>, counter(spec)] as const);
   const issued = counter(TOKENS_ISSUED_COUNTER);
   const observables: Observable[] = [...events.map(([, observable]) => observable), issued];
   const callback: BatchObservableCallback = (result) => {
     for (const [provider, s] of statsByProvider()) {
       const attributes = { [ATTRIBUTES.providerId]: provider };
-      for (const [stat, observable] of events) result.observe(observable, s[stat], attributes);
+      for (const [spec, observable] of events) result.observe(observable, s[spec.stat] * (spec.scale ?? 1), attributes);
       for (const reason of ISSUE_REASONS) {
         result.observe(issued, s.tokensIssued[reason], { ...attributes, [ATTRIBUTES.reason]: reason });
       }

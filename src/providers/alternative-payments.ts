@@ -8,6 +8,7 @@ import { commonFailure, postTokenRequest, successResponse } from '../base/http.j
 import type { Provider, TokenRequestContext } from './provider.js';
 import type { TokenResponse } from '../base/token.js';
 import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../base/validate.js';
+import { rateLimitSchema, resolvedRateLimit, type RateLimit } from '../base/rate-limit.js';
 import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 /** Base URLs of the two Alternative Payments environments. */
@@ -17,6 +18,9 @@ const ALTERNATIVE_PAYMENTS_BASE_URLS = {
 } as const;
 
 const KIND = 'alternative-payments';
+
+/** The documented API limit: 5 requests per second per API key. */
+const DOCUMENTED_RATE_LIMIT: RateLimit = Object.freeze({ requests: 5, perMs: 1000 });
 
 /** Token lifetime to assume if a response ever lacks `expires_in`: the documented 3600 s. */
 const DOCUMENTED_LIFETIME_SECONDS = 3600;
@@ -49,6 +53,11 @@ export interface AlternativePaymentsOptions {
    * loopback host only. The token URL is `{baseUrl}/oauth/token`; API calls go to `{baseUrl}`.
    */
   readonly baseUrl?: string | undefined;
+  /**
+   * API calls allowed per credential, paced across every process that shares the store (default
+   * `{ requests: 5, perMs: 1000 }`, the documented limit); `false` turns pacing off. See docs/rate-limits.md.
+   */
+  readonly rateLimit?: RateLimit | false | undefined;
 }
 
 const optionsSchema = lazySchema(() =>
@@ -59,6 +68,7 @@ const optionsSchema = lazySchema(() =>
     clientSecret: nonEmptyString(),
     environment: z.enum(['production', 'demo']).optional(),
     baseUrl: secureUrl().optional(),
+    rateLimit: rateLimitSchema().optional(),
   }),
 );
 
@@ -89,14 +99,16 @@ const optionsSchema = lazySchema(() =>
  * ```
  */
 export function alternativePayments(options: AlternativePaymentsOptions): Provider {
-  const { clientId, clientSecret, environment, baseUrl } = parseOptions(optionsSchema(), options, 'alternativePayments');
+  const { clientId, clientSecret, environment, baseUrl, rateLimit } = parseOptions(optionsSchema(), options, 'alternativePayments');
   const base = withoutTrailingSlash(baseUrl ?? ALTERNATIVE_PAYMENTS_BASE_URLS[environment ?? 'production']);
-  const endpoint = endpoints.get(base, () => ({
+  const paced = resolvedRateLimit(rateLimit, DOCUMENTED_RATE_LIMIT);
+  const endpoint = endpoints.get(JSON.stringify([base, paced ?? false]), () => ({
     kind: KIND,
     defaultExpiresInSeconds: DOCUMENTED_LIFETIME_SECONDS,
     tokenUrl: `${base}/oauth/token`,
     apiBaseUrl: base,
     variant: base,
+    rateLimit: paced,
   }));
   return new AlternativePaymentsProvider(clientId, clientSecret, endpoint);
 }

@@ -6,6 +6,7 @@ import { commonFailure, oauthErrorCode, postTokenRequest, successResponse } from
 import type { Provider, TokenRequestContext } from './provider.js';
 import type { TokenResponse } from '../base/token.js';
 import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../base/validate.js';
+import { rateLimitSchema, resolvedRateLimit, type RateLimit } from '../base/rate-limit.js';
 import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 const KIND = 'autopay';
@@ -53,6 +54,11 @@ export interface AutopayOptions {
   readonly tokenUrl?: string | undefined;
   /** Prefix for `tokens.client(id)`; default `https://api.autopay.io`. `https://` or loopback `http://`. */
   readonly apiBaseUrl?: string | undefined;
+  /**
+   * API calls allowed per credential, paced across every process that shares the store; none by
+   * default (Autopay documents no number). See docs/rate-limits.md.
+   */
+  readonly rateLimit?: RateLimit | false | undefined;
 }
 
 const optionsSchema = lazySchema(() =>
@@ -62,6 +68,7 @@ const optionsSchema = lazySchema(() =>
     audience: nonEmptyString().optional(),
     tokenUrl: secureUrl().optional(),
     apiBaseUrl: secureUrl().optional(),
+    rateLimit: rateLimitSchema().optional(),
   }),
 );
 
@@ -93,12 +100,14 @@ export function autopay(options: AutopayOptions): Provider {
   const audience = parsed.audience ?? AUTOPAY_DEFAULTS.audience;
   const tokenUrl = parsed.tokenUrl ?? AUTOPAY_DEFAULTS.tokenUrl;
   const apiBaseUrl = withoutTrailingSlash(parsed.apiBaseUrl ?? AUTOPAY_DEFAULTS.apiBaseUrl);
-  const endpoint = endpoints.get(JSON.stringify([tokenUrl, audience, apiBaseUrl]), () => ({
+  const paced = resolvedRateLimit(parsed.rateLimit, undefined);
+  const endpoint = endpoints.get(JSON.stringify([tokenUrl, audience, apiBaseUrl, paced ?? false]), () => ({
     kind: KIND,
     defaultExpiresInSeconds: DOCUMENTED_MINIMUM_LIFETIME_SECONDS,
     tokenUrl,
     apiBaseUrl,
     variant: audience,
+    rateLimit: paced,
   }));
   return new AutopayProvider(parsed.clientId, parsed.clientSecret, endpoint);
 }

@@ -5,6 +5,10 @@
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Token, TokenResponse, TokenType } from '../base/token.js';
+import { rateLimitSchema, resolvedRateLimit, type RateLimit } from '../base/rate-limit.js';
+import { parseOptions } from '../base/validate.js';
+
+export type { RateLimit } from '../base/rate-limit.js';
 
 export type { QuotaHint, TokenResponse } from '../base/token.js';
 
@@ -50,6 +54,11 @@ export interface Provider {
    * `getAuthorizationHeader` refuses it); `'Bearer'` or absent otherwise.
    */
   readonly tokenType?: TokenType | undefined;
+  /**
+   * The API's rate limit per credential: `tokens.client(id)`/`fetch(id)` and `tokens.acquire(id)` keep
+   * calls within it, across every process sharing the store (docs/rate-limits.md). Undefined: no pacing.
+   */
+  readonly rateLimit?: RateLimit | undefined;
   /** Performs one token request. */
   requestToken(context: TokenRequestContext): Promise<TokenResponse>;
   /**
@@ -76,6 +85,8 @@ export interface ProviderDefinition {
   readonly apiBaseUrl?: string | undefined;
   /** Lifetime to assume when a response has no `expires_in`, in seconds. */
   readonly defaultExpiresInSeconds?: number | undefined;
+  /** The API's rate limit per credential, `{ requests, perMs }`; `false` or absent: no pacing (docs/rate-limits.md). */
+  readonly rateLimit?: RateLimit | false | undefined;
   /** One token round-trip; see {@link Provider.requestToken}. */
   requestToken(context: TokenRequestContext): Promise<TokenResponse>;
 }
@@ -109,6 +120,7 @@ export abstract class ProviderBase implements Provider {
   readonly cacheKey: string;
   abstract readonly apiBaseUrl: string | undefined;
   abstract readonly defaultExpiresInSeconds: number | undefined;
+  abstract readonly rateLimit: RateLimit | undefined;
 
   /** For subclasses. */
   protected constructor(cacheKey: string) {
@@ -133,6 +145,7 @@ class DefinedProvider extends ProviderBase {
   readonly kind: string;
   readonly apiBaseUrl: string | undefined;
   readonly defaultExpiresInSeconds: number | undefined;
+  readonly rateLimit: RateLimit | undefined;
   // Private: the definition's function is the closure that holds the secret.
   readonly #requestToken: (context: TokenRequestContext) => Promise<TokenResponse>;
 
@@ -141,6 +154,7 @@ class DefinedProvider extends ProviderBase {
     this.kind = definition.kind;
     this.apiBaseUrl = definition.apiBaseUrl;
     this.defaultExpiresInSeconds = definition.defaultExpiresInSeconds;
+    this.rateLimit = resolvedRateLimit(parseOptions(rateLimitSchema().optional(), definition.rateLimit, 'defineProvider.rateLimit'), undefined);
     this.#requestToken = definition.requestToken;
     Object.freeze(this);
   }

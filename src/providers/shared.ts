@@ -3,7 +3,7 @@
  * wire, and the credential-refusal error. Not exported from the package.
  */
 import { InvalidCredentialsError } from '../base/errors.js';
-import { credentialKey, ProviderBase, type TokenRequestContext } from './provider.js';
+import { credentialKey, ProviderBase, type RateLimit, type TokenRequestContext } from './provider.js';
 import type { TokenResponse } from '../base/token.js';
 import { oauthErrorCode, type TokenHttpResponse } from '../base/http.js';
 import { scrubberFor } from '../base/redact.js';
@@ -65,6 +65,8 @@ export interface Endpoint {
   readonly apiBaseUrl: string;
   /** What else makes a token different (environment, audience): part of the cache key. */
   readonly variant: string;
+  /** The API's rate limit per credential, if paced. */
+  readonly rateLimit?: RateLimit | undefined;
 }
 
 /**
@@ -96,6 +98,10 @@ export abstract class EndpointCredential<E extends Endpoint> extends ProviderBas
 
   get defaultExpiresInSeconds(): number {
     return this.#endpoint.defaultExpiresInSeconds;
+  }
+
+  get rateLimit(): RateLimit | undefined {
+    return this.#endpoint.rateLimit;
   }
 
   requestToken(context: TokenRequestContext): Promise<TokenResponse> {

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { lazySchema, parseOptions } from '../base/validate.js';
+import { MemoryCallBudget } from './call-budget.js';
 import type { CacheEntry, IssuanceLedger, LedgerDecision, LocalTokenStore, MemoryStore } from './types.js';
 
 export type { MemoryStore } from './types.js';
@@ -48,6 +49,7 @@ export function localContract(store: MemoryStore): LocalTokenStore {
 class MemoryTokenStore implements LocalTokenStore, MemoryStore {
   readonly shared = false as const;
   readonly ledger = new MemoryLedger();
+  readonly callBudget = new MemoryCallBudget();
   readonly #cache: LRUCache<string, CacheEntry>;
 
   constructor(max: number) {
@@ -96,6 +98,7 @@ class MemoryTokenStore implements LocalTokenStore, MemoryStore {
 
   async close(): Promise<void> {
     this.#cache.clear();
+    this.callBudget.clear();
   }
 
   [inspect.custom](): string {

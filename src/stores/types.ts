@@ -5,6 +5,7 @@
  */
 import type { Token } from '../base/token.js';
 import type { CacheEntry } from './cache-entry.js';
+import type { CallBudget } from './call-budget.js';
 
 /** The outcome of asking the issuance ledger for room for one more token. */
 export type LedgerDecision =
@@ -51,6 +52,8 @@ export interface LocalTokenStore {
   readonly shared: false;
   /** The local issuance ledger. */
   readonly ledger: IssuanceLedger;
+  /** The in-process call budget (API pacing). */
+  readonly callBudget: CallBudget;
   /** The cached entry for `key`, if present and not past its TTL, marked most recently used. Synchronous. */
   get(key: string): CacheEntry | undefined;
   /** Caches `entry` until `ttlMs` from now. */
@@ -70,6 +73,11 @@ export interface SharedTokenStore {
   readonly shared: true;
   /** The fleet-wide issuance ledger. */
   readonly ledger: IssuanceLedger;
+  /**
+   * The shared call budget (API pacing, see docs/rate-limits.md). A store without one leaves pacing to
+   * each process (the manager warns once).
+   */
+  readonly callBudget?: CallBudget;
   /** The stored token for `key`, if any. */
   get(key: string): Promise<Token | undefined>;
   /** Stores `token` for `ttlMs` (its remaining usable life). */
@@ -105,3 +113,4 @@ export interface MemoryStore {
 export type TokenStore = MemoryStore | SharedTokenStore;
 
 export type { CacheEntry } from './cache-entry.js';
+export type { CallBudget, RateLimit } from './call-budget.js';

@@ -71,6 +71,10 @@ describe('operations endpoints', () => {
     expect(sample(text, 'tokenbroker_tokens_issued_total', { provider: 'ap', reason: 'coldStart' })).toBe(1);
     expect(sample(text, 'tokenbroker_tokens_issued_total', { provider: 'ap', reason: 'invalidated' })).toBe(0);
     expect(sample(text, 'tokenbroker_guard_refusals_total', { provider: 'ap' })).toBe(1);
+    // Pacing (issue 20): present per provider, nothing paced through token requests.
+    expect(sample(text, 'tokenbroker_pacing_wait_seconds_total', { provider: 'ap' })).toBe(0);
+    expect(sample(text, 'tokenbroker_pacing_refused_total', { provider: 'ap' })).toBe(0);
+    expect(sample(text, 'tokenbroker_api_rate_limited_total', { provider: 'ap' })).toBe(0);
     expect(sample(text, 'tokenbroker_upstream_requests_total', { provider: 'ap' })).toBe(1);
     expect(sample(text, 'tokenbroker_upstream_token_request_duration_seconds_count', { provider: 'autopay', outcome: 'issued' })).toBe(1);
     expect(sample(text, 'tokenbroker_upstream_token_request_duration_seconds_bucket', { provider: 'autopay', outcome: 'issued', le: '+Inf' })).toBe(1);

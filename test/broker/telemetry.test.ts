@@ -163,7 +163,12 @@ describe('OpenTelemetry', () => {
         'tokenbroker.outcome': 'issued',
       });
 
+      // Pacing counters (issue 20): one 429 fed back.
+      await tokens.reportRateLimited('ap', { status: 429, headers: new Headers({ 'retry-after': '0' }) });
       const observed = await meter.collect();
+      expect(observed.get('tokenbroker.api.rate_limited{"tokenbroker.provider.id":"ap"}')).toBe(1);
+      expect(observed.get('tokenbroker.pacing.refused{"tokenbroker.provider.id":"ap"}')).toBe(0);
+      expect(observed.get('tokenbroker.pacing.wait{"tokenbroker.provider.id":"ap"}')).toBe(0);
       expect(observed.get('tokenbroker.cache.hits{"tokenbroker.provider.id":"ap"}')).toBe(1000);
       expect(observed.get('tokenbroker.cache.misses{"tokenbroker.provider.id":"ap"}')).toBe(1);
       expect(observed.get('tokenbroker.upstream.requests{"tokenbroker.provider.id":"ap"}')).toBe(1);

@@ -98,7 +98,7 @@ describe('Alternative Payments token endpoint', () => {
   });
 
   it('registers the sample client when no clients are given', async () => {
-    const sample = await startEmulator({ now: clock.now });
+    const sample = await startEmulator({ now: clock.now, alternativePaymentsApiRateLimitPerSecond: 0 });
     try {
       const client = SAMPLE_CLIENTS.find((candidate) => candidate.provider === 'alternative-payments');
       expect(client?.clientId).toBe('ap-sample-client');
@@ -171,7 +171,7 @@ describe('Alternative Payments API: GET /customers', () => {
   });
 
   it('is deterministic: a second emulator serves the same customers', async () => {
-    const other = await startEmulator({ now: clock.now });
+    const other = await startEmulator({ now: clock.now, alternativePaymentsApiRateLimitPerSecond: 0 });
     try {
       const otherToken = await apToken(other, 'ap-sample-client', SAMPLE_CLIENTS[0]?.clientSecret ?? '');
       const mine = await (await listCustomers(emulator, token, '?limit=5')).json();

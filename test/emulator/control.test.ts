@@ -59,14 +59,14 @@ describe('counters', () => {
       tokenRequests: 5,
       tokensIssued: 1,
       tokenRequestsRejected: { invalid_credentials: 2, rate_limited: 1, error_injected: 0, banned: 0, bad_request: 1 },
-      apiCalls: { ok: 1, unauthorized: 2, banned: 0, bad_request: 1 },
+      apiCalls: { ok: 1, unauthorized: 2, banned: 0, bad_request: 1, rate_limited: 0 },
       clients: {
         // The unknown id "stranger" counts in the totals only.
         [AP_ID]: {
           tokenRequests: 4,
           tokensIssued: 1,
           tokenRequestsRejected: { invalid_credentials: 1, rate_limited: 1, error_injected: 0, banned: 0, bad_request: 1 },
-          apiCalls: { ok: 1, unauthorized: 0, banned: 0, bad_request: 1 },
+          apiCalls: { ok: 1, unauthorized: 0, banned: 0, bad_request: 1, rate_limited: 0 },
         },
       },
     });

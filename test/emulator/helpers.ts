@@ -85,5 +85,12 @@ export function decodeJwtPart(part: string): Record<string, unknown> {
  * knobs turn them on (`extra`).
  */
 export function startQuietEmulator(clock: FakeClock, clients: EmulatorClient[], extra: Partial<EmulatorOptions> = {}): Promise<Emulator> {
-  return startEmulator({ now: clock.now, clients, alternativePaymentsRateLimitPerSecond: 0, ban: false, ...extra });
+  return startEmulator({
+    now: clock.now,
+    clients,
+    alternativePaymentsRateLimitPerSecond: 0,
+    alternativePaymentsApiRateLimitPerSecond: 0,
+    ban: false,
+    ...extra,
+  });
 }

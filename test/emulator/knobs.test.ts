@@ -226,6 +226,8 @@ describe('configure()', () => {
       force429: { count: 0 },
       alternativePaymentsRateLimitPerSecond: 5,
       ban: { maxTokens: 20, windowSeconds: 600 },
+      alternativePaymentsApiRateLimitPerSecond: 5,
+      autopayApiRateLimitPerSecond: 0,
     });
   });
 

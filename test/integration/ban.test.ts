@@ -11,7 +11,7 @@ describe('the ban', () => {
   let emulator: Emulator;
   beforeAll(async () => {
     // The AP per-second limit off, so the naive AP client reaches the ban quickly.
-    emulator = await startEmulator({ alternativePaymentsRateLimitPerSecond: 0 });
+    emulator = await startEmulator({ alternativePaymentsRateLimitPerSecond: 0, alternativePaymentsApiRateLimitPerSecond: 0 });
   });
   afterAll(() => emulator.close());
   beforeEach(() => emulator.reset());

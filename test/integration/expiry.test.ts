@@ -17,7 +17,7 @@ let tokens: TokenManager;
 beforeEach(async () => {
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(T0);
-  emulator = await startEmulator({ now: () => Date.now(), tokenLifetimeSeconds: { autopay: 600 } });
+  emulator = await startEmulator({ now: () => Date.now(), tokenLifetimeSeconds: { autopay: 600 }, alternativePaymentsApiRateLimitPerSecond: 0 });
   tokens = managerFor(emulator);
 });
 afterEach(async () => {

@@ -17,7 +17,7 @@ function manager(options: Parameters<typeof managerFor>[1] = {}): TokenManager {
 }
 
 beforeAll(async () => {
-  emulator = await startEmulator();
+  emulator = await startEmulator({ alternativePaymentsApiRateLimitPerSecond: 0 }); // more API calls than 5/s
 });
 afterAll(() => emulator.close());
 beforeEach(async () => {

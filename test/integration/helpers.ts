@@ -1,4 +1,4 @@
-import { alternativePayments, autopay, createTokenManager, type TokenManager, type TokenManagerOptions } from '../../src/index.js';
+import { alternativePayments, autopay, createTokenManager, type RateLimit, type TokenManager, type TokenManagerOptions } from '../../src/index.js';
 import { SAMPLE_CLIENTS, type Emulator } from '../../src/apps/emulator/index.js';
 
 export const [AP_CLIENT, AUTOPAY_CLIENT] = SAMPLE_CLIENTS;
@@ -6,9 +6,15 @@ export const [AP_CLIENT, AUTOPAY_CLIENT] = SAMPLE_CLIENTS;
 /** A manager with both providers pointed at `emulator`, on the sample clients unless overridden. */
 export function managerFor(
   emulator: Emulator,
-  options: Omit<TokenManagerOptions, 'providers'> & { apSecret?: string; autopaySecret?: string; autopayAudience?: string } = {},
+  options: Omit<TokenManagerOptions, 'providers'> & {
+    apSecret?: string;
+    autopaySecret?: string;
+    autopayAudience?: string;
+    apRateLimit?: RateLimit | false;
+  } = {},
 ): TokenManager {
-  const { apSecret, autopaySecret, autopayAudience, ...managerOptions } = options;
+  // Off unless asked for: these tests make hundreds of API calls about tokens; pacing has test/pacing/.
+  const { apSecret, autopaySecret, autopayAudience, apRateLimit = false, ...managerOptions } = options;
   return createTokenManager({
     ...managerOptions,
     providers: {
@@ -16,6 +22,7 @@ export function managerFor(
         clientId: AP_CLIENT.clientId,
         clientSecret: apSecret ?? AP_CLIENT.clientSecret,
         baseUrl: emulator.alternativePaymentsBaseUrl,
+        rateLimit: apRateLimit,
       }),
       autopay: autopay({
         clientId: AUTOPAY_CLIENT.clientId,

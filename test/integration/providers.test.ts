@@ -11,7 +11,7 @@ let emulator: Emulator;
 let tokens: TokenManager;
 
 beforeAll(async () => {
-  emulator = await startEmulator();
+  emulator = await startEmulator({ alternativePaymentsApiRateLimitPerSecond: 0 }); // more API calls than 5/s
 });
 afterAll(() => emulator.close());
 beforeEach(() => {

@@ -44,7 +44,7 @@ async function serve(handler: Handler): Promise<LoopbackServer> {
 /** A manager with one Alternative Payments credential pointed at `baseUrl`; no cool-downs, so a second call asks again. */
 function managerFor(baseUrl: string, options: TokenManagerOptions = {}): TokenManager {
   tokens = createTokenManager({
-    providers: { ap: alternativePayments({ clientId: 'id', clientSecret: 'secret', baseUrl }) },
+    providers: { ap: alternativePayments({ clientId: 'id', clientSecret: 'secret', baseUrl, rateLimit: false }) },
     retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
     failureCooldownMs: 0,
     ...options,
@@ -155,7 +155,7 @@ describe('fault matrix over real HTTP (loopback)', () => {
       response.writeHead(429, { ...json, 'retry-after': '1' }).end('{"code":"too_many_requests"}');
     });
     tokens = createTokenManager({
-      providers: { ap: alternativePayments({ clientId: 'id', clientSecret: 'secret', baseUrl: server.url }) },
+      providers: { ap: alternativePayments({ clientId: 'id', clientSecret: 'secret', baseUrl: server.url, rateLimit: false }) },
       retry: { attempts: 2, baseDelayMs: 5 },
     });
     const error = await failure(tokens.getToken('ap'));
@@ -271,7 +271,12 @@ describe('a token expiring while requests are in flight (emulator)', () => {
   let clock = 0;
   beforeEach(async () => {
     clock = 0;
-    emulator = await startEmulator({ now: () => Date.now() + clock, ban: false, alternativePaymentsRateLimitPerSecond: 0 });
+    emulator = await startEmulator({
+      now: () => Date.now() + clock,
+      ban: false,
+      alternativePaymentsRateLimitPerSecond: 0,
+      alternativePaymentsApiRateLimitPerSecond: 0,
+    });
     servers.push(emulator);
   });
 
@@ -282,6 +287,7 @@ describe('a token expiring while requests are in flight (emulator)', () => {
           clientId: 'ap-sample-client',
           clientSecret: 'ap-sample-secret-K7+x/Q=9%z:w',
           baseUrl: emulator.alternativePaymentsBaseUrl,
+          rateLimit: false, // 50 concurrent calls about token expiry; pacing has test/pacing/
         }),
       },
     });

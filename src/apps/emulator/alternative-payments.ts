@@ -148,6 +148,13 @@ export function handleListCustomers(state: EmulatorState, request: IncomingMessa
     sendJson(response, 403, apError('forbidden', 'API access terminated: excessive token generation'));
     return;
   }
+  // The documented 5 requests per second per API key: counted per client, whatever token it uses.
+  const limit = state.knobs.alternativePaymentsApiRateLimitPerSecond;
+  if (!state.apiRateLimiter.admit(`${PROVIDER}\u0000${clientId}`, state.now(), limit)) {
+    state.counters.apiCall(PROVIDER, clientId, 'rate_limited');
+    sendJson(response, 429, apError('too_many_requests', `Rate limit exceeded: ${limit} requests per second per API key`));
+    return;
+  }
   const result = pageOfCustomers({
     limit: url.searchParams.get('limit'),
     after: url.searchParams.get('after'),

@@ -187,6 +187,17 @@ export function handleJoinCustomerClub(state: EmulatorState, request: IncomingMe
     sendJson(response, 403, apiError('access_terminated', 'API access terminated: excessive token generation'));
     return;
   }
+  const limit = state.knobs.autopayApiRateLimitPerSecond;
+  const limiterKey = `${PROVIDER}\u0000${clientId}`;
+  if (!state.apiRateLimiter.admit(limiterKey, state.now(), limit)) {
+    state.counters.apiCall(PROVIDER, clientId, 'rate_limited');
+    sendJson(response, 429, apiError('too_many_requests', `Rate limit exceeded: ${limit} requests per second`), {
+      'x-ratelimit-limit': String(limit),
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-reset': String(Math.ceil(state.apiRateLimiter.windowEndsAt(limiterKey, state.now()) / 1000)),
+    });
+    return;
+  }
   if (!(scope ?? '').split(' ').includes('customer_club')) {
     state.counters.apiCall(PROVIDER, clientId, 'unauthorized');
     sendJson(response, 403, apiError('insufficient_scope', 'Access token scope does not include customer_club'));

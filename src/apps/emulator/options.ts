@@ -62,6 +62,16 @@ export interface Knobs {
   alternativePaymentsRateLimitPerSecond: number;
   /** Ban policy, or `false` for none. Default `{ maxTokens: 20, windowSeconds: 600 }`. */
   ban: BanPolicy | false;
+  /**
+   * API calls (`GET /customers`) per second per Alternative Payments client id, counted across every
+   * token of the client, before 429 (no `Retry-After`, as documented). Default 5; 0 disables.
+   */
+  alternativePaymentsApiRateLimitPerSecond: number;
+  /**
+   * API calls per second per Autopay client id before 429 with `x-ratelimit-limit`, `-remaining` and
+   * `-reset` (a UNIX time). Default 0: off (Autopay documents no number).
+   */
+  autopayApiRateLimitPerSecond: number;
 }
 
 /** A change to the knobs: every field optional, `tokenLifetimeSeconds` may name one provider only. */
@@ -90,6 +100,8 @@ export const DEFAULT_KNOBS: Readonly<Knobs> = Object.freeze({
   force429: Object.freeze({ count: 0 }),
   alternativePaymentsRateLimitPerSecond: 5,
   ban: Object.freeze({ maxTokens: 20, windowSeconds: 600 }),
+  alternativePaymentsApiRateLimitPerSecond: 5,
+  autopayApiRateLimitPerSecond: 0,
 });
 
 const nonNegativeInt = z.number().int().min(0);
@@ -108,6 +120,8 @@ const knobsPatchShape = {
   errorRate: z.number().min(0).max(1).optional(),
   force429: z.strictObject({ count: nonNegativeInt, retryAfterSeconds: nonNegativeInt.max(86_400).optional() }).optional(),
   alternativePaymentsRateLimitPerSecond: nonNegativeInt.optional(),
+  alternativePaymentsApiRateLimitPerSecond: nonNegativeInt.max(100_000).optional(),
+  autopayApiRateLimitPerSecond: nonNegativeInt.max(100_000).optional(),
   ban: z
     .union([z.literal(false), z.strictObject({ maxTokens: positiveInt, windowSeconds: positiveInt })], {
       error: 'must be false or { maxTokens, windowSeconds } with integers of at least 1',
@@ -216,6 +230,8 @@ export function applyKnobsPatch(base: Readonly<Knobs>, patch: KnobsPatch): Knobs
     force429: { ...(patch.force429 ?? base.force429) },
     alternativePaymentsRateLimitPerSecond: patch.alternativePaymentsRateLimitPerSecond ?? base.alternativePaymentsRateLimitPerSecond,
     ban: patch.ban === undefined ? cloneBan(base.ban) : cloneBan(patch.ban),
+    alternativePaymentsApiRateLimitPerSecond: patch.alternativePaymentsApiRateLimitPerSecond ?? base.alternativePaymentsApiRateLimitPerSecond,
+    autopayApiRateLimitPerSecond: patch.autopayApiRateLimitPerSecond ?? base.autopayApiRateLimitPerSecond,
   };
 }
 

@@ -20,6 +20,12 @@ export class PerSecondRateLimiter {
     return true;
   }
 
+  /** When the oldest admitted request of `key` leaves the window, epoch ms (`now` when none is counted). */
+  windowEndsAt(key: string, now: number): number {
+    const oldest = this.#admittedAt.get(key)?.find((admittedAt) => admittedAt > now - 1000);
+    return oldest === undefined ? now : oldest + 1000;
+  }
+
   /** Forgets every window (part of `Emulator.reset`). */
   reset(): void {
     this.#admittedAt.clear();

@@ -15,6 +15,8 @@ export class EmulatorState {
   readonly counters = new Counters();
   readonly bans = new BanList();
   readonly rateLimiter = new PerSecondRateLimiter();
+  /** The APIs' own limit, per provider and client id (the token endpoint's is `rateLimiter`). */
+  readonly apiRateLimiter = new PerSecondRateLimiter();
   readonly now: () => number;
   /** Decides which requests `errorRate` hits; replaceable so a test can make a fractional rate deterministic. */
   random: () => number = Math.random;
@@ -62,6 +64,7 @@ export class EmulatorState {
     this.bans.reset();
     this.counters.reset();
     this.rateLimiter.reset();
+    this.apiRateLimiter.reset();
     this.tokens.forgetRevoked();
     this.#knobs = { ...this.#knobs, force429: { count: 0 } };
   }

@@ -4,7 +4,7 @@ import type { EmulatedProvider } from './options.js';
 export type RejectionReason = 'invalid_credentials' | 'rate_limited' | 'error_injected' | 'banned' | 'bad_request';
 
 /** Outcome of a call to a provider's protected API. */
-export type ApiOutcome = 'ok' | 'unauthorized' | 'banned' | 'bad_request';
+export type ApiOutcome = 'ok' | 'unauthorized' | 'banned' | 'bad_request' | 'rate_limited';
 
 /** Counters for one provider or one client. */
 export interface RequestCounters {
@@ -14,7 +14,10 @@ export interface RequestCounters {
   tokensIssued: number;
   /** Refused token requests, by reason. */
   tokenRequestsRejected: Record<RejectionReason, number>;
-  /** Calls to the protected API, by outcome (`unauthorized` covers missing, unknown, expired, revoked tokens). */
+  /**
+   * Calls to the protected API, by outcome (`unauthorized` covers missing, unknown, expired, revoked
+   * tokens; `rate_limited` the 429s of the API's own limit).
+   */
   apiCalls: Record<ApiOutcome, number>;
 }
 
@@ -98,6 +101,6 @@ function emptyCounters(): RequestCounters {
     tokenRequests: 0,
     tokensIssued: 0,
     tokenRequestsRejected: { invalid_credentials: 0, rate_limited: 0, error_injected: 0, banned: 0, bad_request: 0 },
-    apiCalls: { ok: 0, unauthorized: 0, banned: 0, bad_request: 0 },
+    apiCalls: { ok: 0, unauthorized: 0, banned: 0, bad_request: 0, rate_limited: 0 },
   };
 }

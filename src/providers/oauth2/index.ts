@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import { credentialKey, type Provider, type TokenRequestContext, type TokenResponse } from '../provider.js';
+import { credentialKey, type Provider, type RateLimit, type TokenRequestContext, type TokenResponse } from '../provider.js';
 import { authorizationValue, type Token, type TokenType } from '../../base/token.js';
 import { DpopBinding } from './dpop.js';
 import type * as Grant from './grant.js';
@@ -101,6 +101,11 @@ class OAuth2Provider implements Provider {
   /** `'DPoP'` with `dpop` set: every token is bound to the key and goes out only with a proof. */
   get tokenType(): TokenType {
     return this.#extras?.dpop === undefined ? 'Bearer' : 'DPoP';
+  }
+
+  /** The API's rate limit per credential, from the options. */
+  get rateLimit(): RateLimit | undefined {
+    return this.#profile.settings.rateLimit;
   }
 
   async requestToken(context: TokenRequestContext): Promise<TokenResponse> {

@@ -7,6 +7,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../../base/errors.js';
 import { functionSchema, lazySchema, nonEmptyString, parseOptions, secureUrl } from '../../base/validate.js';
+import { rateLimitSchema, resolvedRateLimit, type RateLimit } from '../../base/rate-limit.js';
 import { readPrivateKey, SIGNING_ALGORITHMS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from './keys.js';
 import type { FetchLike, TlsClientCertificate } from './transport.js';
 
@@ -79,6 +80,8 @@ export interface OAuth2Options {
   readonly resource?: string | readonly string[] | undefined;
   /** Prefix for `tokens.client(id)`. `https://`, or `http://` to a loopback host only. */
   readonly apiBaseUrl?: string | undefined;
+  /** API calls allowed per credential, paced across every process sharing the store; none by default. See docs/rate-limits.md. */
+  readonly rateLimit?: RateLimit | false | undefined;
   /**
    * Lifetime to assume when a response has no `expires_in` (RFC 6749 only recommends it), in seconds.
    * Without it such a response is an `InvalidTokenResponseError`: a guessed lifetime could be wrong.
@@ -131,6 +134,7 @@ const optionsSchema = lazySchema(() => {
         audience: nonEmptyString().optional(),
         resource: z.union([nonEmptyString(), z.array(nonEmptyString()).min(1)]).optional(),
         apiBaseUrl: secureUrl().optional(),
+        rateLimit: rateLimitSchema().optional(),
         defaultExpiresInSeconds: z.number().int().positive().optional(),
         extraParams: z
           .record(z.string(), z.union([z.string(), z.array(z.string()).min(1)]))
@@ -168,6 +172,7 @@ export interface SharedSettings {
   /** The form parameters besides grant_type and client authentication, in order; repeats allowed. */
   readonly params: readonly (readonly [string, string])[];
   readonly apiBaseUrl: string | undefined;
+  readonly rateLimit: RateLimit | undefined;
   readonly defaultExpiresInSeconds: number | undefined;
   readonly fetch: FetchLike | undefined;
   readonly dispatcher: object | undefined;
@@ -251,6 +256,7 @@ export function resolveOAuth2Options(options: OAuth2Options): { shared: SharedSe
       authMethod,
       params,
       apiBaseUrl: parsed.apiBaseUrl,
+      rateLimit: resolvedRateLimit(parsed.rateLimit, undefined),
       defaultExpiresInSeconds: parsed.defaultExpiresInSeconds,
       fetch: parsed.fetch as FetchLike | undefined,
       dispatcher: parsed.dispatcher,

@@ -20,6 +20,9 @@ export interface Names {
   readonly token: string;
   readonly lock: string;
   readonly ledger: string;
+  /** The call budget's log (sorted set) and its pause (see call-budget.ts). */
+  readonly calls: string;
+  readonly callsPaused: string;
   /** The channel that tells waiters a token was stored (sharded under Cluster: same slot as the keys). */
   readonly channel: string;
 }
@@ -30,5 +33,12 @@ export function namesFor(keyPrefix: string, cacheKey: string): Names {
   // A `{` or `}` in the prefix would make Redis hash on the prefix instead of the credential; that is
   // still correct (one slot for all), only less spread, so it is allowed rather than refused.
   const base = `${keyPrefix}v${KEY_LAYOUT_VERSION}:{${id}}:`;
-  return { token: `${base}token`, lock: `${base}lock`, ledger: `${base}ledger`, channel: `${base}stored` };
+  return {
+    token: `${base}token`,
+    lock: `${base}lock`,
+    ledger: `${base}ledger`,
+    calls: `${base}calls`,
+    callsPaused: `${base}calls-paused`,
+    channel: `${base}stored`,
+  };
 }

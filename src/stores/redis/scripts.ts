@@ -9,7 +9,7 @@
  */
 
 /** The server's clock in ms since the epoch (a Lua number holds it exactly). */
-const SERVER_NOW = `
+export const SERVER_NOW = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 `;

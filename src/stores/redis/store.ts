@@ -8,10 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Token } from '../../base/token.js';
-import type { IssuanceLedger, SharedTokenStore } from '../types.js';
+import type { CallBudget, IssuanceLedger, SharedTokenStore } from '../types.js';
 import { fingerprint, TokenCodec } from '../codec.js';
 import { TokenWaits } from '../wait.js';
 import { StoreWarnings } from '../warnings.js';
+import { RedisCallBudget } from './call-budget.js';
 import type { Connection, RedisClient } from './connection.js';
 import { namesFor, type Names } from './keys.js';
 import { RedisLedger } from './ledger.js';
@@ -24,6 +25,7 @@ import { redisDeadline } from './wait.js';
 export class RedisTokenStore implements SharedTokenStore {
   readonly shared = true as const;
   readonly ledger: IssuanceLedger;
+  readonly callBudget: CallBudget;
   readonly #connection: Connection;
   readonly #client: RedisClient;
   readonly #settings: Settings;
@@ -57,6 +59,10 @@ export class RedisTokenStore implements SharedTokenStore {
     this.ledger = new RedisLedger(
       (what, op) => this.#run(what, op),
       (key) => this.#names(key).ledger,
+    );
+    this.callBudget = new RedisCallBudget(
+      (what, op) => this.#run(what, op),
+      (key) => this.#names(key),
     );
   }
 

@@ -14,9 +14,10 @@ import { inspect } from 'node:util';
 import type { Logger } from '../../base/logger.js';
 import type { Token } from '../../base/token.js';
 import { fingerprint, TokenCodec } from '../codec.js';
-import type { IssuanceLedger, LedgerDecision, SharedTokenStore } from '../types.js';
+import type { CallBudget, IssuanceLedger, LedgerDecision, SharedTokenStore } from '../types.js';
 import { TokenWaits } from '../wait.js';
 import { StoreWarnings } from '../warnings.js';
+import { SqliteCallBudget } from './call-budget.js';
 import { fileError, inodeOf, MIGRATIONS, openDatabase, rollback, TokenFileError, type Migration } from './database.js';
 
 /** One stored token as {@link SqliteTokenStore.entries} lists it. */
@@ -96,6 +97,7 @@ function prepare(db: DatabaseSync) {
 export class SqliteStore implements SqliteTokenStore {
   readonly shared = true as const;
   readonly ledger: IssuanceLedger;
+  readonly callBudget: CallBudget;
   readonly #settings: SqliteSettings;
   readonly #codec: TokenCodec;
   readonly #waits: TokenWaits;
@@ -114,6 +116,7 @@ export class SqliteStore implements SqliteTokenStore {
     this.#waits = new TokenWaits(settings.pollIntervalMs);
     this.#warnings = new StoreWarnings('sqlite', settings.logger);
     this.ledger = new SqliteLedger((op) => this.#write(op));
+    this.callBudget = new SqliteCallBudget((op) => this.#write(() => op(this.#db!)));
     try {
       this.#open();
     } catch {
