@@ -168,7 +168,7 @@ describe('OpenTelemetry', () => {
       const observed = await meter.collect();
       expect(observed.get('tokenbroker.api.rate_limited{"tokenbroker.provider.id":"ap"}')).toBe(1);
       expect(observed.get('tokenbroker.pacing.refused{"tokenbroker.provider.id":"ap"}')).toBe(0);
-      expect(observed.get('tokenbroker.pacing.wait{"tokenbroker.provider.id":"ap"}')).toBe(0);
+      expect(observed.get('tokenbroker.pacing.wait_seconds{"tokenbroker.provider.id":"ap"}')).toBe(0);
       expect(observed.get('tokenbroker.cache.hits{"tokenbroker.provider.id":"ap"}')).toBe(1000);
       expect(observed.get('tokenbroker.cache.misses{"tokenbroker.provider.id":"ap"}')).toBe(1);
       expect(observed.get('tokenbroker.upstream.requests{"tokenbroker.provider.id":"ap"}')).toBe(1);
