@@ -14,7 +14,7 @@ import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';
 import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
 import { ClockWatch } from './clock-watch.js';
-import { ConfigError, IssuanceLimitError, ManagerClosedError, TokenError } from '../base/errors.js';
+import { ConfigError, InvalidCredentialsError, IssuanceLimitError, ManagerClosedError, TokenError } from '../base/errors.js';
 import { Fleet } from './fleet.js';
 import { describeError, Issuer } from './issuer.js';
 import type { LogFn } from '../base/logger.js';
@@ -166,8 +166,10 @@ export class TokenManager {
     const registration = this.#registration(id);
     this.#assertOpen();
     options?.signal?.throwIfAborted();
-    const entry = this.#local.get(registration.key);
-    if (entry !== undefined) this.#hold(registration, entry); // another id for the same credential may have cached it
+    // Another id for the same credential may have cached it; after a rotation moved the credential to
+    // a new key, the token got with the old secret is still held and served until it is refreshed.
+    const entry = this.#local.get(registration.key) ?? (registration.entry?.live === true ? registration.entry : undefined);
+    if (entry !== undefined) this.#hold(registration, entry);
     if (options?.forceRefresh === true) {
       return this.#waitFor(registration, this.#singleFlight(registration, 'forced', entry?.token.accessToken), options.signal);
     }
@@ -201,25 +203,58 @@ export class TokenManager {
 
   /** One fetch per credential at a time: later callers join the one under way. */
   #singleFlight(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
-    const running = this.#inflight.get(registration.key);
+    // Captured: a rotated secret may move the credential to a new key while this fetch runs.
+    const key = registration.key;
+    const running = this.#inflight.get(key);
     if (running !== undefined) {
       registration.deduplicated++;
       return running;
     }
     const fetching = this.#issue(registration, reason, staleAccessToken).finally(() => {
-      this.#inflight.delete(registration.key);
+      this.#inflight.delete(key);
     });
     // Callers that stopped waiting (signal) must not turn a later failure into an unhandled rejection.
     fetching.catch(() => {});
-    this.#inflight.set(registration.key, fetching);
+    this.#inflight.set(key, fetching);
     return fetching;
   }
 
   /**
-   * A new token: not during a cool-down; across the fleet when a shared store answers, else from the
-   * provider directly. A refusal (cool-down, spent budget) still serves a usable cached token.
+   * A new token. Secrets from a function or a file are read first (a changed one is a new key, with
+   * no cool-down of its own). When the endpoint refuses the credentials, they are read once more: a
+   * secret that changed meanwhile is asked with at once — one extra request per rotation, within the
+   * guard — and only an unchanged one leaves the refusal (and its cool-down) standing.
    */
   async #issue(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
+    try {
+      await this.#readSecrets(registration);
+    } catch (error) {
+      return this.#currentOr(registration, error instanceof TokenError ? error.forProvider(registration.id) : new ConfigError([{ path: registration.id, message: 'secret source failed' }]));
+    }
+    try {
+      return await this.#issueOnce(registration, reason, staleAccessToken);
+    } catch (error) {
+      if (!(error instanceof InvalidCredentialsError) || !(await this.#readSecrets(registration).catch(() => false))) throw error;
+      this.#log('info', { provider: registration.id }, 'credentials refused, and the secret source has changed: asking again with the new secret');
+      return await this.#issueOnce(registration, reason, staleAccessToken);
+    }
+  }
+
+  /** Reads a provider's secret sources again (see `Provider.readSecrets`); resolves to whether one changed. */
+  async #readSecrets(registration: Registration): Promise<boolean> {
+    const { provider, id } = registration;
+    if (provider.readSecrets === undefined) return false;
+    const changed = await provider.readSecrets((problem) => this.#log('warn', { provider: id, problem }, 'secret source unreadable; the last good value is kept'));
+    if (changed) this.#log('info', { provider: id }, 'secret source changed');
+    return changed;
+  }
+
+  /**
+   * One try at a new token under the credential's current key: not during its cool-down; across the
+   * fleet when a shared store answers, else from the provider directly. A refusal (cool-down, spent
+   * budget) still serves a usable cached token.
+   */
+  async #issueOnce(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
     const cooldown = this.#issuer.cooldownError(registration.key, registration.id);
     if (cooldown !== undefined) {
       registration.cooledDown++;
@@ -250,10 +285,13 @@ export class TokenManager {
     return token;
   }
 
-  /** The still-usable cached token, or else `error`. */
+  /** The still-usable cached token (under the current key, or the one held from before a rotation), or else `error`. */
   #currentOr(registration: Registration, error: TokenError): Token {
+    const now = Date.now();
     const entry = this.#local.get(registration.key);
-    if (entry !== undefined && Date.now() < entry.usableUntil) return entry.token;
+    if (entry !== undefined && now < entry.usableUntil) return entry.token;
+    const held = registration.entry;
+    if (held !== undefined && held.live && now < held.usableUntil) return held.token;
     throw error;
   }
 

@@ -6,6 +6,7 @@ import { commonFailure, oauthErrorCode, postTokenRequest, successResponse } from
 import type { Provider, TokenRequestContext } from './provider.js';
 import type { TokenResponse } from '../base/token.js';
 import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../base/validate.js';
+import { secretOf, secretSourceSchema, type SecretSource } from './secret-source.js';
 import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 const KIND = 'autopay';
@@ -46,7 +47,12 @@ export interface AutopayOptions {
   /** The client id from your Autopay representative. */
   readonly clientId: string;
   /** The client secret. Kept only in a private field; never shown. */
-  readonly clientSecret: string;
+  /**
+   * The client secret: the value, a function that returns it (called before each token request), or
+   * `secretFile(path)` (read again before each token request; see docs/secrets.md). Kept only in a
+   * private field; never shown.
+   */
+  readonly clientSecret: SecretSource;
   /** The `audience` sent with the request; default `https://api.autopay.io` (the only one documented). */
   readonly audience?: string | undefined;
   /** The token endpoint; default `https://api-auth.autopay.io/oauth/token`. `https://` or loopback `http://`. */
@@ -58,7 +64,7 @@ export interface AutopayOptions {
 const optionsSchema = lazySchema(() =>
   z.strictObject({
     clientId: nonEmptyString(),
-    clientSecret: nonEmptyString(),
+    clientSecret: secretSourceSchema(),
     audience: nonEmptyString().optional(),
     tokenUrl: secureUrl().optional(),
     apiBaseUrl: secureUrl().optional(),
@@ -100,7 +106,7 @@ export function autopay(options: AutopayOptions): Provider {
     apiBaseUrl,
     variant: audience,
   }));
-  return new AutopayProvider(parsed.clientId, parsed.clientSecret, endpoint);
+  return new AutopayProvider(parsed.clientId, secretOf('autopay.clientSecret', parsed.clientSecret), endpoint);
 }
 
 const endpoints = new Interned<Endpoint>();

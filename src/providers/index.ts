@@ -14,3 +14,5 @@ export {
   type SigningAlgorithm,
   type TlsClientCertificate,
 } from './oauth2/index.js';
+export { secretFile, type SecretFile } from './secret-file.js';
+export type { SecretFunction, SecretSource } from './secret-source.js';
