@@ -14,7 +14,7 @@ import { inspect } from 'node:util';
 import type { KyInstance } from 'ky';
 import { createAuthorizedClient, createAuthorizedFetch } from './client.js';
 import { ClockWatch } from './clock-watch.js';
-import { ConfigError, InvalidCredentialsError, IssuanceLimitError, ManagerClosedError, TokenError } from '../base/errors.js';
+import { ConfigError, IssuanceLimitError, ManagerClosedError, TokenError } from '../base/errors.js';
 import { Fleet } from './fleet.js';
 import { describeError, Issuer } from './issuer.js';
 import type { LogFn } from '../base/logger.js';
@@ -24,6 +24,7 @@ import { Counters, type IssueReason, type ManagerStats, type ProviderStats } fro
 import { localContract, memoryStore } from '../stores/memory.js';
 import { CacheEntry } from '../stores/cache-entry.js';
 import type { IssuanceLedger, LocalTokenStore } from '../stores/types.js';
+import { issueWithRotation } from './secret-rotation.js';
 import { observeManager } from './telemetry.js';
 import { raceAbort } from '../base/timers.js';
 import { authorizationHeader, lifetimeMs, tokenTimes, type Token, type TokenTimingPolicy } from '../base/token.js';
@@ -203,58 +204,35 @@ export class TokenManager {
 
   /** One fetch per credential at a time: later callers join the one under way. */
   #singleFlight(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
-    // Captured: a rotated secret may move the credential to a new key while this fetch runs.
-    const key = registration.key;
-    const running = this.#inflight.get(key);
+    const running = this.#inflight.get(registration.key);
     if (running !== undefined) {
       registration.deduplicated++;
       return running;
     }
-    const fetching = this.#issue(registration, reason, staleAccessToken).finally(() => {
-      this.#inflight.delete(key);
+    // Secret sources are read first, and once more after a refusal (see secret-rotation.ts). A changed
+    // secret moves the credential to a new key: this fetch is registered under it too, so callers that
+    // arrive with the new key join it rather than start another.
+    const keys = [registration.key];
+    const rekeyed = () => {
+      if (this.#inflight.has(registration.key)) return;
+      keys.push(registration.key);
+      this.#inflight.set(registration.key, fetching);
+    };
+    const issue = () => this.#issue(registration, reason, staleAccessToken);
+    const fetching: Promise<Token> = issueWithRotation(registration, this.#log, issue, (error) => this.#currentOr(registration, error), rekeyed).finally(() => {
+      for (const key of keys) if (this.#inflight.get(key) === fetching) this.#inflight.delete(key);
     });
     // Callers that stopped waiting (signal) must not turn a later failure into an unhandled rejection.
     fetching.catch(() => {});
-    this.#inflight.set(key, fetching);
+    this.#inflight.set(keys[0]!, fetching);
     return fetching;
   }
 
   /**
-   * A new token. Secrets from a function or a file are read first (a changed one is a new key, with
-   * no cool-down of its own). When the endpoint refuses the credentials, they are read once more: a
-   * secret that changed meanwhile is asked with at once — one extra request per rotation, within the
-   * guard — and only an unchanged one leaves the refusal (and its cool-down) standing.
+   * A new token: not during a cool-down; across the fleet when a shared store answers, else from the
+   * provider directly. A refusal (cool-down, spent budget) still serves a usable cached token.
    */
   async #issue(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
-    try {
-      await this.#readSecrets(registration);
-    } catch (error) {
-      return this.#currentOr(registration, error instanceof TokenError ? error.forProvider(registration.id) : new ConfigError([{ path: registration.id, message: 'secret source failed' }]));
-    }
-    try {
-      return await this.#issueOnce(registration, reason, staleAccessToken);
-    } catch (error) {
-      if (!(error instanceof InvalidCredentialsError) || !(await this.#readSecrets(registration).catch(() => false))) throw error;
-      this.#log('info', { provider: registration.id }, 'credentials refused, and the secret source has changed: asking again with the new secret');
-      return await this.#issueOnce(registration, reason, staleAccessToken);
-    }
-  }
-
-  /** Reads a provider's secret sources again (see `Provider.readSecrets`); resolves to whether one changed. */
-  async #readSecrets(registration: Registration): Promise<boolean> {
-    const { provider, id } = registration;
-    if (provider.readSecrets === undefined) return false;
-    const changed = await provider.readSecrets((problem) => this.#log('warn', { provider: id, problem }, 'secret source unreadable; the last good value is kept'));
-    if (changed) this.#log('info', { provider: id }, 'secret source changed');
-    return changed;
-  }
-
-  /**
-   * One try at a new token under the credential's current key: not during its cool-down; across the
-   * fleet when a shared store answers, else from the provider directly. A refusal (cool-down, spent
-   * budget) still serves a usable cached token.
-   */
-  async #issueOnce(registration: Registration, reason: IssueReason, staleAccessToken: string | undefined): Promise<Token> {
     const cooldown = this.#issuer.cooldownError(registration.key, registration.id);
     if (cooldown !== undefined) {
       registration.cooledDown++;
