@@ -210,10 +210,11 @@ export class TokenManager {
       return running;
     }
     // Secret sources are read first, and once more after a refusal (see secret-rotation.ts). A changed
-    // secret moves the credential to a new key: this fetch is registered under it too, so callers that
-    // arrive with the new key join it rather than start another.
+    // secret ends the refusal's cool-down, and may move the credential to a new key: this fetch is
+    // registered under it too, so callers that arrive with the new key join it rather than start another.
     const keys = [registration.key];
     const rekeyed = () => {
+      this.#issuer.endCooldown(registration.key);
       if (this.#inflight.has(registration.key)) return;
       keys.push(registration.key);
       this.#inflight.set(registration.key, fetching);

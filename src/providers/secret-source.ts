@@ -68,6 +68,11 @@ export class SecretReader {
     return this.#value;
   }
 
+  /** The file's path, for a file: where the secret comes from is not secret. */
+  get path(): string | undefined {
+    return isSecretFile(this.#source) ? this.#source.path : undefined;
+  }
+
   /** `'file'` or `'function'`. */
   get kind(): 'file' | 'function' {
     return isSecretFile(this.#source) ? 'file' : 'function';

@@ -111,9 +111,13 @@ describe('a secret function', () => {
   });
 
   it.each([
-    ['throws', () => {
-      throw new Error(`vault said ${NEW_SECRET}`);
-    }, 'the secret source threw (Error)'],
+    [
+      'throws',
+      () => {
+        throw new Error(`vault said ${NEW_SECRET}`);
+      },
+      'the secret source threw (Error)',
+    ],
     ['rejects', () => Promise.reject(new TypeError(NEW_SECRET)), 'the secret source threw (TypeError)'],
     ['returns an empty string', () => '', 'the secret source returned an empty string'],
     ['returns a number', () => 42 as unknown as string, 'the secret source returned number, not a string'],

@@ -103,7 +103,7 @@ class OAuth2Provider implements Provider {
       credential.keyId ?? '',
       tlsIdentity(credential) || unread(sources?.tlsCert ?? sources?.tlsKey, credential.tls),
       // An assertion's identity is where it comes from (the file; for a function, the client id alone), never its value.
-      assertion ? `assertion:${sources!.clientAssertion!.kind === 'file' ? JSON.stringify(sources!.clientAssertion) : 'function'}` : '',
+      assertion ? `assertion:${sources!.clientAssertion!.path ?? 'function'}` : '',
     ].join('\n');
     this.#cacheKey = credentialKey({
       kind: 'oauth2',

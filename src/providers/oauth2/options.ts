@@ -246,7 +246,8 @@ export function resolveOptions(options: OAuth2Options): { shared: SharedSettings
   if (authMethod === 'private_key_jwt' && parsed.privateKey === undefined && parsed.clientAssertion === undefined) {
     issue('privateKey', 'is required for authMethod private_key_jwt (or clientAssertion)');
   }
-  if (parsed.clientAssertion !== undefined && parsed.privateKey !== undefined) issue('clientAssertion', 'cannot be combined with privateKey (the assertion is signed already)');
+  if (parsed.clientAssertion !== undefined && parsed.privateKey !== undefined)
+    issue('clientAssertion', 'cannot be combined with privateKey (the assertion is signed already)');
   if (parsed.clientAssertion !== undefined && authMethod !== 'private_key_jwt') issue('clientAssertion', 'is sent with authMethod private_key_jwt only');
 
   // Sources that are read (functions, files) get a reader; a file is read now, so a missing one is an issue here.
