@@ -41,16 +41,20 @@ export interface SourcesRead {
 
 /** Reads every source of `sources` and applies what changed to `credential`. */
 export async function readSources(sources: CredentialSources, credential: CredentialSettings, report: SecretProblemReport): Promise<SourcesRead> {
-  const [secret, key, cert, tlsKey, assertion] = await Promise.all(
+  const [, key, , , assertion] = await Promise.all(
     [sources.clientSecret, sources.privateKey, sources.tlsCert, sources.tlsKey, sources.clientAssertion].map((reader) => reader?.read(report) ?? false),
   );
   let next = credential;
-  // A reader not read before (a function) has no value until now: it counts as changed.
-  if (secret === true || (sources.clientSecret !== undefined && next.clientSecret === undefined)) next = { ...next, clientSecret: sources.clientSecret!.value };
+  // Values are compared with the settings rather than trusting each reader's own "changed": a read
+  // that failed half-way (a broken key beside a new secret) is then completed by the next one. A
+  // reader read for the first time (a function) has no value in the settings yet.
+  if (sources.clientSecret !== undefined && sources.clientSecret.value !== next.clientSecret) next = { ...next, clientSecret: sources.clientSecret.value };
   if (key === true || (sources.privateKey !== undefined && next.signingKey === undefined)) {
     next = { ...next, signingKey: parsedKey(sources.privateKey!, sources.algorithm) };
   }
-  if (cert === true || tlsKey === true || ((sources.tlsCert !== undefined || sources.tlsKey !== undefined) && next.tls === undefined)) {
+  const tlsCert = sources.tlsCert?.value ?? credential.tls?.cert;
+  const tlsKey = sources.tlsKey?.value ?? credential.tls?.key;
+  if ((sources.tlsCert !== undefined || sources.tlsKey !== undefined) && (tlsCert !== next.tls?.cert || tlsKey !== next.tls?.key)) {
     next = { ...next, tls: parsedTls(sources, credential) };
   }
   return { credential: next, changed: next !== credential || assertion === true, assertion: sources.clientAssertion?.value };
