@@ -12,9 +12,9 @@ import { credentialKey, type Provider, type TokenRequestContext, type TokenRespo
 import type { Token } from '../../base/token.js';
 import { DpopBinding } from './dpop.js';
 import type * as Grant from './grant.js';
-import { resolveOptions, type CredentialSettings, type OAuth2Options } from './options.js';
+import { resolveOptions, type CredentialSettings, type CredentialSources, type OAuth2Options } from './options.js';
 import { profileFor, type Profile } from './profile.js';
-import { readSources, type CredentialSources } from './sources.js';
+import { readSources } from './sources.js';
 import type { SecretReader } from '../secret-source.js';
 import { transportFetch } from './transport.js';
 

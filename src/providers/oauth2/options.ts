@@ -11,7 +11,6 @@ import { readPrivateKey, SIGNING_ALGORITHMS, type PrivateKeyInput, type SigningA
 import type { FetchLike, TlsClientCertificate } from './transport.js';
 import { isSecretFile, type SecretFile } from '../secret-file.js';
 import { SecretReader, secretSourceSchema, type SecretFunction, type SecretSource } from '../secret-source.js';
-import type { CredentialSources } from './sources.js';
 
 /** How an `oauth2()` client authenticates at the token endpoint. */
 export type OAuth2AuthMethod =
@@ -217,6 +216,17 @@ export interface SharedSettings {
   readonly defaultExpiresInSeconds: number | undefined;
   readonly fetch: FetchLike | undefined;
   readonly dispatcher: object | undefined;
+}
+
+/** The sources of one credential; each absent when given as a value (or not at all). */
+export interface CredentialSources {
+  readonly clientSecret?: SecretReader | undefined;
+  readonly privateKey?: SecretReader | undefined;
+  /** The algorithm the options name for `privateKey`, if any. */
+  readonly algorithm?: SigningAlgorithm | undefined;
+  readonly tlsCert?: SecretReader | undefined;
+  readonly tlsKey?: SecretReader | undefined;
+  readonly clientAssertion?: SecretReader | undefined;
 }
 
 /** What belongs to one credential (the values read last, for secrets that come from sources). */

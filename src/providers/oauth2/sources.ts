@@ -13,21 +13,10 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { ConfigError } from '../../base/errors.js';
 import type { SecretProblemReport, SecretReader } from '../secret-source.js';
 import { readPrivateKey, type SigningAlgorithm } from './keys.js';
-import type { CredentialSettings } from './options.js';
+import type { CredentialSettings, CredentialSources } from './options.js';
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT bearer assertion. */
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-
-/** The sources of one credential; each absent when given as a value (or not at all). */
-export interface CredentialSources {
-  readonly clientSecret?: SecretReader | undefined;
-  readonly privateKey?: SecretReader | undefined;
-  /** The algorithm the options name for `privateKey`, if any. */
-  readonly algorithm?: SigningAlgorithm | undefined;
-  readonly tlsCert?: SecretReader | undefined;
-  readonly tlsKey?: SecretReader | undefined;
-  readonly clientAssertion?: SecretReader | undefined;
-}
 
 /** What one read of the sources found. */
 export interface SourcesRead {
