@@ -61,20 +61,20 @@ export function oauth2(options: OAuth2Options): Provider {
 /** An `oauth2()` provider. Its fields are private: `util.inspect` and JSON see only the public shape. */
 class OAuth2Provider implements Provider {
   #cacheKey: string;
-  // Four fields per credential, the common case holding no object of its own besides the cache key;
-  // secrets from functions or files add their readers (`#sources`), undefined otherwise.
+  // Five fields per credential (the key among them), the common case holding no object of its own
+  // besides the cache key.
   readonly #profile: Profile;
   readonly #clientId: string;
   #clientSecret: string | undefined;
-  #extras: Grant.Extras | undefined;
-  readonly #dynamic: Dynamic | undefined;
+  // Secrets from functions or files keep their readers in the extras (`dynamic`): no field of their own.
+  #extras: (Grant.Extras & { readonly dynamic?: Dynamic | undefined }) | undefined;
 
   constructor(profile: Profile, credential: CredentialSettings, sources: CredentialSources | undefined) {
     this.#profile = profile;
     this.#clientId = credential.clientId;
-    this.#dynamic = sources === undefined ? undefined : { sources, credential, assertion: undefined, read: false };
+    const dynamic: Dynamic | undefined = sources === undefined ? undefined : { sources, credential, assertion: undefined, read: false };
     this.#cacheKey = '';
-    this.#adopt(credential);
+    this.#adopt(credential, dynamic);
     Object.freeze(this);
   }
 
@@ -83,16 +83,18 @@ class OAuth2Provider implements Provider {
   }
 
   /** Takes `credential` as this provider's: its secret, its extras, its cache key. */
-  #adopt(credential: CredentialSettings): void {
+  #adopt(credential: CredentialSettings, dynamic: Dynamic | undefined): void {
     const { settings } = this.#profile;
     this.#clientSecret = credential.clientSecret;
-    if (this.#dynamic !== undefined) this.#dynamic.credential = credential;
+    if (dynamic !== undefined) dynamic.credential = credential;
     const previousDpop = this.#extras?.dpop;
     const dpop = credential.dpop === undefined ? undefined : (previousDpop ?? new DpopBinding(credential.dpop));
-    const sources = this.#dynamic?.sources;
+    const sources = dynamic?.sources;
     const assertion = sources?.clientAssertion !== undefined;
-    const own = credential.tls !== undefined || dpop !== undefined || credential.signingKey !== undefined || assertion;
-    this.#extras = own ? { credential, transport: credential.tls === undefined ? undefined : transportFetch({ tls: credential.tls }), dpop } : undefined;
+    const own = credential.tls !== undefined || dpop !== undefined || credential.signingKey !== undefined || dynamic !== undefined;
+    this.#extras = own
+      ? { credential, transport: credential.tls === undefined ? undefined : transportFetch({ tls: credential.tls }), dpop, dynamic }
+      : undefined;
     // Everything that changes the request or the token is in the key (and so in the cool-down): a new
     // auth method, resource or key is a new credential, never the old one's remembered refusal. A
     // source not read yet (a function) stands in with a key no other process can have.
@@ -116,12 +118,12 @@ class OAuth2Provider implements Provider {
 
   /** Reads the secrets that come from functions or files (and the client assertion, for the next request). */
   async readSecrets(report: (problem: string) => void): Promise<boolean> {
-    const dynamic = this.#dynamic;
+    const dynamic = this.#extras?.dynamic;
     if (dynamic === undefined) return false;
     const read = await readSources(dynamic.sources, dynamic.credential, report);
     dynamic.assertion = read.assertion;
     dynamic.read = true;
-    if (read.credential !== dynamic.credential) this.#adopt(read.credential);
+    if (read.credential !== dynamic.credential) this.#adopt(read.credential, dynamic);
     return read.changed;
   }
 
@@ -139,7 +141,7 @@ class OAuth2Provider implements Provider {
 
   async requestToken(context: TokenRequestContext): Promise<TokenResponse> {
     let clientAssertion: string | undefined;
-    const dynamic = this.#dynamic;
+    const dynamic = this.#extras?.dynamic;
     if (dynamic !== undefined) {
       // Each request carries the assertion read just before it; a retry (or a caller of requestToken
       // alone) reads again, so an assertion is never sent twice across a gap.
