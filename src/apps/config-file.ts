@@ -13,6 +13,7 @@ import { ConfigError } from '../base/errors.js';
 import { describeIssue as describeOption, withoutFactory } from '../base/zod-issues.js';
 import type { Provider } from '../providers/provider.js';
 import { alternativePayments, autopay, oauth2 } from '../providers/index.js';
+import { secretFile, type SecretFile } from '../providers/secret-file.js';
 
 /** A name an environment variable can have. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -196,8 +197,11 @@ export function loadProviderSection(
   const data = parsed.data;
   const secret = readSecretSource(data, context, (field, message) => report(field === undefined ? [] : [field], message));
   if (secret === undefined) return undefined;
+  // A file stays the provider's source: read again before each token request, so a rotated file is
+  // used without a restart or SIGHUP (docs/secrets.md).
+  const source = data.clientSecretFile === undefined ? secret : secretFile(resolve(context.baseDir, data.clientSecretFile));
   try {
-    return { provider: buildProvider(data, secret), secret, section: data };
+    return { provider: buildProvider(data, source), secret, section: data };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     // `alternativePayments.baseUrl` → `baseUrl`; the secret is named by where it came from.
@@ -210,7 +214,7 @@ export function loadProviderSection(
   }
 }
 
-function buildProvider(section: z.output<typeof providerSectionSchema>, clientSecret: string): Provider {
+function buildProvider(section: z.output<typeof providerSectionSchema>, clientSecret: string | SecretFile): Provider {
   switch (section.type) {
     case 'alternative-payments':
       return alternativePayments({ clientId: section.clientId, clientSecret, environment: section.environment, baseUrl: section.baseUrl });

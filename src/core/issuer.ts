@@ -66,6 +66,11 @@ export class Issuer {
     return undefined;
   }
 
+  /** Ends `key`'s cool-down: its secret changed, so the refusal it remembers no longer holds. */
+  endCooldown(key: string): void {
+    this.#cooldowns.delete(key);
+  }
+
   /**
    * Reserves room in `ledger` (or, if that ledger fails, in `fallbackLedger` after `onLedgerFailure`),
    * then asks the provider. Throws {@link IssuanceLimitError} when the budget is spent (no request sent),

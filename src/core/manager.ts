@@ -26,6 +26,7 @@ import { Counters, type IssueReason, type ManagerStats, type ProviderStats } fro
 import { localContract, memoryStore } from '../stores/memory.js';
 import { CacheEntry } from '../stores/cache-entry.js';
 import type { IssuanceLedger, LocalTokenStore } from '../stores/types.js';
+import { issueWithRotation } from './secret-rotation.js';
 import { observeManager } from './telemetry.js';
 import { raceAbort } from '../base/timers.js';
 import { authorizationValue, lifetimeMs, type Token } from '../base/token.js';
@@ -175,8 +176,10 @@ export class TokenManager {
     const registration = this.#registration(id);
     this.#assertOpen();
     options?.signal?.throwIfAborted();
-    const entry = this.#local.get(registration.key);
-    if (entry !== undefined) this.#hold(registration, entry); // another id for the same credential may have cached it
+    // Another id for the same credential may have cached it; after a rotation moved the credential to
+    // a new key, the token got with the old secret is still held and served until it is refreshed.
+    const entry = this.#local.get(registration.key) ?? (registration.entry?.live === true ? registration.entry : undefined);
+    if (entry !== undefined) this.#hold(registration, entry);
     if (options?.forceRefresh === true) {
       return this.#waitFor(registration, this.#singleFlight(registration, 'forced', entry?.token.accessToken), options.signal);
     }
@@ -212,12 +215,23 @@ export class TokenManager {
       registration.deduplicated++;
       return running;
     }
-    const fetching = this.#issue(registration, reason, staleAccessToken).finally(() => {
-      this.#inflight.delete(registration.key);
+    // Secret sources are read first, and once more after a refusal (see secret-rotation.ts). A changed
+    // secret ends the refusal's cool-down, and may move the credential to a new key: this fetch is
+    // registered under it too, so callers that arrive with the new key join it rather than start another.
+    const keys = [registration.key];
+    const rekeyed = () => {
+      this.#issuer.endCooldown(registration.key);
+      if (this.#inflight.has(registration.key)) return;
+      keys.push(registration.key);
+      this.#inflight.set(registration.key, fetching);
+    };
+    const issue = () => this.#issue(registration, reason, staleAccessToken);
+    const fetching: Promise<Token> = issueWithRotation(registration, this.#log, issue, (error) => this.#currentOr(registration, error), rekeyed).finally(() => {
+      for (const key of keys) if (this.#inflight.get(key) === fetching) this.#inflight.delete(key);
     });
     // Callers that stopped waiting (signal) must not turn a later failure into an unhandled rejection.
     fetching.catch(() => {});
-    this.#inflight.set(registration.key, fetching);
+    this.#inflight.set(keys[0]!, fetching);
     return fetching;
   }
 
@@ -256,10 +270,13 @@ export class TokenManager {
     return token;
   }
 
-  /** The still-usable cached token, or else `error`. */
+  /** The still-usable cached token (under the current key, or the one held from before a rotation), or else `error`. */
   #currentOr(registration: Registration, error: TokenError): Token {
+    const now = Date.now();
     const entry = this.#local.get(registration.key);
-    if (entry !== undefined && Date.now() < entry.usableUntil) return entry.token;
+    if (entry !== undefined && now < entry.usableUntil) return entry.token;
+    const held = registration.entry;
+    if (held !== undefined && held.live && now < held.usableUntil) return held.token;
     throw error;
   }
 

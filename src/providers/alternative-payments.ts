@@ -9,6 +9,7 @@ import type { Provider, TokenRequestContext } from './provider.js';
 import type { TokenResponse } from '../base/token.js';
 import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../base/validate.js';
 import { rateLimitSchema, resolvedRateLimit, type RateLimit } from '../base/rate-limit.js';
+import { secretOf, secretSourceSchema, type SecretSource } from './secret-source.js';
 import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 /** Base URLs of the two Alternative Payments environments. */
@@ -42,7 +43,12 @@ export interface AlternativePaymentsOptions {
   /** The client id from the Partner Dashboard. Must not contain `:` (Basic credentials cannot carry it). */
   readonly clientId: string;
   /** The client secret from the Partner Dashboard. Kept only in a private field; never shown. */
-  readonly clientSecret: string;
+  /**
+   * The client secret: the value, a function that returns it (called before each token request), or
+   * `secretFile(path)` (read again before each token request; see docs/secrets.md). Kept only in a
+   * private field; never shown.
+   */
+  readonly clientSecret: SecretSource;
   /**
    * `'production'` (default, `https://public-api.alternativepayments.io`) or `'demo'`
    * (`https://public-api.demo.alternativepayments.io`). Each has its own credentials and tokens.
@@ -65,7 +71,7 @@ const optionsSchema = lazySchema(() =>
     clientId: nonEmptyString().refine((id) => !id.includes(':'), {
       message: 'must not contain ":" (HTTP Basic credentials cannot carry it)',
     }),
-    clientSecret: nonEmptyString(),
+    clientSecret: secretSourceSchema(),
     environment: z.enum(['production', 'demo']).optional(),
     baseUrl: secureUrl().optional(),
     rateLimit: rateLimitSchema().optional(),
@@ -110,7 +116,7 @@ export function alternativePayments(options: AlternativePaymentsOptions): Provid
     variant: base,
     rateLimit: paced,
   }));
-  return new AlternativePaymentsProvider(clientId, clientSecret, endpoint);
+  return new AlternativePaymentsProvider(clientId, secretOf('alternativePayments.clientSecret', clientSecret), endpoint);
 }
 
 const endpoints = new Interned<Endpoint>();

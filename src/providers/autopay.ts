@@ -7,6 +7,7 @@ import type { Provider, TokenRequestContext } from './provider.js';
 import type { TokenResponse } from '../base/token.js';
 import { lazySchema, nonEmptyString, parseOptions, secureUrl } from '../base/validate.js';
 import { rateLimitSchema, resolvedRateLimit, type RateLimit } from '../base/rate-limit.js';
+import { secretOf, secretSourceSchema, type SecretSource } from './secret-source.js';
 import { credentialScrubber, credentialsRefused, EndpointCredential, Interned, withoutTrailingSlash, type Endpoint } from './shared.js';
 
 const KIND = 'autopay';
@@ -47,7 +48,12 @@ export interface AutopayOptions {
   /** The client id from your Autopay representative. */
   readonly clientId: string;
   /** The client secret. Kept only in a private field; never shown. */
-  readonly clientSecret: string;
+  /**
+   * The client secret: the value, a function that returns it (called before each token request), or
+   * `secretFile(path)` (read again before each token request; see docs/secrets.md). Kept only in a
+   * private field; never shown.
+   */
+  readonly clientSecret: SecretSource;
   /** The `audience` sent with the request; default `https://api.autopay.io` (the only one documented). */
   readonly audience?: string | undefined;
   /** The token endpoint; default `https://api-auth.autopay.io/oauth/token`. `https://` or loopback `http://`. */
@@ -64,7 +70,7 @@ export interface AutopayOptions {
 const optionsSchema = lazySchema(() =>
   z.strictObject({
     clientId: nonEmptyString(),
-    clientSecret: nonEmptyString(),
+    clientSecret: secretSourceSchema(),
     audience: nonEmptyString().optional(),
     tokenUrl: secureUrl().optional(),
     apiBaseUrl: secureUrl().optional(),
@@ -109,7 +115,7 @@ export function autopay(options: AutopayOptions): Provider {
     variant: audience,
     rateLimit: paced,
   }));
-  return new AutopayProvider(parsed.clientId, parsed.clientSecret, endpoint);
+  return new AutopayProvider(parsed.clientId, secretOf('autopay.clientSecret', parsed.clientSecret), endpoint);
 }
 
 const endpoints = new Interned<Endpoint>();

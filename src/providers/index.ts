@@ -13,4 +13,7 @@ export {
   type PrivateKeyInput,
   type SigningAlgorithm,
   type TlsClientCertificate,
+  type TlsClientCertificateSources,
 } from './oauth2/index.js';
+export { secretFile, type SecretFile } from './secret-file.js';
+export type { SecretFunction, SecretSource } from './secret-source.js';

@@ -62,6 +62,17 @@ export interface Provider {
   /** Performs one token request. */
   requestToken(context: TokenRequestContext): Promise<TokenResponse>;
   /**
+   * Reads again every secret of this provider that comes from a function or a file (see
+   * `secretFile`). The manager calls it before each token request and again when the token endpoint
+   * refuses the credentials; `cacheKey` may change with it (a rotated secret is a new credential).
+   * Resolves to whether any secret changed; `report` gets problems that did not stop the read (a file
+   * that was empty and kept its last good value), never a value. Absent, or resolving `false`, when
+   * every secret is a plain value.
+   *
+   * @throws {@link ConfigError} naming the field, when a source fails with no good value to keep.
+   */
+  readSecrets?(report: (problem: string) => void): Promise<boolean>;
+  /**
    * Sends an authorised API request for `tokens.client(id)`/`fetch(id)` when the provider needs more
    * than `Authorization: Bearer` over the global fetch (its own transport, DPoP proofs). The 401 rule
    * stays the client's.
@@ -117,14 +128,25 @@ export function defineProvider(definition: ProviderDefinition): Provider {
  */
 export abstract class ProviderBase implements Provider {
   abstract readonly kind: string;
-  readonly cacheKey: string;
   abstract readonly apiBaseUrl: string | undefined;
   abstract readonly defaultExpiresInSeconds: number | undefined;
   abstract readonly rateLimit: RateLimit | undefined;
+  // Private, so a frozen provider can still move to a new key when its secret source changes.
+  #cacheKey: string;
 
   /** For subclasses. */
   protected constructor(cacheKey: string) {
-    this.cacheKey = cacheKey;
+    this.#cacheKey = cacheKey;
+  }
+
+  /** See {@link Provider.cacheKey}: changes only when a secret read from a source changes. */
+  get cacheKey(): string {
+    return this.#cacheKey;
+  }
+
+  /** For subclasses whose secret source changed. */
+  protected rekey(cacheKey: string): void {
+    this.#cacheKey = cacheKey;
   }
 
   abstract requestToken(context: TokenRequestContext): Promise<TokenResponse>;

@@ -2,11 +2,13 @@
  * Small pieces the built-in providers share: scrubbers that know every form a secret can take on the
  * wire, and the credential-refusal error. Not exported from the package.
  */
+import { randomUUID } from 'node:crypto';
 import { InvalidCredentialsError } from '../base/errors.js';
 import { credentialKey, ProviderBase, type RateLimit, type TokenRequestContext } from './provider.js';
 import type { TokenResponse } from '../base/token.js';
 import { oauthErrorCode, type TokenHttpResponse } from '../base/http.js';
 import { scrubberFor } from '../base/redact.js';
+import type { SecretReader } from './secret-source.js';
 
 /**
  * A scrubber for one credential. `scrub` already removes a secret verbatim, URL-encoded
@@ -73,19 +75,31 @@ export interface Endpoint {
  * A built-in provider's credential: its client id and secret in private fields (out of reach of
  * `util.inspect`, `JSON.stringify`, `Object.keys` and spreads), its endpoint shared. Subclasses name the
  * kind and send the request; the secret reaches them only as an argument of {@link send}.
+ *
+ * A secret given as a value is kept as it is (no extra object per credential); one from a function or
+ * a file is a {@link SecretReader}, read again by {@link readSecrets}, and the cache key follows it.
  */
 export abstract class EndpointCredential<E extends Endpoint> extends ProviderBase {
   readonly #clientId: string;
-  readonly #clientSecret: string;
+  readonly #clientSecret: string | SecretReader;
   readonly #endpoint: E;
 
   /** Subclasses add no fields: the instance is frozen here. */
-  constructor(clientId: string, clientSecret: string, endpoint: E) {
-    super(credentialKey({ kind: endpoint.kind, tokenUrl: endpoint.tokenUrl, clientId, clientSecret, variant: endpoint.variant }));
+  constructor(clientId: string, clientSecret: string | SecretReader, endpoint: E) {
+    super(endpointKey(endpoint, clientId, typeof clientSecret === 'string' ? clientSecret : clientSecret.value));
     this.#clientId = clientId;
     this.#clientSecret = clientSecret;
     this.#endpoint = endpoint;
     Object.freeze(this);
+  }
+
+  /** Reads a function or file secret again; a changed secret moves the credential to its new cache key. */
+  async readSecrets(report: (problem: string) => void): Promise<boolean> {
+    const secret = this.#clientSecret;
+    if (typeof secret === 'string') return false;
+    const changed = await secret.read(report);
+    if (changed) this.rekey(endpointKey(this.#endpoint, this.#clientId, secret.value));
+    return changed;
   }
 
   get kind(): string {
@@ -104,12 +118,25 @@ export abstract class EndpointCredential<E extends Endpoint> extends ProviderBas
     return this.#endpoint.rateLimit;
   }
 
-  requestToken(context: TokenRequestContext): Promise<TokenResponse> {
-    return this.send(context, this.#clientId, this.#clientSecret, this.#endpoint);
+  async requestToken(context: TokenRequestContext): Promise<TokenResponse> {
+    const secret = this.#clientSecret;
+    if (typeof secret === 'string') return this.send(context, this.#clientId, secret, this.#endpoint);
+    // The manager reads the source before each request; a caller of requestToken alone gets a first read here.
+    if (secret.value === undefined) await this.readSecrets(() => {});
+    return this.send(context, this.#clientId, secret.value!, this.#endpoint);
   }
 
   /** One token round-trip in the provider's wire format. */
   protected abstract send(context: TokenRequestContext, clientId: string, clientSecret: string, endpoint: E): Promise<TokenResponse>;
+}
+
+/**
+ * The cache key of an endpoint credential. A secret not read yet (a function, before its first call)
+ * gets a key no other process can have, so nothing is shared under it before the secret is known.
+ */
+function endpointKey(endpoint: Endpoint, clientId: string, clientSecret: string | undefined): string {
+  const secret = clientSecret ?? `unread:${randomUUID()}`;
+  return credentialKey({ kind: endpoint.kind, tokenUrl: endpoint.tokenUrl, clientId, clientSecret: secret, variant: endpoint.variant });
 }
 
 /** `https://host/prefix/` → `https://host/prefix`, so paths can be appended with one slash. */

@@ -7,6 +7,9 @@
  * stats() and its HTTP /_emulator/stats, and everything written to stdout, stderr or the console.
  */
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -16,6 +19,7 @@ import {
   createTokenManager,
   defineProvider,
   oauth2,
+  secretFile,
   TokenError,
   type Logger,
   type Provider,
@@ -45,7 +49,16 @@ const SIGNING_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateK
 const DPOP_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const CERTIFICATES = makeCertificates();
 const TLS_KEY = createPrivateKey(CERTIFICATES.clientKey);
+// Issue 22: a client assertion from a source (not JWT-shaped, so only the provider's own scrubber can catch it).
+const ASSERTION = 'Assertion+S3cr3t/=%-workload-9d8c';
+// Issue 22: secrets read from files, written once for the whole sweep.
+const SOURCE_DIR = mkdtempSync(join(tmpdir(), 'tb-everywhere-sources-'));
+const sourceFile = (name: string, content: string) => {
+  writeFileSync(join(SOURCE_DIR, name), content);
+  return secretFile(join(SOURCE_DIR, name));
+};
 const FORMS = [
+  ...forms(ASSERTION),
   ...forms(SECRET),
   ...forms(EMULATOR_SECRET),
   ...forms(JWT_SECRET),
@@ -183,6 +196,34 @@ describe('secrets never leak, whatever the fault (exhaustive)', () => {
         tls: { cert: CERTIFICATES.clientCert, key: CERTIFICATES.clientKey, ca: CERTIFICATES.caCert },
         tokenUrl: `${base}/oauth/token`,
       }),
+      // Issue 22: every secret and key from a function or a file, and a client assertion.
+      apFunction: alternativePayments({ clientId: CLIENT_ID, clientSecret: () => SECRET, baseUrl: base }),
+      autopayFile: autopay({
+        clientId: CLIENT_ID,
+        clientSecret: sourceFile('autopay-secret', `${SECRET}\n`),
+        tokenUrl: `${base}/oauth/token`,
+        apiBaseUrl: base,
+      }),
+      rfcFunction: oauth2({ clientId: CLIENT_ID, clientSecret: async () => SECRET, tokenUrl: `${base}/oauth/token` }),
+      rfcKeyFile: oauth2({
+        clientId: CLIENT_ID,
+        privateKey: sourceFile('signing.pem', SIGNING_KEY.export({ format: 'pem', type: 'pkcs8' }).toString()),
+        tokenUrl: `${base}/oauth/token`,
+      }),
+      rfcTlsFiles: oauth2({
+        clientId: CLIENT_ID,
+        authMethod: 'tls_client_auth',
+        tls: { cert: sourceFile('client.crt', CERTIFICATES.clientCert), key: () => CERTIFICATES.clientKey, ca: CERTIFICATES.caCert },
+        tokenUrl: `${base}/oauth/token`,
+      }),
+      rfcAssertion: oauth2({ clientId: CLIENT_ID, clientAssertion: () => ASSERTION, tokenUrl: `${base}/oauth/token` }),
+      sourceThrows: alternativePayments({
+        clientId: CLIENT_ID,
+        clientSecret: () => {
+          throw new Error(`the vault answered ${SECRET} ${ASSERTION}`);
+        },
+        baseUrl: base,
+      }),
       custom: defineProvider({
         kind: 'my-bank',
         tokenUrl: `${base}/oauth/token`,
@@ -274,10 +315,12 @@ describe('secrets never leak, whatever the fault (exhaustive)', () => {
     await server?.close();
     await emulator?.close();
     for (const undo of restore.reverse()) undo();
+    rmSync(SOURCE_DIR, { recursive: true, force: true });
   });
 
   it('the scan sees each new secret and key when it is there (so it can fail)', () => {
     for (const text of [
+      ASSERTION,
       JWT_SECRET,
       SIGNING_KEY.export({ format: 'pem', type: 'pkcs8' }).toString(),
       JSON.stringify(DPOP_KEY.export({ format: 'jwk' })),
@@ -291,10 +334,28 @@ describe('secrets never leak, whatever the fault (exhaustive)', () => {
     const tokenErrors = errors.filter((e): e is TokenError => e instanceof TokenError);
     expect(tokenErrors.length).toBeGreaterThanOrEqual(6 * (Object.keys(faults).length + 1));
     expect(new Set(tokenErrors.map((e) => e.name))).toEqual(
-      new Set(['InvalidCredentialsError', 'ProviderUnavailableError', 'RateLimitedError', 'InvalidTokenResponseError', 'IssuanceLimitError']),
+      new Set(['InvalidCredentialsError', 'ProviderUnavailableError', 'RateLimitedError', 'InvalidTokenResponseError', 'IssuanceLimitError', 'ConfigError']),
     );
     expect(new Set(tokenErrors.map((e) => e.provider))).toEqual(
-      new Set(['ap', 'autopay', 'rfcBasic', 'rfcPost', 'rfcDiscovery', 'rfcSecretJwt', 'rfcPrivateKeyJwt', 'rfcDpop', 'rfcTls', 'custom']),
+      new Set([
+        'ap',
+        'autopay',
+        'rfcBasic',
+        'rfcPost',
+        'rfcDiscovery',
+        'rfcSecretJwt',
+        'rfcPrivateKeyJwt',
+        'rfcDpop',
+        'rfcTls',
+        'apFunction',
+        'autopayFile',
+        'rfcFunction',
+        'rfcKeyFile',
+        'rfcTlsFiles',
+        'rfcAssertion',
+        'sourceThrows',
+        'custom',
+      ]),
     );
     expect(errors.every((e) => e instanceof TokenError || e instanceof Error || typeof e === 'string')).toBe(true);
   });

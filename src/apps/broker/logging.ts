@@ -21,6 +21,8 @@ export interface BrokerLogging {
   readonly logger: pino.Logger;
   /** Undefined when the config turns the audit log off. */
   readonly audit: AuditLog | undefined;
+  /** Where audit lines go (for lines the AuditLog does not shape, e.g. a changed secret source). */
+  readonly auditDestination: AuditDestination;
   /** Starts flushing the broker's own destinations every FLUSH_INTERVAL_MS. */
   startTimer(): void;
   /** Stops the periodic flush. */
@@ -61,6 +63,7 @@ export function brokerLogging(
 
   let flushTimer: NodeJS.Timeout | undefined;
   return {
+    auditDestination,
     logger,
     audit,
     startTimer() {

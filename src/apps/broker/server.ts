@@ -8,6 +8,7 @@
  * `createBroker(config)` builds everything without listening, so tests run it in-process; the
  * `tokenbroker serve` command adds the config file, signals (SIGHUP reloads) and exit codes.
  */
+import type { Server as TlsServer } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ConfigError } from '../../base/errors.js';
 import { createTokenManager, type TokenManager } from '../../core/manager.js';
@@ -18,6 +19,7 @@ import { BrokerMetrics } from './metrics.js';
 import { trackConnections } from './connections.js';
 import { buildServiceApp, type LiveConfig } from './service.js';
 import { buildBrokerStore } from './store.js';
+import { BrokerFileWatch, filesNamedBy } from './file-watch.js';
 
 /** Options of {@link createBroker} beyond the config itself. */
 export interface BrokerOptions {
@@ -84,7 +86,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
   let resolved = resolveBrokerConfig(config, options);
   const listenAt = { ...resolved.listen, ...options.listen };
   const opsAt = { host: resolved.ops.host, port: resolved.ops.port, ...options.ops };
-  const { logger, audit, ...logging } = brokerLogging(resolved, options);
+  const { logger, audit, auditDestination, ...logging } = brokerLogging(resolved, options);
 
   const built = buildBrokerStore(resolved.store, logger.child({ component: 'store' }), options.source);
   logging.startTimer();
@@ -111,6 +113,14 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
   const ops = buildOpsApp(metrics, () => closing, built, resolved.ops.storeOutage);
   const connections = trackConnections(app.server);
 
+  // Secret files and the TLS certificate apply without SIGHUP (file-watch.ts); started with the listeners.
+  const fileWatch = new BrokerFileWatch({
+    log: logger.child({ component: 'file-watch' }),
+    audit: audit === undefined ? undefined : auditDestination,
+    setSecureContext: resolved.tls === undefined ? undefined : (context) => (app.server as unknown as TlsServer).setSecureContext(context),
+  });
+  let watchedConfig = { raw: config, baseDir: options.baseDir ?? process.cwd() };
+
   let closed: Promise<void> | undefined;
   let opsUrl: string | undefined;
   return {
@@ -123,6 +133,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     async listen() {
       const url = await app.listen({ host: listenAt.host, port: listenAt.port });
       opsUrl = await ops.listen({ host: opsAt.host, port: opsAt.port });
+      await fileWatch.watch(filesNamedBy(watchedConfig.raw, watchedConfig.baseDir));
       logger.info(
         { url, opsUrl, providers: [...resolved.providers.keys()], consumers: resolved.consumers.length, store: built.kind },
         'tokenbroker broker listening',
@@ -131,8 +142,10 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     },
     reload(next, loadOptions = options) {
       let fresh: ResolvedBrokerConfig;
+      let raw: unknown;
       try {
-        fresh = resolveBrokerConfig(typeof next === 'function' ? (next as () => unknown)() : next, loadOptions);
+        raw = typeof next === 'function' ? (next as () => unknown)() : next;
+        fresh = resolveBrokerConfig(raw, loadOptions);
       } catch (error) {
         // Paths and messages only: a ConfigError never quotes a value.
         const problems = error instanceof ConfigError ? error.issues.map((issue) => `${issue.path}: ${issue.message}`) : [String((error as Error)?.name)];
@@ -149,6 +162,8 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
         if (resolved.providers.get(id)?.cacheKey !== provider.cacheKey) tokens.register(id, provider);
       }
       resolved = { ...resolved, providers: fresh.providers, consumers: fresh.consumers, secrets: fresh.secrets };
+      watchedConfig = { raw, baseDir: loadOptions.baseDir ?? process.cwd() };
+      if (opsUrl !== undefined) void fileWatch.watch(filesNamedBy(raw, watchedConfig.baseDir));
       live = liveOf(resolved);
       logger.info({ providers: [...fresh.providers.keys()], consumers: fresh.consumers.length }, 'config reloaded');
     },
@@ -156,6 +171,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       closed ??= (async () => {
         closing = true;
         logging.stopTimer();
+        await fileWatch.stop();
         logger.info('closing: no new connections, finishing requests under way');
         try {
           const appClosed = app.close();

@@ -30,11 +30,33 @@ export interface RegisteredClient {
   readonly secretDigest: Buffer;
 }
 
+/** A secret replaced by a rotation that still works until `until` (the emulator's clock, epoch ms). */
+interface GraceSecret {
+  readonly digest: Buffer;
+  readonly until: number;
+}
+
+/** What {@link ClientRegistry.rotateSecret} takes. */
+export interface SecretRotation {
+  /** The client whose secret changes. */
+  readonly clientId: string;
+  /** Which provider's client, when the same id is registered at both. */
+  readonly provider?: EmulatedProvider | undefined;
+  /** The new secret. */
+  readonly clientSecret: string;
+  /** How long the old secret keeps working, ms (default 0: refused at once). */
+  readonly graceMs?: number | undefined;
+}
+
 /** The clients the emulator accepts, looked up by provider and client id. */
 export class ClientRegistry {
   readonly #clients = new Map<string, RegisteredClient>();
+  /** Old secrets within their grace period, per client: a rotation with `graceMs` keeps one working. */
+  readonly #grace = new Map<string, GraceSecret>();
+  readonly #now: () => number;
 
-  constructor(clients: readonly EmulatorClient[]) {
+  constructor(clients: readonly EmulatorClient[], now: () => number = Date.now) {
+    this.#now = now;
     for (const client of clients) {
       this.#clients.set(registryKey(client.provider, client.clientId), {
         provider: client.provider,
@@ -51,11 +73,37 @@ export class ClientRegistry {
     return clientId === undefined ? undefined : this.#clients.get(registryKey(provider, clientId));
   }
 
-  /** The client if `clientId` and `clientSecret` match a registered one, compared in constant time. */
+  /**
+   * The client if `clientId` and `clientSecret` match a registered one (its current secret, or the one
+   * before it within a rotation's grace period), compared in constant time.
+   */
   authenticate(provider: EmulatedProvider, clientId: string, clientSecret: string): RegisteredClient | undefined {
     const client = this.find(provider, clientId);
     if (client === undefined) return undefined;
-    return timingSafeEqual(client.secretDigest, digest(clientSecret)) ? client : undefined;
+    const presented = digest(clientSecret);
+    if (timingSafeEqual(client.secretDigest, presented)) return client;
+    const grace = this.#grace.get(registryKey(provider, clientId));
+    return grace !== undefined && this.#now() < grace.until && timingSafeEqual(grace.digest, presented) ? client : undefined;
+  }
+
+  /**
+   * Gives a client a new secret: the old one is refused at once, or after `graceMs`. Tokens already
+   * issued stay valid (as at the providers: a rotated secret does not revoke its tokens; use
+   * `revokeTokens` for that).
+   * @throws Error when no such client is registered (the message names the id, never a secret).
+   */
+  rotateSecret(rotation: SecretRotation): void {
+    const candidates = (rotation.provider === undefined ? (['alternative-payments', 'autopay'] as const) : [rotation.provider])
+      .map((provider) => this.find(provider, rotation.clientId))
+      .filter((client): client is RegisteredClient => client !== undefined);
+    if (candidates.length === 0) throw new Error(`No client ${JSON.stringify(rotation.clientId)} is registered`);
+    if (candidates.length > 1) throw new Error(`Client ${JSON.stringify(rotation.clientId)} is registered at both providers; say which (provider)`);
+    const client = candidates[0]!;
+    const key = registryKey(client.provider, client.clientId);
+    const graceMs = rotation.graceMs ?? 0;
+    if (graceMs > 0) this.#grace.set(key, { digest: client.secretDigest, until: this.#now() + graceMs });
+    else this.#grace.delete(key);
+    this.#clients.set(key, { ...client, secretDigest: digest(rotation.clientSecret) });
   }
 }
 

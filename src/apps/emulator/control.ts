@@ -48,3 +48,27 @@ export function handleConfigure(state: EmulatorState, request: IncomingMessage, 
   }
   sendJson(response, 200, { ok: true, knobs: state.knobs });
 }
+
+/**
+ * `POST /_emulator/rotate-secret` with `{ "clientId", "clientSecret", "graceMs"?, "provider"? }`: the
+ * client's secret changes; the old one is refused at once, or after `graceMs`.
+ */
+export function handleRotateSecret(state: EmulatorState, request: IncomingMessage, response: ServerResponse, body: RequestBody): void {
+  const json = optionalJsonObject(request, body);
+  if (typeof json === 'string') return controlError(response, 400, json);
+  const { clientId, clientSecret, graceMs, provider } = json;
+  if (typeof clientId !== 'string' || clientId === '') return controlError(response, 400, 'clientId must be a non-empty string');
+  if (typeof clientSecret !== 'string' || clientSecret === '') return controlError(response, 400, 'clientSecret must be a non-empty string');
+  if (graceMs !== undefined && (typeof graceMs !== 'number' || !Number.isInteger(graceMs) || graceMs < 0)) {
+    return controlError(response, 400, 'graceMs must be a non-negative integer');
+  }
+  if (provider !== undefined && provider !== 'alternative-payments' && provider !== 'autopay') {
+    return controlError(response, 400, 'provider must be "alternative-payments" or "autopay"');
+  }
+  try {
+    state.clients.rotateSecret({ clientId, clientSecret, graceMs, provider });
+  } catch (error) {
+    return controlError(response, 404, error instanceof Error ? error.message : 'No such client');
+  }
+  sendJson(response, 200, { ok: true });
+}

@@ -8,8 +8,9 @@ import { resolveEmulatorOptions, type EmulatorOptions, type KnobsPatch, type Kno
 import { ALTERNATIVE_PAYMENTS_PREFIX, AUTOPAY_API_PREFIX, AUTOPAY_AUTH_PREFIX, listen, shutdown } from './server.js';
 import { EmulatorState } from './state.js';
 import type { EmulatorStats } from './stats.js';
+import type { SecretRotation } from './clients.js';
 
-export { SAMPLE_CLIENTS } from './clients.js';
+export { SAMPLE_CLIENTS, type SecretRotation } from './clients.js';
 export { DEFAULT_KNOBS } from './options.js';
 export type { BanPolicy, EmulatorClient, EmulatorOptions, Forced429, Knobs, KnobsPatch, EmulatedProvider, TokenLifetimes } from './options.js';
 export type { ApiOutcome, BannedClient, EmulatorStats, EmulatedProviderStats, RejectionReason, RequestCounters } from './stats.js';
@@ -36,6 +37,12 @@ export interface Emulator {
    * refused). Knobs otherwise keep their values; unrevoked tokens stay valid.
    */
   reset(): void;
+  /**
+   * Gives a client a new secret (`POST /_emulator/rotate-secret` over HTTP): the old one is refused at
+   * once, or after `graceMs`, during which both work. Issued tokens stay valid.
+   * @throws Error when no such client is registered.
+   */
+  rotateSecret(rotation: SecretRotation): void;
   /** Changes knobs at run time; validated like the options (throws, changing nothing, on a bad patch). */
   configure(patch: KnobsPatch): void;
   /** The knobs in force now (a copy). */
@@ -69,6 +76,7 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
     revokeTokens: (clientId?: string) => state.revokeTokens(clientId),
     reset: () => state.reset(),
     configure: (patch: KnobsPatch) => state.configure(patch),
+    rotateSecret: (rotation: SecretRotation) => state.clients.rotateSecret(rotation),
     knobs: () => structuredClone(state.knobs),
     close: () => {
       closed ??= (async () => {

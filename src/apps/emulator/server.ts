@@ -43,6 +43,7 @@ const ROUTES = new Map<string, Route>([
   ['/_emulator/reset', { area: 'control', methods: { POST: control.handleReset } }],
   ['/_emulator/revoke', { area: 'control', methods: { POST: control.handleRevoke } }],
   ['/_emulator/configure', { area: 'control', methods: { POST: control.handleConfigure } }],
+  ['/_emulator/rotate-secret', { area: 'control', methods: { POST: control.handleRotateSecret } }],
 ]);
 
 function areaOf(path: string): Area {

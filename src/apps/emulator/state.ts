@@ -29,7 +29,7 @@ export class EmulatorState {
   constructor(options: ResolvedEmulatorOptions) {
     this.now = options.now;
     this.#knobs = options.knobs;
-    this.clients = new ClientRegistry(options.clients ?? SAMPLE_CLIENTS);
+    this.clients = new ClientRegistry(options.clients ?? SAMPLE_CLIENTS, options.now);
     this.tokens = new TokenStore(options.now);
   }
 

@@ -4,7 +4,7 @@
  * first token request or DPoP-bound API call, with openid-client: `import('tokenbroker')` and the
  * synchronous construction of `oauth2()` need none of it.
  */
-import type { ServerMetadata } from 'openid-client';
+import type { ClientAuth, ServerMetadata } from 'openid-client';
 import { InvalidCredentialsError, InvalidTokenResponseError } from '../../base/errors.js';
 import type { TokenRequestContext, TokenResponse } from '../provider.js';
 import { scrub as scrubText } from '../../base/redact.js';
@@ -17,6 +17,7 @@ import { openIdClient, type OpenIdClient } from './library.js';
 import type { CredentialSettings } from './options.js';
 import { rememberMethod, type Profile } from './profile.js';
 import { boundFetch, clientCredentialsGrant } from './request.js';
+import { JWT_BEARER_ASSERTION_TYPE } from './sources.js';
 import type { FetchLike } from './transport.js';
 
 /** What only a few credentials have: their own key, certificate transport or DPoP binding. */
@@ -32,6 +33,8 @@ export interface HeldCredential {
   readonly clientId: string;
   readonly clientSecret: string | undefined;
   readonly extras: Extras | undefined;
+  /** The client assertion (RFC 7523 §2.2) read for this request, when the credential has one. */
+  readonly clientAssertion?: string | undefined;
 }
 
 /** One token request of `credential`. */
@@ -67,7 +70,7 @@ export async function sendDpopBound(dpop: DpopBinding, clientId: string, request
 }
 
 async function grant(
-  { profile, clientId, clientSecret, extras }: HeldCredential,
+  { profile, clientId, clientSecret, extras, clientAssertion }: HeldCredential,
   lib: OpenIdClient,
   metadata: ServerMetadata,
   method: WireAuthMethod,
@@ -81,7 +84,7 @@ async function grant(
     lib,
     metadata,
     clientId: credential.clientId,
-    auth: await clientAuthFor(lib, method, credential),
+    auth: clientAssertion !== undefined && method === 'private_key_jwt' ? assertionAuth(clientAssertion) : await clientAuthFor(lib, method, credential),
     mutualTls: method === 'tls_client_auth' || method === 'self_signed_tls_client_auth',
     params: profile.settings.params,
     dpop,
@@ -103,13 +106,27 @@ async function grant(
   return { body, quota };
 }
 
+/**
+ * RFC 7523 §2.2 with an assertion someone else signed: openid-client's ClientAuth is an interface to
+ * implement, and its own implementations sign the JWT themselves, so this one sets the two parameters.
+ */
+function assertionAuth(assertion: string): ClientAuth {
+  return (_as, client, body) => {
+    body.set('client_id', client.client_id);
+    body.set('client_assertion_type', JWT_BEARER_ASSERTION_TYPE);
+    body.set('client_assertion', assertion);
+  };
+}
+
 /** Built on the error path only: a scrubber per credential would cost memory on every one. */
-function scrubberOf({ clientId, clientSecret }: HeldCredential): (text: string) => string {
+function scrubberOf({ clientId, clientSecret, clientAssertion }: HeldCredential): (text: string) => string {
   let scrubber: ((text: string) => string) | undefined;
   return (text) => {
     scrubber ??=
       clientSecret === undefined
-        ? (value: string) => scrubText(value)
+        ? clientAssertion === undefined
+          ? (value: string) => scrubText(value)
+          : credentialScrubber(clientAssertion)
         : credentialScrubber(clientSecret, [basicCredentials(clientId, clientSecret), `${clientId}:${clientSecret}`]);
     return scrubber(text);
   };

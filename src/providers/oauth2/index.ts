@@ -6,17 +6,19 @@
  * One provider object per credential holds only what is the credential's own (id, secret or key, the
  * cache key); settings, metadata and transport live once per server in a shared {@link Profile}.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import { credentialKey, type Provider, type RateLimit, type TokenRequestContext, type TokenResponse } from '../provider.js';
 import { authorizationValue, type Token, type TokenType } from '../../base/token.js';
 import { DpopBinding } from './dpop.js';
 import type * as Grant from './grant.js';
-import { resolveOAuth2Options, type CredentialSettings, type OAuth2Options } from './options.js';
+import { resolveOAuth2Options, type CredentialSettings, type CredentialSources, type OAuth2Options } from './options.js';
 import { profileFor, type Profile } from './profile.js';
+import { readSources } from './sources.js';
+import type { SecretReader } from '../secret-source.js';
 import { transportFetch } from './transport.js';
 
-export type { DpopKey, OAuth2AuthMethod, OAuth2Options } from './options.js';
+export type { DpopKey, OAuth2AuthMethod, OAuth2Options, TlsClientCertificateSources } from './options.js';
 export type { PrivateKeyInput, SigningAlgorithm } from './keys.js';
 export type { FetchLike, TlsClientCertificate } from './transport.js';
 
@@ -52,38 +54,77 @@ export type { FetchLike, TlsClientCertificate } from './transport.js';
  * ```
  */
 export function oauth2(options: OAuth2Options): Provider {
-  const { shared, credential } = resolveOAuth2Options(options);
-  return new OAuth2Provider(profileFor(shared), credential);
+  const { shared, credential, sources } = resolveOAuth2Options(options);
+  return new OAuth2Provider(profileFor(shared), credential, sources);
 }
 
 /** An `oauth2()` provider. Its fields are private: `util.inspect` and JSON see only the public shape. */
 class OAuth2Provider implements Provider {
-  readonly cacheKey: string;
-  // Four fields per credential, the common case holding no object of its own besides the cache key.
+  #cacheKey: string;
+  // Five fields per credential (the key among them), the common case holding no object of its own
+  // besides the cache key.
   readonly #profile: Profile;
   readonly #clientId: string;
-  readonly #clientSecret: string | undefined;
-  readonly #extras: Grant.Extras | undefined;
+  #clientSecret: string | undefined;
+  // Secrets from functions or files keep their readers in the extras (`dynamic`): no field of their own.
+  #extras: (Grant.Extras & { readonly dynamic?: Dynamic | undefined }) | undefined;
 
-  constructor(profile: Profile, credential: CredentialSettings) {
+  constructor(profile: Profile, credential: CredentialSettings, sources: CredentialSources | undefined) {
     this.#profile = profile;
     this.#clientId = credential.clientId;
+    const dynamic: Dynamic | undefined = sources === undefined ? undefined : { sources, credential, assertion: undefined, read: false };
+    this.#cacheKey = '';
+    this.#adopt(credential, dynamic);
+    Object.freeze(this);
+  }
+
+  get cacheKey(): string {
+    return this.#cacheKey;
+  }
+
+  /** Takes `credential` as this provider's: its secret, its extras, its cache key. */
+  #adopt(credential: CredentialSettings, dynamic: Dynamic | undefined): void {
+    const { settings } = this.#profile;
     this.#clientSecret = credential.clientSecret;
-    const { settings } = profile;
-    const dpop = credential.dpop === undefined ? undefined : new DpopBinding(credential.dpop);
-    const own = credential.tls !== undefined || dpop !== undefined || credential.signingKey !== undefined;
-    this.#extras = own ? { credential, transport: credential.tls === undefined ? undefined : transportFetch({ tls: credential.tls }), dpop } : undefined;
+    if (dynamic !== undefined) dynamic.credential = credential;
+    const previousDpop = this.#extras?.dpop;
+    const dpop = credential.dpop === undefined ? undefined : (previousDpop ?? new DpopBinding(credential.dpop));
+    const sources = dynamic?.sources;
+    const assertion = sources?.clientAssertion !== undefined;
+    const own = credential.tls !== undefined || dpop !== undefined || credential.signingKey !== undefined || dynamic !== undefined;
+    this.#extras = own
+      ? { credential, transport: credential.tls === undefined ? undefined : transportFetch({ tls: credential.tls }), dpop, dynamic }
+      : undefined;
     // Everything that changes the request or the token is in the key (and so in the cool-down): a new
-    // auth method, resource or key is a new credential, never the old one's remembered refusal.
-    const proof = [credential.clientSecret ?? '', credential.signingKey?.thumbprint ?? '', credential.keyId ?? '', tlsIdentity(credential)].join('\n');
-    this.cacheKey = credentialKey({
+    // auth method, resource or key is a new credential, never the old one's remembered refusal. A
+    // source not read yet (a function) stands in with a key no other process can have.
+    const unread = (reader: SecretReader | undefined, value: unknown) => (reader !== undefined && value === undefined ? `unread:${randomUUID()}` : '');
+    const proof = [
+      credential.clientSecret ?? unread(sources?.clientSecret, credential.clientSecret),
+      credential.signingKey?.thumbprint ?? unread(sources?.privateKey, credential.signingKey),
+      credential.keyId ?? '',
+      tlsIdentity(credential) || unread(sources?.tlsCert ?? sources?.tlsKey, credential.tls),
+      // An assertion's identity is where it comes from (the file; for a function, the client id alone), never its value.
+      assertion ? `assertion:${sources!.clientAssertion!.path ?? 'function'}` : '',
+    ].join('\n');
+    this.#cacheKey = credentialKey({
       kind: 'oauth2',
       tokenUrl: settings.tokenUrl ?? settings.issuer!,
       clientId: credential.clientId,
       clientSecret: proof,
       variant: JSON.stringify([settings.authMethod, settings.params, dpop?.thumbprint ?? '']),
     });
-    Object.freeze(this);
+  }
+
+  /** Reads the secrets that come from functions or files (and the client assertion, for the next request). */
+  async readSecrets(report: (problem: string) => void): Promise<boolean> {
+    const dynamic = this.#extras?.dynamic;
+    if (dynamic === undefined) return false;
+    const read = await readSources(dynamic.sources, dynamic.credential, report);
+    dynamic.assertion = read.assertion;
+    dynamic.read = true;
+    if (read.credential !== dynamic.credential) this.#adopt(read.credential, dynamic);
+    return read.changed;
   }
 
   get kind(): 'oauth2' {
@@ -109,7 +150,16 @@ class OAuth2Provider implements Provider {
   }
 
   async requestToken(context: TokenRequestContext): Promise<TokenResponse> {
-    const credential = { profile: this.#profile, clientId: this.#clientId, clientSecret: this.#clientSecret, extras: this.#extras };
+    let clientAssertion: string | undefined;
+    const dynamic = this.#extras?.dynamic;
+    if (dynamic !== undefined) {
+      // Each request carries the assertion read just before it; a retry (or a caller of requestToken
+      // alone) reads again, so an assertion is never sent twice across a gap.
+      if (!dynamic.read || (dynamic.sources.clientAssertion !== undefined && dynamic.assertion === undefined)) await this.readSecrets(() => {});
+      clientAssertion = dynamic.assertion;
+      dynamic.assertion = undefined;
+    }
+    const credential = { profile: this.#profile, clientId: this.#clientId, clientSecret: this.#clientSecret, extras: this.#extras, clientAssertion };
     return (await grantCode()).requestToken(credential, context);
   }
 
@@ -124,12 +174,23 @@ class OAuth2Provider implements Provider {
   }
 
   toJSON(): unknown {
-    return { kind: this.kind, cacheKey: this.cacheKey, apiBaseUrl: this.apiBaseUrl };
+    return { kind: this.kind, cacheKey: this.#cacheKey, apiBaseUrl: this.apiBaseUrl };
   }
 
   [inspect.custom](): string {
     return `Provider ${inspect(this.toJSON())}`;
   }
+}
+
+/** What a provider whose secrets come from functions or files keeps besides the common fields. */
+interface Dynamic {
+  readonly sources: CredentialSources;
+  /** The settings made from the values read last. */
+  credential: CredentialSettings;
+  /** The client assertion read for the next request; taken (cleared) by it. */
+  assertion: string | undefined;
+  /** Whether the sources have been read once (a function source has no value before). */
+  read: boolean;
 }
 
 let loadingGrant: Promise<typeof Grant> | undefined;

@@ -10,6 +10,8 @@ import { functionSchema, lazySchema, nonEmptyString, parseOptions, secureUrl } f
 import { rateLimitSchema, resolvedRateLimit, type RateLimit } from '../../base/rate-limit.js';
 import { readPrivateKey, SIGNING_ALGORITHMS, type PrivateKeyInput, type SigningAlgorithm, type SigningKey } from './keys.js';
 import type { FetchLike, TlsClientCertificate } from './transport.js';
+import { isSecretFile, type SecretFile } from '../secret-file.js';
+import { SecretReader, secretSourceSchema, type SecretFunction, type SecretSource } from '../secret-source.js';
 
 /** How an `oauth2()` client authenticates at the token endpoint. */
 export type OAuth2AuthMethod =
@@ -50,8 +52,19 @@ export interface OAuth2Options {
   readonly metadataMaxAgeMs?: number | undefined;
   /** The client id. */
   readonly clientId: string;
-  /** The client secret, for the `client_secret_*` methods. Never shown. */
-  readonly clientSecret?: string | undefined;
+  /**
+   * The client secret, for the `client_secret_*` methods: the value, a function that returns it, or
+   * `secretFile(path)` — both read again before each token request (docs/secrets.md). Never shown.
+   */
+  readonly clientSecret?: SecretSource | undefined;
+  /**
+   * A client assertion signed by someone else (RFC 7523 §2.2): a function that returns the JWT, or
+   * `secretFile(path)` — a Kubernetes projected service-account token, a SPIFFE JWT-SVID. Read before
+   * each token request and sent as `client_assertion` with `authMethod` `private_key_jwt` (the
+   * default with it); never kept past that request. The cache key is the client's identity (token URL,
+   * client id, the file's path), not the assertion.
+   */
+  readonly clientAssertion?: SecretFunction | SecretFile | undefined;
   /**
    * How the client authenticates. Default: `private_key_jwt` with a `privateKey`, `tls_client_auth`
    * with `tls` and no secret, else `'auto'`: the server's `token_endpoint_auth_methods_supported`
@@ -59,14 +72,20 @@ export interface OAuth2Options {
    * `invalid_client`/401 answer, and what worked is remembered per token endpoint.
    */
   readonly authMethod?: OAuth2AuthMethod | undefined;
-  /** `private_key_jwt`: the key (PEM, JWK or `KeyObject`). Read at construction; never shown. */
-  readonly privateKey?: PrivateKeyInput | undefined;
+  /**
+   * `private_key_jwt`: the key (PEM, JWK or `KeyObject`), or a function or `secretFile(path)` giving
+   * the PEM, read again before each token request. Never shown.
+   */
+  readonly privateKey?: PrivateKeyInput | SecretFunction | SecretFile | undefined;
   /** `private_key_jwt`: the `kid` header of the assertion. */
   readonly keyId?: string | undefined;
   /** `private_key_jwt`: the JWS algorithm (default: RS256 for RSA keys, ES256/384/512 by curve, EdDSA). */
   readonly algorithm?: SigningAlgorithm | undefined;
-  /** Mutual TLS (RFC 8705): the client certificate presented on every connection of this provider. */
-  readonly tls?: TlsClientCertificate | undefined;
+  /**
+   * Mutual TLS (RFC 8705): the client certificate presented on every connection of this provider.
+   * `cert` and `key` may also be functions or `secretFile(path)`, read again before each token request.
+   */
+  readonly tls?: TlsClientCertificateSources | undefined;
   /**
    * DPoP (RFC 9449): `true` for a key made for this provider (tokens then stay in this process), or
    * `{ privateKey }` to share tokens across processes that hold the same key.
@@ -102,6 +121,19 @@ export interface OAuth2Options {
   readonly dispatcher?: object | undefined;
 }
 
+/** {@link TlsClientCertificate} whose certificate and key may come from functions or files. */
+export interface TlsClientCertificateSources extends Omit<TlsClientCertificate, 'cert' | 'key'> {
+  /** The client certificate chain, PEM: a value, a function or `secretFile(path)`. */
+  readonly cert: string | Buffer | SecretFunction | SecretFile;
+  /** Its private key, PEM: a value, a function or `secretFile(path)`. Never shown. */
+  readonly key: string | Buffer | SecretFunction | SecretFile;
+}
+
+/** True for a source that is read (a function or a file) rather than a value. */
+function isReadSource(value: unknown): value is SecretFunction | SecretFile {
+  return typeof value === 'function' || isSecretFile(value);
+}
+
 /** Parameters that the other options own. */
 const RESERVED_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'scope', 'audience', 'resource']);
 
@@ -109,11 +141,23 @@ const SECRET_METHODS = new Set<OAuth2AuthMethod>(['auto', 'client_secret_basic',
 const TLS_METHODS = new Set<OAuth2AuthMethod>(['tls_client_auth', 'self_signed_tls_client_auth']);
 
 const optionsSchema = lazySchema(() => {
-  const privateKeySchema = z.custom<PrivateKeyInput>(
-    (value) => typeof value === 'string' || Buffer.isBuffer(value) || (typeof value === 'object' && value !== null),
+  const keyValueSchema = z.custom<PrivateKeyInput>(
+    (value) => typeof value === 'string' || Buffer.isBuffer(value) || (typeof value === 'object' && value !== null && !isSecretFile(value)),
     'must be a PEM string, a JWK or a KeyObject',
   );
+  const privateKeySchema = z.custom<PrivateKeyInput | SecretFunction | SecretFile>(
+    (value) => typeof value === 'string' || Buffer.isBuffer(value) || (typeof value === 'object' && value !== null) || typeof value === 'function',
+    'must be a PEM string, a JWK, a KeyObject, a function or secretFile(path)',
+  );
   const pem = z.union([z.string().min(1), z.instanceof(Buffer)]);
+  const pemSource = z.custom<string | Buffer | SecretFunction | SecretFile>(
+    (value) => (typeof value === 'string' && value.length > 0) || Buffer.isBuffer(value) || isReadSource(value),
+    'must be PEM (a string or Buffer), a function or secretFile(path)',
+  );
+  const assertionSource = z.custom<SecretFunction | SecretFile>(
+    isReadSource,
+    'must be a function or secretFile(path): an assertion expires, so it is read before each request',
+  );
   return (
     z
       .strictObject({
@@ -121,15 +165,16 @@ const optionsSchema = lazySchema(() => {
         issuer: secureUrl().optional(),
         metadataMaxAgeMs: z.number().int().min(1000).optional(),
         clientId: nonEmptyString(),
-        clientSecret: nonEmptyString().optional(),
+        clientSecret: secretSourceSchema().optional(),
+        clientAssertion: assertionSource.optional(),
         authMethod: z
           .enum(['auto', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'])
           .optional(),
         privateKey: privateKeySchema.optional(),
         keyId: nonEmptyString().optional(),
         algorithm: z.enum(SIGNING_ALGORITHMS).optional(),
-        tls: z.strictObject({ cert: pem, key: pem, ca: z.union([pem, z.array(pem)]).optional() }).optional(),
-        dpop: z.union([z.boolean(), z.strictObject({ privateKey: privateKeySchema, algorithm: z.enum(SIGNING_ALGORITHMS).optional() })]).optional(),
+        tls: z.strictObject({ cert: pemSource, key: pemSource, ca: z.union([pem, z.array(pem)]).optional() }).optional(),
+        dpop: z.union([z.boolean(), z.strictObject({ privateKey: keyValueSchema, algorithm: z.enum(SIGNING_ALGORITHMS).optional() })]).optional(),
         scope: nonEmptyString().optional(),
         audience: nonEmptyString().optional(),
         resource: z.union([nonEmptyString(), z.array(nonEmptyString()).min(1)]).optional(),
@@ -178,7 +223,18 @@ export interface SharedSettings {
   readonly dispatcher: object | undefined;
 }
 
-/** What belongs to one credential. */
+/** The sources of one credential; each absent when given as a value (or not at all). */
+export interface CredentialSources {
+  readonly clientSecret?: SecretReader | undefined;
+  readonly privateKey?: SecretReader | undefined;
+  /** The algorithm the options name for `privateKey`, if any. */
+  readonly algorithm?: SigningAlgorithm | undefined;
+  readonly tlsCert?: SecretReader | undefined;
+  readonly tlsKey?: SecretReader | undefined;
+  readonly clientAssertion?: SecretReader | undefined;
+}
+
+/** What belongs to one credential (the values read last, for secrets that come from sources). */
 export interface CredentialSettings {
   readonly clientId: string;
   readonly clientSecret: string | undefined;
@@ -189,16 +245,54 @@ export interface CredentialSettings {
 }
 
 /** Validates the options (throws one ConfigError with every problem) and splits them. */
-export function resolveOAuth2Options(options: OAuth2Options): { shared: SharedSettings; credential: CredentialSettings } {
+export function resolveOAuth2Options(options: OAuth2Options): { shared: SharedSettings; credential: CredentialSettings; sources: CredentialSources | undefined } {
   const parsed = parseOptions(optionsSchema(), options, 'oauth2');
   const issues: ConfigIssue[] = [];
   const issue = (path: string, message: string) => issues.push({ path: `oauth2.${path}`, message });
 
   const authMethod: OAuth2AuthMethod =
     parsed.authMethod ??
-    (parsed.privateKey !== undefined ? 'private_key_jwt' : parsed.tls !== undefined && parsed.clientSecret === undefined ? 'tls_client_auth' : 'auto');
+    (parsed.privateKey !== undefined || parsed.clientAssertion !== undefined
+      ? 'private_key_jwt'
+      : parsed.tls !== undefined && parsed.clientSecret === undefined
+        ? 'tls_client_auth'
+        : 'auto');
   if (SECRET_METHODS.has(authMethod) && parsed.clientSecret === undefined) issue('clientSecret', `is required for authMethod ${authMethod}`);
-  if (authMethod === 'private_key_jwt' && parsed.privateKey === undefined) issue('privateKey', 'is required for authMethod private_key_jwt');
+  if (authMethod === 'private_key_jwt' && parsed.privateKey === undefined && parsed.clientAssertion === undefined) {
+    issue('privateKey', 'is required for authMethod private_key_jwt (or clientAssertion)');
+  }
+  if (parsed.clientAssertion !== undefined && parsed.privateKey !== undefined)
+    issue('clientAssertion', 'cannot be combined with privateKey (the assertion is signed already)');
+  if (parsed.clientAssertion !== undefined && authMethod !== 'private_key_jwt') issue('clientAssertion', 'is sent with authMethod private_key_jwt only');
+
+  // Sources that are read (functions, files) get a reader; a file is read now, so a missing one is an issue here.
+  const reader = (path: string, source: unknown): SecretReader | undefined => {
+    if (!isReadSource(source)) return undefined;
+    try {
+      return new SecretReader(`oauth2.${path}`, source);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const one of error.issues) issues.push(one);
+      return undefined;
+    }
+  };
+  const sources: CredentialSources = {
+    clientSecret: reader('clientSecret', parsed.clientSecret),
+    privateKey: reader('privateKey', parsed.privateKey),
+    algorithm: parsed.algorithm,
+    tlsCert: reader('tls.cert', parsed.tls?.cert),
+    tlsKey: reader('tls.key', parsed.tls?.key),
+    clientAssertion: reader('clientAssertion', parsed.clientAssertion),
+  };
+  const dynamic = Object.values(sources).some((value) => value instanceof SecretReader);
+  // A value as it is; a read source's first value (a file's), or nothing yet (a function's).
+  const current = <T>(source: T, read: SecretReader | undefined): T | string | undefined => (isReadSource(source) ? read?.value : source);
+  const clientSecret = current(parsed.clientSecret, sources.clientSecret) as string | undefined;
+  const privateKey = current(parsed.privateKey, sources.privateKey) as PrivateKeyInput | undefined;
+  const tlsCert = current(parsed.tls?.cert, sources.tlsCert) as string | Buffer | undefined;
+  const tlsKey = current(parsed.tls?.key, sources.tlsKey) as string | Buffer | undefined;
+  const tlsValues: TlsClientCertificate | undefined =
+    parsed.tls === undefined || tlsCert === undefined || tlsKey === undefined ? undefined : { cert: tlsCert, key: tlsKey, ca: parsed.tls.ca };
   if (TLS_METHODS.has(authMethod) && parsed.tls === undefined && parsed.dispatcher === undefined && parsed.fetch === undefined) {
     issue('tls', `is required for authMethod ${authMethod} (or a dispatcher or fetch that presents the client certificate)`);
   }
@@ -206,23 +300,25 @@ export function resolveOAuth2Options(options: OAuth2Options): { shared: SharedSe
     issue('tls', 'cannot be combined with dispatcher or fetch (put the certificate in your dispatcher instead)');
   }
 
-  if (parsed.tls !== undefined) {
+  if (tlsCert !== undefined) {
     try {
-      new X509Certificate(parsed.tls.cert);
+      new X509Certificate(tlsCert);
     } catch {
       issue('tls.cert', 'is not a PEM certificate');
     }
+  }
+  if (tlsKey !== undefined) {
     try {
-      createPrivateKey(parsed.tls.key);
+      createPrivateKey(tlsKey);
     } catch {
       issue('tls.key', 'is not a PEM private key');
     }
   }
 
   let signingKey: SigningKey | undefined;
-  if (parsed.privateKey !== undefined) {
+  if (privateKey !== undefined) {
     try {
-      signingKey = readPrivateKey(parsed.privateKey, parsed.algorithm);
+      signingKey = readPrivateKey(privateKey, parsed.algorithm);
     } catch (error) {
       issue('privateKey', (error as Error).message);
     }
@@ -261,6 +357,7 @@ export function resolveOAuth2Options(options: OAuth2Options): { shared: SharedSe
       fetch: parsed.fetch as FetchLike | undefined,
       dispatcher: parsed.dispatcher,
     },
-    credential: { clientId: parsed.clientId, clientSecret: parsed.clientSecret, signingKey, keyId: parsed.keyId, tls: parsed.tls, dpop },
+    credential: { clientId: parsed.clientId, clientSecret, signingKey, keyId: parsed.keyId, tls: tlsValues, dpop },
+    sources: dynamic ? sources : undefined,
   };
 }
