@@ -87,7 +87,7 @@ node -e "
 "
 
 echo "== the README quickstarts, unchanged, against the emulator"
-node node_modules/tokenbroker/dist/cli/main.js emulate --port 0 > "$WORK/emulator.txt" 2>&1 &
+node node_modules/tokenbroker/dist/apps/cli/main.js emulate --port 0 > "$WORK/emulator.txt" 2>&1 &
 EMULATOR_PID=$!
 trap 'kill "$EMULATOR_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do grep -q 'export TOKENBROKER_AUTOPAY_API_BASE_URL' "$WORK/emulator.txt" && break; sleep 0.1; done
