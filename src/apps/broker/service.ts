@@ -197,7 +197,8 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     const status = error.statusCode ?? 500;
     if (request.brokerAudit !== undefined) refuse(request, 'bad_request');
     if (status === 413) return send(reply, { status, code: 'payload_too_large', message: `Request bodies are limited to ${limits.bodyLimitBytes} bytes` });
-    if (status === 415) return send(reply, { status, code: 'unsupported_media_type', message: 'The body must be JSON, sent with content-type: application/json' });
+    if (status === 415)
+      return send(reply, { status, code: 'unsupported_media_type', message: 'The body must be JSON, sent with content-type: application/json' });
     if (status >= 400 && status < 500) {
       const message = error.validation === undefined ? 'The request is malformed' : 'The body must be JSON: { "accessToken": "<the token the API rejected>" }';
       return send(reply, { status, code: 'bad_request', message });
@@ -378,7 +379,6 @@ function refuse(request: FastifyRequest, code: string): void {
 }
 
 const TIMED_OUT = new Error('timed out');
-
 
 /** The answers to requests Node refuses before they exist, by its error code. */
 const CLIENT_ERRORS: Readonly<Record<string, BrokerError>> = {

@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../../base/errors.js';
 import type { Logger } from '../../base/logger.js';
 import { redisStore } from '../../stores/redis/index.js';
-import { requireSqliteRuntime } from '../../stores/sqlite/database.js';
+import { requireSqliteRuntime } from '../../stores/sqlite/runtime.js';
 import { sqliteStore } from '../../stores/sqlite/index.js';
 import type { SharedTokenStore } from '../../stores/types.js';
 import type { ResolvedStore } from './config.js';
@@ -83,7 +83,15 @@ export function buildBrokerStore(config: ResolvedStore, logger: Logger, source: 
 const sqliteField =
   (config: Extract<ResolvedStore, { type: 'sqlite' }>) =>
   (path: string): string =>
-    path === 'sqliteStore' ? 'store' : /path/.test(path) ? (config.inStateDir ? 'stateDir' : 'store.path') : /encryptionKeys/.test(path) ? 'store.encryptionKeysEnv' : 'store';
+    path === 'sqliteStore'
+      ? 'store'
+      : /path/.test(path)
+        ? config.inStateDir
+          ? 'stateDir'
+          : 'store.path'
+        : /encryptionKeys/.test(path)
+          ? 'store.encryptionKeysEnv'
+          : 'store';
 
 const memory: BrokerStore = { store: undefined, kind: 'memory', reachable: () => Promise.resolve(true) };
 

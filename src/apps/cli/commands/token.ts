@@ -58,7 +58,7 @@ function parseProvider(value: string): string {
   // The value is not echoed: a secret pasted in the wrong place must not be printed back.
   if (kind === undefined)
     throw new InvalidArgumentError(
-      "unknown provider: it is not a provider id (1–64 letters, digits or . _ -), so it is not repeated here; use ap (alias alternative-payments), autopay, or a provider id of the --config file.",
+      'unknown provider: it is not a provider id (1–64 letters, digits or . _ -), so it is not repeated here; use ap (alias alternative-payments), autopay, or a provider id of the --config file.',
     );
   return kind;
 }
@@ -134,7 +134,10 @@ Examples:
       const cache = await import('../token-cache.js');
       if (options.cache) cache.requireTokenCacheRuntime();
       else if (cache.nodeTooOld())
-        writeLine(io.stderr, `tokenbroker: warning: Node.js ${process.version} is older than tokenbroker supports (${cache.MIN_NODE_VERSION}); running without the token cache, as --no-cache asks`);
+        writeLine(
+          io.stderr,
+          `tokenbroker: warning: Node.js ${process.version} is older than tokenbroker supports (${cache.MIN_NODE_VERSION}); running without the token cache, as --no-cache asks`,
+        );
       const loaded = await loadProvider(kind, { env: io.env, configPath: options.config });
       context.secrets.add(loaded.secret);
       // Loaded here, not at the top: `--help` and the other commands never pay for them.
