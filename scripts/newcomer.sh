@@ -26,7 +26,7 @@ echo "newcomer: node $(node --version), npm $(npm --version)"
 WORK="$(mktemp -d)"
 EMULATOR_PID=""
 cleanup() {
-  if [ -n "$EMULATOR_PID" ]; then kill "$EMULATOR_PID" 2>/dev/null; fi
+  if [ -n "$EMULATOR_PID" ]; then kill -TERM -- "-$EMULATOR_PID" 2>/dev/null; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -80,7 +80,9 @@ done < <(sh_block "## On a fresh machine")
 mapfile -t CLI < <(sh_block "### From the command line")
 echo
 echo "--- newcomer: ${CLI[0]} &"
-bash --norc --noprofile -c "exec ${CLI[0]} --port 0" >"$WORK/emulator.txt" 2>&1 &
+# In a process group of its own: npx does not pass signals on to the emulator (docs/broker.md, "Signals"),
+# so the whole group is stopped at the end.
+setsid bash --norc --noprofile -c "exec ${CLI[0]} --port 0" >"$WORK/emulator.txt" 2>&1 &
 EMULATOR_PID=$!
 for _ in $(seq 100); do grep -q 'export TOKENBROKER_AUTOPAY_API_BASE_URL' "$WORK/emulator.txt" && break; sleep 0.2; done
 if ! grep -q 'export TOKENBROKER_AUTOPAY_API_BASE_URL' "$WORK/emulator.txt"; then
