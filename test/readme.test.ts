@@ -94,6 +94,15 @@ describe('README.md snippets, as written', () => {
   }, 90_000);
 });
 
+describe('what the README says of Node.js', () => {
+  it('names the version of engines (issue 23: it said 22 where engines says 22.13)', () => {
+    const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+    expect(engines).toMatch(/^>=\d+\.\d+$/);
+    expect(read('README.md')).toContain(`Node.js ${engines.slice(2)} or newer`);
+    expect(read('docs/getting-started.md')).toContain(`Node.js **${engines.slice(2)}** or newer`);
+  });
+});
+
 describe('docs snippets, as written', () => {
   it("docs/getting-started.md's first-token.mjs prints what the page shows", async () => {
     const result = await runSnippet('first-token.mjs', block(read('docs/getting-started.md'), '## Your first token, offline', 'js'));
