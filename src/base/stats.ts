@@ -101,7 +101,17 @@ export interface ManagerStats extends ProviderStats {
 }
 
 /** The counters few credentials ever move: kept apart, in one object made on the first count. */
-const RARE_COUNTERS = ['deduplicated', 'failures', 'guardRefusals', 'cooledDown', 'invalidated', 'forced', 'paceWaitMs', 'paceRefused', 'apiRateLimited'] as const;
+const RARE_COUNTERS = [
+  'deduplicated',
+  'failures',
+  'guardRefusals',
+  'cooledDown',
+  'invalidated',
+  'forced',
+  'paceWaitMs',
+  'paceRefused',
+  'apiRateLimited',
+] as const;
 
 type RareCounter = (typeof RARE_COUNTERS)[number];
 

@@ -85,7 +85,9 @@ describe('POST /v1/tokens/:provider/invalidate', () => {
       body: 'accessToken=x',
     });
     expect(form.status).toBe(415);
-    expect(await form.json()).toEqual({ error: { code: 'unsupported_media_type', message: 'The body must be JSON, sent with content-type: application/json' } });
+    expect(await form.json()).toEqual({
+      error: { code: 'unsupported_media_type', message: 'The body must be JSON, sent with content-type: application/json' },
+    });
     const get = await h.get('/v1/tokens/ap/invalidate', bearer(KEYS.billing));
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');

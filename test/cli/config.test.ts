@@ -83,7 +83,13 @@ describe('one config file for the command and the broker', () => {
       // Without a file, only ap and autopay can be configured (from TOKENBROKER_* variables).
       const noFile = await runCli(['token', 'idp'], {});
       expect(noFile.code).toBe(2);
-      expect(noFile.stderr).toContain('give --config <file> for another provider id');
+      expect(noFile.stderr).toContain(
+        'unknown provider "idp"; use ap (alias alternative-payments) or autopay, or give --config <file> with a provider of that id',
+      );
+      // An id the file does not configure: the ids it does are listed.
+      const typo = await runCli(['token', 'idq', '--config', file], { IDP_SECRET: 'idp-secret-3a2b1c' });
+      expect(typo.code).toBe(2);
+      expect(typo.stderr).toContain(`does not configure idq (it configures idp)`);
     } finally {
       await server.close();
     }

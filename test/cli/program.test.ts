@@ -47,6 +47,24 @@ describe('tokenbroker: help and version', () => {
     }
   });
 
+  it.each(['serve', 'token', 'cache', 'emulate', 'new-key', 'hash-key'])(
+    '%s --help wraps its description by paragraph, never breaking a line mid-sentence (issue 23)',
+    async (command) => {
+      const { stdout } = await runCli([command, '--help']);
+      const description = stdout.slice(stdout.indexOf('\n\n') + 2, stdout.search(/\n(Arguments|Options|Commands):/));
+      // Commander wraps at the terminal's width (80 when it has none): a line that ends early while the
+      // next word would have fitted was broken by a newline in the text, not by the wrapping.
+      const width = process.stdout.columns ?? 80;
+      for (const paragraph of description.split(/\n\s*\n/)) {
+        const rows = paragraph.split('\n').filter((row) => row.trim() !== '');
+        for (let i = 0; i < rows.length - 1; i++) {
+          const nextWord = rows[i + 1]!.trim().split(/\s+/)[0]!;
+          expect(rows[i]!.length + 1 + nextWord.length, `${command}: "${rows[i]}" / "${rows[i + 1]}"`).toBeGreaterThan(width);
+        }
+      }
+    },
+  );
+
   it('--version prints the package version', async () => {
     const result = await runCli(['--version']);
     expect(result.code).toBe(0);

@@ -94,7 +94,7 @@ const stores: Array<{ title: string; skip: boolean; start: () => Promise<{ store
   },
   {
     title: 'Redis, single node',
-    skip: skipWithoutRedis('test/pacing/fleet.test.ts'),
+    skip: skipWithoutRedis('test/pacing/fleet.pkg.test.ts'),
     start: async () => {
       const redis: RedisServer = await startRedisServer();
       return { store: { redisUrl: redis.url }, close: () => redis.close() };
@@ -102,7 +102,7 @@ const stores: Array<{ title: string; skip: boolean; start: () => Promise<{ store
   },
   {
     title: 'Redis Cluster',
-    skip: skipWithoutTopologies('test/pacing/fleet.test.ts'),
+    skip: skipWithoutTopologies('test/pacing/fleet.pkg.test.ts'),
     start: async () => {
       const cluster: RedisClusterHandle = await startRedisCluster();
       return { store: { connection: { cluster: cluster.nodes } }, close: () => cluster.close() };
@@ -203,7 +203,7 @@ describe('sustained overload on SQLite: twice the limit for 10 s, maxWaitMs 1 s'
   }, 90_000);
 });
 
-describe.skipIf(skipWithoutRedis('test/pacing/fleet.test.ts'))('a 429 seen by one process pauses every process (Redis)', () => {
+describe.skipIf(skipWithoutRedis('test/pacing/fleet.pkg.test.ts'))('a 429 seen by one process pauses every process (Redis)', () => {
   let redis: RedisServer;
   let emulator: Emulator;
   beforeAll(async () => {

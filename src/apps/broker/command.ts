@@ -6,7 +6,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError } from '../../base/errors.js';
 import { renameIssues } from '../../base/zod-issues.js';
-import { requireSqliteRuntime } from '../../stores/sqlite/database.js';
+import { requireSqliteRuntime } from '../../stores/sqlite/runtime.js';
 import type { ResolvedStore } from './config.js';
 import { buildBrokerStore, sqliteField } from './store.js';
 

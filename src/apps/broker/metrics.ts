@@ -91,7 +91,8 @@ export class BrokerMetrics {
           for (const [provider, stats] of Object.entries(tokens.stats().byProvider)) read(this, provider, stats);
         },
       });
-    for (const spec of EVENT_COUNTER_TABLE) fromStats(spec, ['provider'], (counter, provider, stats) => counter.inc({ provider }, stats[spec.stat] * ((spec as CounterSpec).scale ?? 1)));
+    for (const spec of EVENT_COUNTER_TABLE)
+      fromStats(spec, ['provider'], (counter, provider, stats) => counter.inc({ provider }, stats[spec.stat] * ((spec as CounterSpec).scale ?? 1)));
     fromStats(TOKENS_ISSUED_COUNTER, ['provider', 'reason'], (counter, provider, stats) => {
       for (const reason of ISSUE_REASONS) counter.inc({ provider, reason }, stats.tokensIssued[reason]);
     });

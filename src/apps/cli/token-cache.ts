@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../../base/errors.js';
-import { isSupportedNode, MIN_NODE_VERSION, requireSqliteRuntime } from '../../stores/sqlite/database.js';
+import { isSupportedNode, MIN_NODE_VERSION, requireSqliteRuntime } from '../../stores/sqlite/runtime.js';
 import { sqliteStore, type SqliteTokenStore } from '../../stores/sqlite/index.js';
 import { tokenCachePath } from './cache-path.js';
 import { type CliIo, writeLine } from './context.js';

@@ -245,7 +245,11 @@ export interface CredentialSettings {
 }
 
 /** Validates the options (throws one ConfigError with every problem) and splits them. */
-export function resolveOAuth2Options(options: OAuth2Options): { shared: SharedSettings; credential: CredentialSettings; sources: CredentialSources | undefined } {
+export function resolveOAuth2Options(options: OAuth2Options): {
+  shared: SharedSettings;
+  credential: CredentialSettings;
+  sources: CredentialSources | undefined;
+} {
   const parsed = parseOptions(optionsSchema(), options, 'oauth2');
   const issues: ConfigIssue[] = [];
   const issue = (path: string, message: string) => issues.push({ path: `oauth2.${path}`, message });

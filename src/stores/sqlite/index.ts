@@ -8,7 +8,8 @@ import { z } from 'zod';
 import type { Logger } from '../../base/logger.js';
 import { durationMs, functionSchema, parseOptions } from '../../base/validate.js';
 import { encryptionKeySchema } from '../codec.js';
-import { prepareLocation, requireSqliteRuntime } from './database.js';
+import { prepareLocation } from './database.js';
+import { requireSqliteRuntime } from './runtime.js';
 import { SqliteStore, type SqliteTokenStore } from './store.js';
 
 export type { SqliteTokenStore, StoredTokenEntry } from './store.js';

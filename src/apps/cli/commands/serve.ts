@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 // Type only (erased): the module itself is imported when the command runs.
 import type * as BrokerModule from '../../broker/index.js';
-import { contextOf } from '../context.js';
+import { contextOf, writeLine } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
 import { stopRequested } from '../stop-requested.js';
 
@@ -88,6 +88,16 @@ export function serveCommand(program: Command): void {
         );
         context.exitCode = EXIT.ok;
         return;
+      }
+      // npm (npx, npm exec, npm run) runs the broker as its child and does not pass signals on: say so now,
+      // not when a SIGHUP or SIGTERM sent to npm quietly fails to reach the broker.
+      const npmCommand = io.env.npm_command;
+      if (npmCommand !== undefined && npmCommand !== '') {
+        writeLine(
+          io.stderr,
+          `tokenbroker: warning: started through npm (npm ${npmCommand}): SIGHUP and SIGTERM sent to npm do not reach the broker; ` +
+            'run the bin itself (node_modules/.bin/tokenbroker serve …) so that they do (docs/broker.md, "Signals")',
+        );
       }
       // The real stdout gets pino's own writer (sonic-boom); a test's collector gets the lines directly.
       const running = broker.createBroker(raw, { ...load, ...(io.stdout === process.stdout ? {} : { logDestination: io.stdout }) });

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { startEmulator, type Emulator } from 'tokenbroker/emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/base/errors.js';
-import { isSupportedNode, requireSqliteRuntime } from '../../src/stores/sqlite/database.js';
+import { isSupportedNode, requireSqliteRuntime } from '../../src/stores/sqlite/runtime.js';
 import { baseConfig, ENV } from '../broker/helpers.js';
 import { AP_CLIENT } from './helpers.js';
 
@@ -108,11 +108,16 @@ describe.skipIf(!old)(`the built package on the system Node (${version ?? 'none'
     const file = join(dir, 'broker.json');
     const { store: _memory, ...config } = baseConfig(emulator);
     writeFileSync(file, JSON.stringify({ ...config, stateDir: join(dir, 'state') }));
-    for (const args of [['serve', '--check', '--config', file], ['serve', '--config', file]]) {
+    for (const args of [
+      ['serve', '--check', '--config', file],
+      ['serve', '--config', file],
+    ]) {
       const result = await run([MAIN, ...args], ENV);
       expect(result.status, `${args.join(' ')}: ${result.stderr}`).toBe(2);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toBe(`tokenbroker: invalid configuration: broker.json: store: the SQLite store needs Node.js 22.13 or newer (for node:sqlite); this is Node.js ${version}: upgrade Node.js\n`);
+      expect(result.stderr).toBe(
+        `tokenbroker: invalid configuration: broker.json: store: the SQLite store needs Node.js 22.13 or newer (for node:sqlite); this is Node.js ${version}: upgrade Node.js\n`,
+      );
     }
     expect(existsSync(join(dir, 'state'))).toBe(false);
   });
@@ -132,7 +137,9 @@ describe.skipIf(!old)(`the built package on the system Node (${version ?? 'none'
 
     const uncached = await run([MAIN, 'token', 'ap', '--no-cache'], env);
     expect(uncached.status, uncached.stderr).toBe(0);
-    expect(uncached.stderr).toBe(`tokenbroker: warning: Node.js ${version} is older than tokenbroker supports (22.13); running without the token cache, as --no-cache asks\n`);
+    expect(uncached.stderr).toBe(
+      `tokenbroker: warning: Node.js ${version} is older than tokenbroker supports (22.13); running without the token cache, as --no-cache asks\n`,
+    );
     expect(JSON.parse(uncached.stdout)).toMatchObject({ provider: 'alternative-payments', fromCache: false });
   });
 });

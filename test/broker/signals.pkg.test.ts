@@ -72,4 +72,19 @@ describe('tokenbroker serve, signals', () => {
       if (serve.child.exitCode === null) serve.child.kill('SIGKILL');
     }
   });
+
+  it('started through npm (npx, npm run), it says at once that signals sent to npm will not reach it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenbroker-signals-npm-'));
+    const file = join(dir, 'broker.json');
+    writeFileSync(file, JSON.stringify(baseConfig(emulator)));
+    const serve = await spawnServe(file, { ...ENV, npm_command: 'exec' });
+    try {
+      // stderr is its own pipe: its line may arrive just after stdout's startup line.
+      for (let i = 0; i < 50 && !serve.stderr().includes('started through npm'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(serve.stderr()).toContain('tokenbroker: warning: started through npm (npm exec): SIGHUP and SIGTERM sent to npm do not reach the broker');
+    } finally {
+      serve.child.kill('SIGTERM');
+      expect((await serve.exited).code).toBe(0);
+    }
+  });
 });
