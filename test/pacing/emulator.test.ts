@@ -105,7 +105,7 @@ describe('the emulated APIs enforce their rate limits', () => {
       /^(?=.*alternativePaymentsApiRateLimitPerSecond)(?=.*autopayApiRateLimitPerSecond)/s,
     );
     emulator = await startEmulator();
-    expect(() => emulator!.configure({ alternativePaymentsApiRateLimitPerSecond: 'five' })).toThrow(/alternativePaymentsApiRateLimitPerSecond/);
+    expect(() => emulator!.configure({ alternativePaymentsApiRateLimitPerSecond: 'five' as unknown as number })).toThrow(/alternativePaymentsApiRateLimitPerSecond/);
     expect(emulator.knobs().alternativePaymentsApiRateLimitPerSecond).toBe(5);
   });
 });
