@@ -105,7 +105,9 @@ describe('the emulated APIs enforce their rate limits', () => {
       /^(?=.*alternativePaymentsApiRateLimitPerSecond)(?=.*autopayApiRateLimitPerSecond)/s,
     );
     emulator = await startEmulator();
-    expect(() => emulator!.configure({ alternativePaymentsApiRateLimitPerSecond: 'five' as unknown as number })).toThrow(/alternativePaymentsApiRateLimitPerSecond/);
+    expect(() => emulator!.configure({ alternativePaymentsApiRateLimitPerSecond: 'five' as unknown as number })).toThrow(
+      /alternativePaymentsApiRateLimitPerSecond/,
+    );
     expect(emulator.knobs().alternativePaymentsApiRateLimitPerSecond).toBe(5);
   });
 });
