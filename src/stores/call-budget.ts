@@ -91,7 +91,7 @@ class Log {
  * within `perMs` before it.
  */
 export function placeAfter(ats: ArrayLike<number>, head: number, ahead: number, from: number, limit: RateLimit): number {
-  if (ahead - head < limit.requests + 1) return from;
+  if (ahead - head < limit.requests) return from;
   return Math.max(from, ats[ahead - limit.requests]! + limit.perMs);
 }
 
