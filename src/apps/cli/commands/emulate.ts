@@ -17,6 +17,8 @@ interface EmulateOptions {
   latency?: number;
   errorRate?: number;
   apRateLimit?: number;
+  apApiRateLimit?: number;
+  autopayApiRateLimit?: number;
   banMaxTokens?: number;
   banWindow?: number;
   ban: boolean;
@@ -55,6 +57,8 @@ export function emulatorOptions(options: EmulateOptions): EmulatorOptions {
   if (options.latency !== undefined) result.latencyMs = options.latency;
   if (options.errorRate !== undefined) result.errorRate = options.errorRate;
   if (options.apRateLimit !== undefined) result.alternativePaymentsRateLimitPerSecond = options.apRateLimit;
+  if (options.apApiRateLimit !== undefined) result.alternativePaymentsApiRateLimitPerSecond = options.apApiRateLimit;
+  if (options.autopayApiRateLimit !== undefined) result.autopayApiRateLimitPerSecond = options.autopayApiRateLimit;
   if (!options.ban) result.ban = false;
   else if (options.banMaxTokens !== undefined || options.banWindow !== undefined) {
     result.ban = { maxTokens: options.banMaxTokens ?? 20, windowSeconds: options.banWindow ?? 600 };
@@ -123,6 +127,8 @@ export function emulateCommand(program: Command): void {
     .option('--latency <ms>', 'delay before answering each token request (default 0)', integer(0, 60_000))
     .option('--error-rate <fraction>', 'fraction 0..1 of token requests answered 503 (default 0)', fraction)
     .option('--ap-rate-limit <n>', 'Alternative Payments token requests per second per client before 429; 0 = off (default 5)', integer(0, 1_000_000))
+    .option('--ap-api-rate-limit <n>', 'Alternative Payments API calls per second per client before 429; 0 = off (default 5)', integer(0, 100_000))
+    .option('--autopay-api-rate-limit <n>', 'Autopay API calls per second per client before 429 with x-ratelimit-*; 0 = off (default 0)', integer(0, 100_000))
     .option('--ban-max-tokens <n>', 'ban a client issued more than n tokens within the ban window (default 20)', integer(1, 1_000_000))
     .option('--ban-window <seconds>', 'length of the ban window (default 600)', integer(1, 31_536_000))
     .option('--no-ban', 'never ban a client')
