@@ -45,12 +45,28 @@ export function fingerprint(token: Token): string {
   return value;
 }
 
+/**
+ * Past this many characters a batch is handed to its destination without waiting for `flush()`: about
+ * what the broker's own destinations buffer before they write (4 KiB).
+ */
+const BATCH_CHARS = 4096;
+
 /** Writes audit records as JSON lines. */
 export class AuditLog {
   readonly #destination: AuditDestination;
+  readonly #batched: boolean;
+  #pending = '';
 
-  constructor(destination: AuditDestination) {
+  /**
+   * `batched`: lines are joined into batches of about 4 KiB, handed to the destination when full and on
+   * `flush()` (the broker calls it every second and on close). For the broker's own sonic-boom
+   * destinations, which buffer anyway: sonic-boom measures the byte length of its whole buffer on each
+   * write, so one line per write cost about 3 µs under load, one batch per about 15 lines a fraction of
+   * that. A destination given in code gets one line per write, at once.
+   */
+  constructor(destination: AuditDestination, { batched = false }: { batched?: boolean } = {}) {
     this.#destination = destination;
+    this.#batched = batched;
   }
 
   write(record: AuditRecord): void {
@@ -65,6 +81,20 @@ export class AuditLog {
     if (record.code !== undefined) line += `,"code":"${record.code}"`;
     line += `,"status":${record.status}`;
     if (record.fingerprint !== undefined) line += `,"fingerprint":"${record.fingerprint}"`;
-    this.#destination.write(`${line},"latencyMs":${record.latencyMs}}\n`);
+    line += `,"latencyMs":${record.latencyMs}}\n`;
+    if (!this.#batched) {
+      this.#destination.write(line);
+      return;
+    }
+    this.#pending += line;
+    if (this.#pending.length >= BATCH_CHARS) this.flush();
+  }
+
+  /** Hands the lines batched so far to the destination. */
+  flush(): void {
+    if (this.#pending === '') return;
+    const batch = this.#pending;
+    this.#pending = '';
+    this.#destination.write(batch);
   }
 }

@@ -59,7 +59,9 @@ export function brokerLogging(
   );
   const auditDestination =
     options.auditDestination ?? (resolved.audit.file !== undefined ? destination(resolved.audit.file, { mkdir: true, append: true }) : logDestination);
-  const audit = resolved.audit.enabled ? new AuditLog(auditDestination) : undefined;
+  // Batched only into a destination the broker opened (see AuditLog): one given in code gets each line at once.
+  const opened = options.auditDestination === undefined && (resolved.audit.file !== undefined || options.logDestination === undefined);
+  const audit = resolved.audit.enabled ? new AuditLog(auditDestination, { batched: opened }) : undefined;
 
   let flushTimer: NodeJS.Timeout | undefined;
   return {
@@ -68,6 +70,7 @@ export function brokerLogging(
     audit,
     startTimer() {
       flushTimer = setInterval(() => {
+        audit?.flush();
         for (const stream of owned) {
           try {
             stream.flush(() => {});
@@ -80,6 +83,7 @@ export function brokerLogging(
     },
     stopTimer: () => clearInterval(flushTimer),
     flush() {
+      audit?.flush();
       for (const each of new Set<unknown>([auditDestination, logDestination])) flushNow(each);
     },
   };

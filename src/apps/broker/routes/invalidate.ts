@@ -27,9 +27,11 @@ export function registerInvalidateRoute(app: FastifyInstance, deps: RouteDeps): 
   app.post<{ Params: { provider: string }; Body: { accessToken: string } }>(
     INVALIDATE_ROUTE,
     { schema: { body: invalidateBodySchema, response: { 200: tokenResponseSchema } } },
-    async (request, reply) => {
+    // Not async, like the token route: a warm answer is sent at once.
+    (request, reply) => {
       const consumer = deps.admit(request, reply, INVALIDATE_ROUTE);
-      if (consumer === undefined) return reply;
+      // Refused: admission has sent the answer.
+      if (consumer === undefined) return undefined;
       const id = request.params.provider;
       const fields = request.brokerAudit!;
       const allowanceKey = `${consumer.name}\u0000${id}`;
@@ -37,12 +39,13 @@ export function registerInvalidateRoute(app: FastifyInstance, deps: RouteDeps): 
       if (limitedMs > 0) {
         metrics.invalidation(consumer.name, id, 'limited');
         fields.code = 'invalidation_limit';
-        return send(reply, {
+        send(reply, {
           status: 429,
           code: 'invalidation_limit',
           message: `Consumer "${consumer.name}" has reported too many rejected tokens for "${id}"; nothing was invalidated`,
           retryAfterSeconds: Math.ceil(limitedMs / 1000),
         });
+        return undefined;
       }
       // Compare-and-delete: only if the reported token is still the current one. A report of a token
       // already replaced costs nothing and gets the current token.

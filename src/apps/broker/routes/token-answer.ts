@@ -23,51 +23,72 @@ export const tokenResponseSchema = {
   required: ['access_token', 'token_type', 'expires_at', 'expires_in'],
 } as const;
 
-/** Gets the token of `id` and sends it (or the failure); resolves to the handler's return value. */
-export type TokenAnswer = (request: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
+/**
+ * Gets the token of `id` and answers with it (or the failure). What it returns is the handler's return
+ * value: the body itself on a warm hit (Fastify sends it at once, with no promise on the way), else a
+ * promise of it.
+ */
+export type TokenAnswer = (request: FastifyRequest, reply: FastifyReply, id: string) => unknown;
 
 const TIMED_OUT = new Error('timed out');
 
-/** A token answerer; it remembers, per provider id, the last settled token promise and `expires_at` text. */
-export function createTokenAnswer({ tokens, limits, closing }: Pick<ServiceDeps, 'tokens' | 'limits' | 'closing'>): TokenAnswer {
-  /** Per provider id, the last token promise that resolved: the manager returns it again on warm hits. */
-  const settled = new Map<string, Promise<Token>>();
-  /** Per provider id, the last token answered and its `expires_at` text (computed once per token). */
-  const expiresAtText = new Map<string, { token: Token; text: string }>();
+/** The token a settled promise of the manager resolved to. */
+interface Settled {
+  readonly promise: Promise<Token>;
+  readonly token: Token;
+  /** The token's `expires_at` text (computed once per token). */
+  readonly expiresAt: string;
+}
 
-  return async function answer(request, reply, id) {
-    const fields = request.brokerAudit!;
+/** A token answerer; it remembers, per provider id, the last token promise that settled and its token. */
+export function createTokenAnswer({ tokens, limits, closing }: Pick<ServiceDeps, 'tokens' | 'limits' | 'closing'>): TokenAnswer {
+  /**
+   * Per provider id, the last token promise that resolved, with its token. The manager hands the same
+   * settled promise back on every warm hit, and a promise settles once: the same promise is the same
+   * token, so a warm hit is answered synchronously, with no await and no timer.
+   */
+  const settled = new Map<string, Settled>();
+
+  const sendToken = (request: FastifyRequest, reply: FastifyReply, last: Settled): Record<string, unknown> => {
+    request.brokerAudit!.token = last.token;
+    reply.header('x-request-id', request.id).header('cache-control', 'no-store').header('pragma', 'no-cache');
+    // A request that was under way when the close began: its connection closes after this answer.
+    if (closing()) reply.header('connection', 'close');
+    return tokenBody(last);
+  };
+
+  /** Anything but a warm hit (a fetch under way, a failure): awaited within the request timeout. */
+  const answerSlowly = async (request: FastifyRequest, reply: FastifyReply, id: string, pending: Promise<Token>): Promise<unknown> => {
     let token: Token;
     try {
-      const pending = tokens.getToken(id);
-      // A warm hit hands back the same settled promise every time: awaited as is, with no timer.
-      // Anything else (a fetch under way) is awaited within the request timeout.
-      token = await (settled.get(id) === pending ? pending : withDeadline(pending, limits.requestTimeoutMs, () => TIMED_OUT));
-      settled.set(id, pending);
+      token = await withDeadline(pending, limits.requestTimeoutMs, () => TIMED_OUT);
     } catch (error) {
       // No known retry time for a fetch still under way: 1 s is a guess, and says so by being small.
       const failure: BrokerError =
         error === TIMED_OUT ? { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 } : tokenFailure(error, id);
+      const fields = request.brokerAudit!;
       fields.outcome = 'refused';
       fields.code = failure.code;
       return send(reply, failure);
     }
-    fields.token = token;
-    reply.header('x-request-id', request.id).header('cache-control', 'no-store').header('pragma', 'no-cache');
-    // A request that was under way when the close began: its connection closes after this answer.
-    if (closing()) reply.header('connection', 'close');
-    return tokenBody(token, id, expiresAtText);
+    let last = settled.get(id);
+    if (last?.promise !== pending) settled.set(id, (last = { promise: pending, token, expiresAt: new Date(token.expiresAt).toISOString() }));
+    return sendToken(request, reply, last);
+  };
+
+  return function answer(request, reply, id) {
+    const pending = tokens.getToken(id);
+    const last = settled.get(id);
+    return last?.promise === pending ? sendToken(request, reply, last) : answerSlowly(request, reply, id, pending);
   };
 }
 
 /** The success body. `expires_at` is the token's real expiry; the broker fetches a new one before it. */
-function tokenBody(token: Token, id: string, expiresAtText: Map<string, { token: Token; text: string }>): Record<string, unknown> {
-  let cached = expiresAtText.get(id);
-  if (cached?.token !== token) expiresAtText.set(id, (cached = { token, text: new Date(token.expiresAt).toISOString() }));
+function tokenBody({ token, expiresAt }: Settled): Record<string, unknown> {
   const body: Record<string, unknown> = {
     access_token: token.accessToken,
     token_type: token.tokenType,
-    expires_at: cached.text,
+    expires_at: expiresAt,
     expires_in: Math.max(0, Math.floor((token.expiresAt - Date.now()) / 1000)),
   };
   if (token.scope !== undefined) body.scope = token.scope;
