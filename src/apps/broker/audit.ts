@@ -66,4 +66,9 @@ export class AuditLog {
     if (record.fingerprint !== undefined) line += `,"fingerprint":"${record.fingerprint}"`;
     this.#destination.write(`${line},"latencyMs":${record.latencyMs}}\n`);
   }
+
+  /** Writes a line made elsewhere (the proxy's, `"type":"proxy"`), newline-terminated. */
+  line(text: string): void {
+    this.#destination.write(text);
+  }
 }

@@ -16,6 +16,7 @@ import { AuditLog, type AuditDestination } from './audit.js';
 import { resolveBrokerConfig, type LoadContext, type ResolvedBrokerConfig } from './config.js';
 import { BrokerMetrics } from './metrics.js';
 import { buildServiceApp, type LiveConfig } from './service.js';
+import { PASS_THROUGH_PACER } from './proxy/index.js';
 import { buildBrokerStore } from './store.js';
 
 /** Anything with `write(text)`: the broker's JSON log lines go there (default: stdout). */
@@ -30,7 +31,7 @@ export interface BrokerOptions extends LoadContext {
   /** Where the audit lines go; default: the config's `audit.file`, else `logDestination`, else stdout. */
   readonly auditDestination?: AuditDestination;
   /** Overrides the config's `listen` (tests: `{ port: 0 }`). */
-  readonly listen?: { readonly host?: string; readonly port?: number };
+  readonly listen?: { readonly host?: string; readonly port?: number; readonly path?: string };
   /** Overrides the config's `ops` listener address (tests: `{ port: 0 }`). */
   readonly ops?: { readonly host?: string; readonly port?: number };
 }
@@ -129,6 +130,8 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     metrics,
     audit,
     closing: () => closing,
+    // Issue 20 (the call budget) at merge: `pacer: tokens` — the manager's acquire/reportRateLimited.
+    proxy: { limits: resolved.proxy, pacer: PASS_THROUGH_PACER },
   });
   const ops = buildOpsApp(metrics, () => closing, built, resolved.ops.storeOutage);
 
@@ -142,7 +145,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       return opsUrl;
     },
     async listen() {
-      const url = await app.listen({ host: listenAt.host, port: listenAt.port });
+      const url = await app.listen(listenAt.path === undefined ? { host: listenAt.host, port: listenAt.port } : { path: listenAt.path });
       opsUrl = await ops.listen({ host: opsAt.host, port: opsAt.port });
       logger.info(
         { url, opsUrl, providers: [...resolved.providers.keys()], consumers: resolved.consumers.length, store: built.kind },
@@ -160,7 +163,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
         logger.error({ problems }, 'reload failed; the running config is kept');
         throw error;
       }
-      const restartOnly = (['listen', 'ops', 'store', 'limits', 'tokens', 'logLevel', 'audit', 'tls'] as const).filter(
+      const restartOnly = (['listen', 'ops', 'store', 'limits', 'proxy', 'tokens', 'logLevel', 'audit', 'tls'] as const).filter(
         (section) => JSON.stringify(fresh[section]) !== JSON.stringify(resolved[section]),
       );
       if (restartOnly.length > 0) logger.warn({ sections: restartOnly }, 'reload: these sections change only on a restart; kept as they were');
@@ -194,7 +197,12 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
 }
 
 function liveOf(resolved: ResolvedBrokerConfig): LiveConfig {
-  return { consumers: resolved.consumers, providerIds: new Set(resolved.providers.keys()) };
+  return {
+    consumers: resolved.consumers,
+    providerIds: new Set(resolved.providers.keys()),
+    providers: resolved.providers,
+    proxyOnlyProviders: resolved.proxyOnlyProviders,
+  };
 }
 
 /** sonic-boom destinations are flushed on close so no line is lost; other destinations write at once. */

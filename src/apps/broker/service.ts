@@ -19,6 +19,9 @@ import type { BrokerLimits, Consumer, ResolvedTls } from './config.js';
 import { errorBody, INVALID_KEY, tokenFailure, UNAUTHENTICATED, type BrokerError } from './errors.js';
 import type { BrokerMetrics } from './metrics.js';
 import { WindowCounter } from './throttle.js';
+import type { Provider } from '../../providers/provider.js';
+import { PROXY_ROUTE, ProxyMetrics, registerProxyRoutes, type CallPacer } from './proxy/index.js';
+import type { ProxyLimits } from './proxy/config.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,6 +45,10 @@ interface AuditFields {
 export interface LiveConfig {
   readonly consumers: readonly Consumer[];
   readonly providerIds: ReadonlySet<string>;
+  /** The providers by id (the proxy forwards to their API bases). */
+  readonly providers: ReadonlyMap<string, Provider>;
+  /** Providers served through the proxy only (DPoP-bound tokens). */
+  readonly proxyOnlyProviders: ReadonlySet<string>;
 }
 
 /** What the service listener needs. */
@@ -54,6 +61,8 @@ export interface ServiceDeps {
   readonly metrics: BrokerMetrics;
   readonly audit: AuditLog | undefined;
   readonly closing: () => boolean;
+  /** The proxy's limits and call budget (docs/proxy.md). */
+  readonly proxy: { readonly limits: ProxyLimits; readonly pacer: CallPacer };
 }
 
 const TOKEN_ROUTE = '/v1/tokens/:provider';
@@ -149,6 +158,8 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.brokerRoute ?? request.routeOptions.url ?? 'unmatched';
     metrics.request(route, reply.statusCode);
+    // A proxied call has its own audit line and metrics (proxy/index.ts).
+    if (route === PROXY_ROUTE) return done();
     const fields = request.brokerAudit;
     if (fields !== undefined && fields.consumer !== undefined && fields.provider !== undefined) {
       metrics.consumerRequest(
@@ -248,7 +259,8 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     const { consumers, providerIds } = deps.live();
     const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
     const byCertificate = clientCertificates ? authenticateCertificate(consumers, request.raw.socket as TLSSocket) : undefined;
-    const found = byCertificate ?? (key === undefined ? undefined : authenticateCached(consumers, key));
+    const found =
+      byCertificate ?? (key === undefined ? anonymousOf(consumers, request.headers.authorization, request.headers['x-api-key']) : authenticateCached(consumers, key));
     if (found?.consumer === undefined) {
       failedAuth.hit(request.ip);
       fields.keyId = found?.keyId;
@@ -324,7 +336,8 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
   }
 
   app.get<{ Params: { provider: string } }>(TOKEN_ROUTE, { schema: { response: { 200: tokenResponseSchema } } }, async (request, reply) => {
-    if (admit(request, reply, TOKEN_ROUTE) === undefined) return reply;
+    const consumer = admit(request, reply, TOKEN_ROUTE);
+    if (consumer === undefined || refuseRawToken(request, reply, consumer, deps.live())) return reply;
     request.brokerAudit!.outcome = 'issued';
     return answer(request, reply, request.params.provider);
   });
@@ -334,7 +347,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     { schema: { body: invalidateBodySchema, response: { 200: tokenResponseSchema } } },
     async (request, reply) => {
       const consumer = admit(request, reply, INVALIDATE_ROUTE);
-      if (consumer === undefined) return reply;
+      if (consumer === undefined || refuseRawToken(request, reply, consumer, deps.live())) return reply;
       const id = request.params.provider;
       const fields = request.brokerAudit!;
       const allowanceKey = `${consumer.name}\u0000${id}`;
@@ -367,7 +380,45 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
   };
   app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'], url: TOKEN_ROUTE, handler: notAllowed('GET, HEAD') });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'], url: INVALIDATE_ROUTE, handler: notAllowed('POST') });
+  registerProxyRoutes(app, {
+    tokens,
+    pacer: deps.proxy.pacer,
+    limits: deps.proxy.limits,
+    tokenTimeoutMs: limits.requestTimeoutMs,
+    providers: () => deps.live().providers,
+    admit,
+    send,
+    metrics: new ProxyMetrics(metrics.registry),
+    audit: audit === undefined ? undefined : { line: (text) => audit.line(text) },
+  });
   return app;
+}
+
+/** The sidecar's anonymous consumer, for a request that presents no key at all (not even a malformed one). */
+function anonymousOf(consumers: readonly Consumer[], authorization: string | undefined, apiKey: unknown): Authentication | undefined {
+  if (authorization !== undefined || apiKey !== undefined) return undefined;
+  const consumer = consumers.find((c) => c.anonymous);
+  return consumer === undefined ? undefined : { consumer, keyId: 'anonymous' };
+}
+
+/** Raw tokens are refused to proxy-only consumers and for DPoP-bound providers; true when refused (answer sent). */
+function refuseRawToken(request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply, consumer: Consumer, live: LiveConfig): boolean {
+  const id = request.params.provider;
+  if (live.proxyOnlyProviders.has(id)) {
+    refuse(request, 'proxy_only');
+    send(reply, {
+      status: 403,
+      code: 'proxy_only',
+      message: `Provider "${id}" has DPoP-bound tokens, useless without the broker's key: call it through /v1/proxy/${id}/…`,
+    });
+    return true;
+  }
+  if (consumer.proxyOnly) {
+    refuse(request, 'proxy_only');
+    send(reply, { status: 403, code: 'proxy_only', message: `Consumer "${consumer.name}" is served through the proxy only: /v1/proxy/${id}/…` });
+    return true;
+  }
+  return false;
 }
 
 function refuse(request: FastifyRequest, code: string): void {
