@@ -38,10 +38,7 @@ export async function prepareBody(payload: Readable | undefined, limits: { repla
     }
     head.push(next.value);
     size += next.value.length;
-    if (size > limits.maxBodyBytes) {
-      payload.destroy();
-      return 'too_large';
-    }
+    if (size > limits.maxBodyBytes) return 'too_large';
     if (size > limits.replayBufferBytes) break;
   }
   let total = size;
@@ -54,7 +51,8 @@ export async function prepareBody(payload: Readable | undefined, limits: { repla
       if (next.done === true) return;
       total += next.value.length;
       if (total > max) {
-        payload!.destroy();
+        // The rest is read and dropped, so the consumer can be answered 413 rather than reset.
+        payload!.resume();
         throw new BodyTooLargeError();
       }
       yield next.value;

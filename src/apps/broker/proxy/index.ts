@@ -84,6 +84,8 @@ interface ProxyCall {
   bytesOut: number | (() => number);
   replayed: boolean;
   token: Token | undefined;
+  /** Set once its audit line is written (at the answer's end, or when the connection closed first). */
+  recorded: boolean;
 }
 
 /** What an upstream attempt answered: status, headers and a body to pass back or discard. */
@@ -158,6 +160,7 @@ function newCall(consumer: Consumer | undefined): ProxyCall {
     bytesOut: 0,
     replayed: false,
     token: undefined,
+    recorded: false,
   };
 }
 
@@ -185,6 +188,10 @@ function proxyHandler(deps: ProxyDeps) {
     const consumer = deps.admit(request, reply, PROXY_ROUTE);
     if (consumer === undefined) return reply;
     call.consumer = consumer;
+    // Fastify's onResponse does not run for an answer cut off (too large, a consumer gone): recorded here then.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) record(request, reply, deps);
+    });
     const id = request.params.provider;
     call.provider = id;
     const provider = deps.providers().get(id);
@@ -201,8 +208,11 @@ function proxyHandler(deps: ProxyDeps) {
     if (!allowedByRules(consumer.allow, id, method, target.decodedPath)) {
       return refuse(reply, call, { status: 403, code: 'proxy_not_allowed', message: `Consumer "${consumer.name}" may not ${method} this path of "${id}"` });
     }
-    const body = await prepareBody(request.body as Readable | undefined, limits);
+    const declared = Number(request.headers['content-length'] ?? 0);
+    const body = declared > limits.maxBodyBytes ? 'too_large' : await prepareBody(request.body as Readable | undefined, limits);
     if (body === 'too_large') {
+      // Read and dropped (within the socket's request timeout), so the consumer gets the answer rather than a reset.
+      (request.body as Readable | undefined)?.resume();
       reply.header('connection', 'close');
       return refuse(reply, call, { status: 413, code: 'payload_too_large', message: `Request bodies through the proxy are limited to ${limits.maxBodyBytes} bytes` });
     }
@@ -451,7 +461,8 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
 /** Writes the audit line and counts the call, once its answer is done. */
 function record(request: FastifyRequest, reply: FastifyReply, deps: ProxyDeps): void {
   const call = request.proxyCall;
-  if (call === undefined) return;
+  if (call === undefined || call.recorded) return;
+  call.recorded = true;
   const admission = request.brokerAudit;
   const consumer = call.consumer?.name ?? admission?.consumer;
   const provider = call.provider ?? admission?.provider;
