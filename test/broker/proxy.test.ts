@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyDigest } from '../../src/apps/broker/index.js';
-import { AP_CLIENT, AUTOPAY_CLIENT, baseConfig, bearer, KEYS, startHarness, type BrokerHarness } from './helpers.js';
+import { baseConfig, bearer, KEYS, startHarness, type BrokerHarness } from './helpers.js';
 
 describe('broker proxy × emulator', () => {
   let harness: BrokerHarness | undefined;
@@ -111,7 +111,5 @@ describe('broker proxy × emulator', () => {
     expect((await harness.get('/v1/proxy/nope/customers', bearer(KEYS.billing))).json).toMatchObject({ error: { code: 'unknown_provider' } });
     expect(harness.emulator.stats().providers['alternative-payments'].apiCalls.ok).toBe(0);
     expect(harness.logs.filter((line) => line.includes('"type":"proxy"'))).toHaveLength(4);
-    void AP_CLIENT;
-    void AUTOPAY_CLIENT;
   });
 });
