@@ -5,9 +5,11 @@
  * 401 on a streamed body. Each gets a typed answer; requests are sent raw (fetch would normalise paths).
  */
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyDigest, type BrokerConfig } from '../../src/apps/broker/index.js';
+import { makeCertificates } from '../interop/certificates.js';
 import { AUTOPAY_CLIENT, startHarness, type BrokerHarness } from './helpers.js';
 
 /** A key nobody could mistake for anything else: it must never reach the upstream. */
@@ -278,6 +280,45 @@ describe('broker proxy: response size limit', () => {
     } finally {
       await harness.close();
       await upstream.close();
+    }
+  });
+});
+
+describe('broker proxy: the upstream certificate is checked', () => {
+  it('an https API whose certificate no trusted CA signed: 502 upstream_unavailable, nothing sent', async () => {
+    const certs = makeCertificates();
+    let reached = 0;
+    const api = createHttpsServer({ cert: certs.serverCert, key: certs.serverKey }, (_req, res) => {
+      reached++;
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const harness = await startHarness({
+      config: (emulator): BrokerConfig => ({
+        listen: { host: '127.0.0.1', port: 0 },
+        ops: { host: '127.0.0.1', port: 0 },
+        store: { type: 'memory' },
+        providers: {
+          up: {
+            type: 'autopay',
+            clientId: AUTOPAY_CLIENT.clientId,
+            clientSecretEnv: 'AUTOPAY_SECRET',
+            tokenUrl: emulator.autopayTokenUrl,
+            apiBaseUrl: `https://127.0.0.1:${(api.address() as AddressInfo).port}/api`,
+          },
+        },
+        consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['up'] }],
+      }),
+    });
+    try {
+      const answer = await raw(harness.url, 'GET', '/v1/proxy/up/x');
+      expect(answer.status).toBe(502);
+      expect(json(answer).error?.code).toBe('upstream_unavailable');
+      expect(reached).toBe(0);
+    } finally {
+      await harness.close();
+      api.closeAllConnections();
+      await new Promise((resolve) => api.close(resolve));
     }
   });
 });

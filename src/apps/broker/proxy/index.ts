@@ -24,7 +24,7 @@ import { allowedByRules, type ProxyLimits } from './config.js';
 import { consumerHeaders, fromHeaders, toHeaders, upstreamHeaders } from './headers.js';
 import { loadReplyFrom, MISSING_LIBRARY_MESSAGE, type ReplyFromImport } from './library.js';
 import type { ProxyMetrics } from './metrics.js';
-import type { CallPacer } from './pacer.js';
+import { PASS_THROUGH_PACER, type CallPacer } from './pacer.js';
 import { apiBase, pathProblemMessage, upstreamTarget, upstreamUrl, type UpstreamTarget } from './path.js';
 
 export { PASS_THROUGH_PACER, type CallPacer } from './pacer.js';
@@ -116,11 +116,12 @@ export function registerProxyRoutes(app: FastifyInstance, deps: ProxyDeps): void
         undici: {
           connections: 128,
           pipelining: 1,
-          connect: { timeout: limits.connectTimeoutMs },
+          // reply-from sets `tls.rejectUnauthorized: false` unless told otherwise (undici reads both `tls` and
+          // `connect`, `connect` last): a payment API's certificate is always checked.
+          connect: { timeout: limits.connectTimeoutMs, rejectUnauthorized: true },
           headersTimeout: limits.responseTimeoutMs,
           bodyTimeout: limits.responseTimeoutMs,
           maxHeaderSize: limits.maxResponseHeaderBytes,
-          // reply-from turns certificate checks off unless told otherwise: a payment API's certificate is checked.
           tls: { rejectUnauthorized: true },
         },
       });
@@ -304,6 +305,8 @@ function proxyHandler(deps: ProxyDeps) {
 
   /** A slot of the call budget, or the answer to send when none came within its wait bound. */
   async function pace(id: string, reply: FastifyReply): Promise<BrokerError | undefined> {
+    // No budget, nothing to wait for: no signal and no listener per call.
+    if (pacer === PASS_THROUGH_PACER) return undefined;
     let controller: AbortController | undefined;
     const onClose = () => controller?.abort();
     try {
