@@ -87,7 +87,12 @@ async function child(kind: Kind): Promise<void> {
     const { createBroker, keyDigest } = await import('../src/apps/broker/index.js');
     const { default: pino } = await import('pino');
     const consumers = Array.from({ length: 20 }, (_, i) => ({ name: `service-${i}`, keySha256: keyDigest(`${KEY}-${i}`), providers: ['ap'] }));
-    consumers.push({ name: 'load', keySha256: keyDigest(KEY), providers: ['ap'], allow: [{ provider: 'ap', methods: ['GET'], paths: ['/customers'] }] } as never);
+    consumers.push({
+      name: 'load',
+      keySha256: keyDigest(KEY),
+      providers: ['ap'],
+      allow: [{ provider: 'ap', methods: ['GET'], paths: ['/customers'] }],
+    } as never);
     const broker = createBroker(
       {
         listen: { host: '127.0.0.1', port: 0 },
@@ -173,7 +178,12 @@ async function main(): Promise<void> {
   const emulator = await startEmulator({ ban: false });
   const autopayClient = SAMPLE_CLIENTS[1];
   const upstream = await startChild('upstream', {});
-  const env = { UPSTREAM_URL: upstream.url, TOKEN_URL: emulator.autopayTokenUrl, TOKEN_CLIENT_ID: autopayClient.clientId, TOKEN_SECRET: autopayClient.clientSecret };
+  const env = {
+    UPSTREAM_URL: upstream.url,
+    TOKEN_URL: emulator.autopayTokenUrl,
+    TOKEN_CLIENT_ID: autopayClient.clientId,
+    TOKEN_SECRET: autopayClient.clientSecret,
+  };
   const servers = { bare: await startChild('bare', env), broker: await startChild('broker', env) };
   const headers = { 'x-api-key': KEY };
   const urlOf = (kind: 'bare' | 'broker') => `${servers[kind].url}/v1/proxy/ap/customers?limit=5`;
@@ -195,7 +205,9 @@ async function main(): Promise<void> {
         cpu[kind].micros += (await cpuOf(servers[kind].process)) - cpuBefore;
         cpu[kind].requests += result.requests.total;
         results[kind].push(result);
-        console.log(`  round ${round + 1} ${kind.padEnd(6)} ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`);
+        console.log(
+          `  round ${round + 1} ${kind.padEnd(6)} ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`,
+        );
       }
     }
   } finally {

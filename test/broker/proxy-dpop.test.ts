@@ -34,7 +34,15 @@ describe('broker proxy × DPoP-bound oauth2 provider', () => {
         ops: { host: '127.0.0.1', port: 0 },
         store: { type: 'memory' },
         providers: {
-          idp: { type: 'oauth2', issuer: oidc.url, clientId: 'dpop-client', clientSecretEnv: 'IDP_SECRET', scope: 'api:read', dpop: true, apiBaseUrl: `${api.url}/v1` },
+          idp: {
+            type: 'oauth2',
+            issuer: oidc.url,
+            clientId: 'dpop-client',
+            clientSecretEnv: 'IDP_SECRET',
+            scope: 'api:read',
+            dpop: true,
+            apiBaseUrl: `${api.url}/v1`,
+          },
         },
         consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['idp'] }],
       },

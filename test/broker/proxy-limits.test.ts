@@ -101,7 +101,13 @@ describe('broker proxy: bad input and bad upstreams', () => {
         ops: { host: '127.0.0.1', port: 0 },
         store: { type: 'memory' },
         providers: {
-          up: { type: 'autopay', clientId: AUTOPAY_CLIENT.clientId, clientSecretEnv: 'AUTOPAY_SECRET', tokenUrl: emulator.autopayTokenUrl, apiBaseUrl: `${upstream.url}/api` },
+          up: {
+            type: 'autopay',
+            clientId: AUTOPAY_CLIENT.clientId,
+            clientSecretEnv: 'AUTOPAY_SECRET',
+            tokenUrl: emulator.autopayTokenUrl,
+            apiBaseUrl: `${upstream.url}/api`,
+          },
         },
         consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['up'] }],
         limits: { maxHeaderBytes: 8192 },
@@ -264,7 +270,13 @@ describe('broker proxy: response size limit', () => {
         ops: { host: '127.0.0.1', port: 0 },
         store: { type: 'memory' },
         providers: {
-          up: { type: 'autopay', clientId: AUTOPAY_CLIENT.clientId, clientSecretEnv: 'AUTOPAY_SECRET', tokenUrl: emulator.autopayTokenUrl, apiBaseUrl: `${upstream.url}/api` },
+          up: {
+            type: 'autopay',
+            clientId: AUTOPAY_CLIENT.clientId,
+            clientSecretEnv: 'AUTOPAY_SECRET',
+            tokenUrl: emulator.autopayTokenUrl,
+            apiBaseUrl: `${upstream.url}/api`,
+          },
         },
         consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['up'] }],
         proxy: { maxResponseBytes: 1024 * 1024 },

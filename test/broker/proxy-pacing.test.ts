@@ -88,5 +88,7 @@ describe('broker proxy × call budget (fake pacer)', () => {
 const hasCallBudget = typeof (TokenManager.prototype as unknown as { acquire?: unknown }).acquire === 'function';
 
 describe.skipIf(!hasCallBudget)('broker proxy × call budget across a fleet (needs issue 20)', () => {
-  it.todo('two brokers on one Redis, 4 consumers bursting above the API limit for 10 s: 1 token, 0 emulator 429s, callers past the wait bound get 429 + Retry-After');
+  it.todo(
+    'two brokers on one Redis, 4 consumers bursting above the API limit for 10 s: 1 token, 0 emulator 429s, callers past the wait bound get 429 + Retry-After',
+  );
 });

@@ -58,7 +58,11 @@ describe('broker proxy: sidecar', () => {
 });
 
 describe('broker proxy: config rules', () => {
-  const emulatorLike = { alternativePaymentsBaseUrl: 'http://127.0.0.1:9/ap', autopayTokenUrl: 'http://127.0.0.1:9/t', autopayApiBaseUrl: 'http://127.0.0.1:9/a' };
+  const emulatorLike = {
+    alternativePaymentsBaseUrl: 'http://127.0.0.1:9/ap',
+    autopayTokenUrl: 'http://127.0.0.1:9/t',
+    autopayApiBaseUrl: 'http://127.0.0.1:9/a',
+  };
   const issues = (config: unknown): string[] => {
     try {
       resolveBrokerConfig(config, { env: ENV });

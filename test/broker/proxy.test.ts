@@ -32,7 +32,15 @@ describe('broker proxy × emulator', () => {
 
     // The audit line: who, what, the path without its query, upstream status and times, bytes.
     const audit = harness.logs.filter((line) => line.includes('"type":"proxy"')).map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(audit[0]).toMatchObject({ consumer: 'billing', provider: 'ap', method: 'GET', path: '/customers', status: 200, upstreamStatus: 200, replayed: false });
+    expect(audit[0]).toMatchObject({
+      consumer: 'billing',
+      provider: 'ap',
+      method: 'GET',
+      path: '/customers',
+      status: 200,
+      upstreamStatus: 200,
+      replayed: false,
+    });
     expect(audit[0]!.upstreamMs).toEqual(expect.any(Number));
     expect(audit[0]!.bytesOut).toBeGreaterThan(0);
     expect(audit[1]).toMatchObject({ consumer: 'payouts', provider: 'autopay', method: 'POST', path: '/customer_club/v2/join' });

@@ -86,7 +86,8 @@ export function resolveConsumers(
     names.add(consumer.name);
     const byCertificate = consumer.certFingerprint256 !== undefined || consumer.certSubject !== undefined;
     proxyConsumerIssues(consumer, path, add);
-    if (consumer.keySha256 === undefined && !byCertificate && consumer.anonymous !== true) add([...path, 'keySha256'], 'is required (or certFingerprint256 / certSubject with tls.caFile)');
+    if (consumer.keySha256 === undefined && !byCertificate && consumer.anonymous !== true)
+      add([...path, 'keySha256'], 'is required (or certFingerprint256 / certSubject with tls.caFile)');
     if (byCertificate && !context.clientCertificates) {
       add(
         [...path, consumer.certFingerprint256 === undefined ? 'certSubject' : 'certFingerprint256'],

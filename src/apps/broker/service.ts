@@ -21,6 +21,7 @@ import type { BrokerMetrics } from './metrics.js';
 import { WindowCounter } from './throttle.js';
 import type { Provider } from '../../providers/provider.js';
 import { PROXY_ROUTE, ProxyMetrics, registerProxyRoutes, type CallPacer } from './proxy/index.js';
+import { anonymousOf, rawTokenRefusal } from './proxy/consumers.js';
 import type { ProxyLimits } from './proxy/config.js';
 
 declare module 'fastify' {
@@ -256,11 +257,12 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
       });
       return undefined;
     }
-    const { consumers, providerIds } = deps.live();
+    const { consumers, providerIds, proxyOnlyProviders } = deps.live();
     const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
     const byCertificate = clientCertificates ? authenticateCertificate(consumers, request.raw.socket as TLSSocket) : undefined;
     const found =
-      byCertificate ?? (key === undefined ? anonymousOf(consumers, request.headers.authorization, request.headers['x-api-key']) : authenticateCached(consumers, key));
+      byCertificate ??
+      (key === undefined ? anonymousOf(consumers, request.headers.authorization, request.headers['x-api-key']) : authenticateCached(consumers, key));
     if (found?.consumer === undefined) {
       failedAuth.hit(request.ip);
       fields.keyId = found?.keyId;
@@ -282,6 +284,12 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     if (!consumer.providers.has(id)) {
       fields.code = 'provider_not_allowed';
       send(reply, { status: 403, code: 'provider_not_allowed', message: `Consumer "${consumer.name}" may not get tokens for "${id}"` });
+      return undefined;
+    }
+    const noRawToken = route === PROXY_ROUTE ? undefined : rawTokenRefusal(consumer, id, proxyOnlyProviders);
+    if (noRawToken !== undefined) {
+      fields.code = noRawToken.code;
+      send(reply, noRawToken);
       return undefined;
     }
     if (consumer.requestsPerMinute !== undefined) {
@@ -336,8 +344,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
   }
 
   app.get<{ Params: { provider: string } }>(TOKEN_ROUTE, { schema: { response: { 200: tokenResponseSchema } } }, async (request, reply) => {
-    const consumer = admit(request, reply, TOKEN_ROUTE);
-    if (consumer === undefined || refuseRawToken(request, reply, consumer, deps.live())) return reply;
+    if (admit(request, reply, TOKEN_ROUTE) === undefined) return reply;
     request.brokerAudit!.outcome = 'issued';
     return answer(request, reply, request.params.provider);
   });
@@ -347,7 +354,7 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
     { schema: { body: invalidateBodySchema, response: { 200: tokenResponseSchema } } },
     async (request, reply) => {
       const consumer = admit(request, reply, INVALIDATE_ROUTE);
-      if (consumer === undefined || refuseRawToken(request, reply, consumer, deps.live())) return reply;
+      if (consumer === undefined) return reply;
       const id = request.params.provider;
       const fields = request.brokerAudit!;
       const allowanceKey = `${consumer.name}\u0000${id}`;
@@ -380,45 +387,19 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
   };
   app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'], url: TOKEN_ROUTE, handler: notAllowed('GET, HEAD') });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'], url: INVALIDATE_ROUTE, handler: notAllowed('POST') });
+  // The proxy (docs/proxy.md): its routes, with this listener's admission and answers.
+  const proxyMetrics = new ProxyMetrics(metrics.registry);
   registerProxyRoutes(app, {
+    ...deps.proxy,
     tokens,
-    pacer: deps.proxy.pacer,
-    limits: deps.proxy.limits,
     tokenTimeoutMs: limits.requestTimeoutMs,
     providers: () => deps.live().providers,
     admit,
     send,
-    metrics: new ProxyMetrics(metrics.registry),
-    audit: audit === undefined ? undefined : { line: (text) => audit.line(text) },
+    metrics: proxyMetrics,
+    audit,
   });
   return app;
-}
-
-/** The sidecar's anonymous consumer, for a request that presents no key at all (not even a malformed one). */
-function anonymousOf(consumers: readonly Consumer[], authorization: string | undefined, apiKey: unknown): Authentication | undefined {
-  if (authorization !== undefined || apiKey !== undefined) return undefined;
-  const consumer = consumers.find((c) => c.anonymous);
-  return consumer === undefined ? undefined : { consumer, keyId: 'anonymous' };
-}
-
-/** Raw tokens are refused to proxy-only consumers and for DPoP-bound providers; true when refused (answer sent). */
-function refuseRawToken(request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply, consumer: Consumer, live: LiveConfig): boolean {
-  const id = request.params.provider;
-  if (live.proxyOnlyProviders.has(id)) {
-    refuse(request, 'proxy_only');
-    send(reply, {
-      status: 403,
-      code: 'proxy_only',
-      message: `Provider "${id}" has DPoP-bound tokens, useless without the broker's key: call it through /v1/proxy/${id}/…`,
-    });
-    return true;
-  }
-  if (consumer.proxyOnly) {
-    refuse(request, 'proxy_only');
-    send(reply, { status: 403, code: 'proxy_only', message: `Consumer "${consumer.name}" is served through the proxy only: /v1/proxy/${id}/…` });
-    return true;
-  }
-  return false;
 }
 
 function refuse(request: FastifyRequest, code: string): void {

@@ -26,7 +26,10 @@ const NONE: ProxyBody = Object.freeze({ kind: 'none', bytes: 0 });
  * a longer one is streamed on — what was read first, then the rest — and fails with
  * {@link BodyTooLargeError} past `maxBodyBytes`.
  */
-export async function prepareBody(payload: Readable | undefined, limits: { replayBufferBytes: number; maxBodyBytes: number }): Promise<ProxyBody | 'too_large'> {
+export async function prepareBody(
+  payload: Readable | undefined,
+  limits: { replayBufferBytes: number; maxBodyBytes: number },
+): Promise<ProxyBody | 'too_large'> {
   if (payload === undefined) return NONE;
   const iterator = payload[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const head: Buffer[] = [];

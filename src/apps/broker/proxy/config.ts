@@ -57,7 +57,10 @@ export const allowRuleSchema = z.strictObject({
   /** The provider id the rule is about. */
   provider: z.string().min(1),
   /** Methods allowed through the proxy; default all. */
-  methods: z.array(z.enum(PROXY_METHODS, { error: `must be one of ${PROXY_METHODS.join(', ')}` })).min(1, 'must list at least one method').optional(),
+  methods: z
+    .array(z.enum(PROXY_METHODS, { error: `must be one of ${PROXY_METHODS.join(', ')}` }))
+    .min(1, 'must list at least one method')
+    .optional(),
   /** Path prefixes allowed (whole segments: `/customers` allows `/customers` and `/customers/42`, not `/customersX`); default all. */
   paths: z
     .array(
@@ -144,7 +147,10 @@ export function sidecarIssues(
   const anonymous = consumers.flatMap((consumer, index) => (consumer.anonymous ? [index] : []));
   if (anonymous.length > 1) add(['consumers', anonymous[1]!, 'anonymous'], 'only one consumer may be anonymous');
   if (anonymous.length > 0 && listen.path === undefined && !isLoopbackHost(listen.host)) {
-    add(['consumers', anonymous[0]!, 'anonymous'], 'needs listen.path (a unix socket) or a loopback listen.host (127.0.0.1, ::1, localhost): anyone who can reach the listener acts as this consumer');
+    add(
+      ['consumers', anonymous[0]!, 'anonymous'],
+      'needs listen.path (a unix socket) or a loopback listen.host (127.0.0.1, ::1, localhost): anyone who can reach the listener acts as this consumer',
+    );
   }
 }
 

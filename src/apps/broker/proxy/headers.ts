@@ -33,7 +33,17 @@ const REQUEST_DROPPED = new Set([
   'x-real-ip',
 ]);
 
-const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'set-cookie', 'proxy-authenticate']);
+const RESPONSE_DROPPED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'set-cookie',
+  'proxy-authenticate',
+]);
 
 /** The headers sent upstream: the consumer's, filtered, plus `extra` (the broker's Authorization, Host, x-request-id). */
 export function upstreamHeaders(incoming: IncomingHttpHeaders, extra: Readonly<Record<string, string>>): Record<string, string | string[]> {

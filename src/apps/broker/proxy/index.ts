@@ -10,21 +10,20 @@
  *     ─ 429 ─ reported to the call budget ─ passed back
  *     ─ streamed back, bounded; one audit line and the metrics when the answer is done
  */
-import { pipeline, Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { pipeline, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Token } from '../../../base/token.js';
 import type { Provider } from '../../../providers/provider.js';
-import { fingerprint } from '../audit.js';
 import type { Consumer } from '../config.js';
 import { tokenFailure, retryAfterSeconds, type BrokerError } from '../errors.js';
-import { proxyAuditLine } from './audit.js';
-import { BodyTooLargeError, ByteCounter, prepareBody, type ProxyBody } from './body.js';
+import { ByteCounter, prepareBody, type ProxyBody } from './body.js';
+import { newCall, record, round, type ProxyCall } from './call.js';
 import { allowedByRules, type ProxyLimits } from './config.js';
-import { consumerHeaders, fromHeaders, toHeaders, upstreamHeaders } from './headers.js';
+import { contentLength, discard, upstreamFailure, viaLibrary, viaProvider, type UpstreamAnswer } from './forward.js';
+import { consumerHeaders, toHeaders } from './headers.js';
 import { loadReplyFrom, MISSING_LIBRARY_MESSAGE, type ReplyFromImport } from './library.js';
 import type { ProxyMetrics } from './metrics.js';
-import { PASS_THROUGH_PACER, type CallPacer } from './pacer.js';
+import type { CallPacer } from './pacer.js';
 import { apiBase, pathProblemMessage, upstreamTarget, upstreamUrl, type UpstreamTarget } from './path.js';
 
 export { PASS_THROUGH_PACER, type CallPacer } from './pacer.js';
@@ -37,13 +36,6 @@ const PREFIX_LENGTH = '/v1/proxy/'.length;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 /** Says why an upstream 401 went back to the consumer unreplayed. */
 export const REPLAY_HEADER = 'x-tokenbroker-replay';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The proxied call under way (undefined on every other route). */
-    proxyCall: ProxyCall | undefined;
-  }
-}
 
 /** What the proxy needs of the broker. */
 export interface ProxyDeps {
@@ -68,31 +60,6 @@ export interface ProxyDeps {
   readonly audit: { line(text: string): void } | undefined;
   /** Tests: replaces `import('@fastify/reply-from')`. */
   readonly importLibrary?: ReplyFromImport;
-}
-
-/** One proxied call, for its audit line and metrics. */
-interface ProxyCall {
-  consumer: Consumer | undefined;
-  provider: string | undefined;
-  path: string | undefined;
-  code: string | undefined;
-  upstreamStatus: number | undefined;
-  upstreamStart: number;
-  upstreamMs: number | undefined;
-  /** Bytes of the request body: a count, or a function reading a streamed body's live count. */
-  bytesIn: number | (() => number);
-  bytesOut: number | (() => number);
-  replayed: boolean;
-  token: Token | undefined;
-  /** Set once its audit line is written (at the answer's end, or when the connection closed first). */
-  recorded: boolean;
-}
-
-/** What an upstream attempt answered: status, headers and a body to pass back or discard. */
-interface UpstreamAnswer {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly stream: Readable | undefined;
 }
 
 /**
@@ -141,27 +108,11 @@ export function registerProxyRoutes(app: FastifyInstance, deps: ProxyDeps): void
 
 function unavailable(deps: ProxyDeps) {
   return (request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply) => {
-    request.proxyCall = newCall(undefined);
+    const call = newCall(undefined);
+    request.proxyCall = call;
     if (deps.admit(request, reply, PROXY_ROUTE) === undefined) return reply;
-    request.proxyCall.code = 'proxy_unavailable';
+    call.code = 'proxy_unavailable';
     return deps.send(reply, { status: 501, code: 'proxy_unavailable', message: MISSING_LIBRARY_MESSAGE });
-  };
-}
-
-function newCall(consumer: Consumer | undefined): ProxyCall {
-  return {
-    consumer,
-    provider: undefined,
-    path: undefined,
-    code: undefined,
-    upstreamStatus: undefined,
-    upstreamStart: 0,
-    upstreamMs: undefined,
-    bytesIn: 0,
-    bytesOut: 0,
-    replayed: false,
-    token: undefined,
-    recorded: false,
   };
 }
 
@@ -193,34 +144,12 @@ function proxyHandler(deps: ProxyDeps) {
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) record(request, reply, deps);
     });
-    const id = request.params.provider;
-    call.provider = id;
-    const provider = deps.providers().get(id);
-    if (provider?.apiBaseUrl === undefined) {
-      return refuse(reply, call, { status: 404, code: 'no_api_base', message: `Provider "${id}" has no API base URL to proxy to (apiBaseUrl)` });
+    const checked = await preflight(request, consumer, call, limits, deps.providers());
+    if (!('body' in checked)) {
+      if (checked.code === 'payload_too_large') reply.header('connection', 'close');
+      return refuse(reply, call, checked);
     }
-    const target = upstreamTarget(request.raw.url ?? '', PREFIX_LENGTH);
-    if (typeof target === 'string') return refuse(reply, call, { status: 400, code: 'bad_path', message: pathProblemMessage(target) });
-    call.path = target.decodedPath;
-    const base = apiBase(provider.apiBaseUrl);
-    const url = upstreamUrl(base, target);
-    if (url === undefined) return refuse(reply, call, { status: 400, code: 'bad_path', message: 'The path leaves the API base' });
-    const method = request.method;
-    if (!allowedByRules(consumer.allow, id, method, target.decodedPath)) {
-      return refuse(reply, call, { status: 403, code: 'proxy_not_allowed', message: `Consumer "${consumer.name}" may not ${method} this path of "${id}"` });
-    }
-    const declared = Number(request.headers['content-length'] ?? 0);
-    const body = declared > limits.maxBodyBytes ? 'too_large' : await prepareBody(request.body as Readable | undefined, limits);
-    if (body === 'too_large') {
-      // Read and dropped (within the socket's request timeout), so the consumer gets the answer rather than a reset.
-      (request.body as Readable | undefined)?.resume();
-      reply.header('connection', 'close');
-      return refuse(reply, call, { status: 413, code: 'payload_too_large', message: `Request bodies through the proxy are limited to ${limits.maxBodyBytes} bytes` });
-    }
-    call.bytesIn = body.bytes;
-    if (body.kind !== 'none' && (method === 'GET' || method === 'HEAD')) {
-      return refuse(reply, call, { status: 400, code: 'bad_request', message: `${method} calls carry no body` });
-    }
+    const { id, provider, target, url, host, body } = checked;
 
     const attempt = async (): Promise<void> => {
       const failure = await pace(id, reply);
@@ -242,13 +171,12 @@ function proxyHandler(deps: ProxyDeps) {
       if (provider.authorizedFetch !== undefined) {
         await viaProvider(provider, request, reply, current, `${url}${target.query === '' ? '' : `?${target.query}`}`, body, limits, onAnswer, onFailure);
       } else {
-        viaLibrary(request, reply, current, url, target, base.host, body, onAnswer, onFailure);
+        viaLibrary(request, reply, current, url, target, host, body, onAnswer, onFailure);
       }
     };
 
     const onFailure = (error: unknown): void => {
-      if (reply.sent) return;
-      refuse(reply, call, upstreamFailure(error, limits));
+      if (!reply.sent) refuse(reply, call, upstreamFailure(error, limits));
     };
 
     const onAnswer = (answer: UpstreamAnswer): void => {
@@ -273,30 +201,8 @@ function proxyHandler(deps: ProxyDeps) {
           request.log.warn({ reqId: request.id, provider: id, err: { name: (error as Error)?.name } }, 'proxy: reporting a 429 to the call budget failed');
         });
       }
-      const length = contentLength(answer.headers);
-      if (length !== undefined && length > limits.maxResponseBytes) {
-        discard(answer.stream, true);
-        refuse(reply, call, {
-          status: 502,
-          code: 'upstream_response_too_large',
-          message: `The API's answer is over proxy.maxResponseBytes (${limits.maxResponseBytes} bytes)`,
-        });
-        return;
-      }
-      reply.code(answer.status).headers(consumerHeaders(answer.headers, request.id));
-      if (answer.stream === undefined) {
-        reply.send();
-      } else if (length !== undefined) {
-        call.bytesOut = length;
-        reply.send(answer.stream);
-      } else {
-        const counter = new ByteCounter(limits.maxResponseBytes);
-        call.bytesOut = () => counter.bytes;
-        pipeline(answer.stream, counter, (error) => {
-          if (error !== undefined && error !== null) call.code = error.name === 'ResponseTooLargeError' ? 'upstream_response_too_large' : 'upstream_unavailable';
-        });
-        reply.send(counter);
-      }
+      const refusal = passBack(reply, call, answer, limits.maxResponseBytes);
+      if (refusal !== undefined) refuse(reply, call, refusal);
     };
 
     await attempt();
@@ -306,7 +212,7 @@ function proxyHandler(deps: ProxyDeps) {
   /** A slot of the call budget, or the answer to send when none came within its wait bound. */
   async function pace(id: string, reply: FastifyReply): Promise<BrokerError | undefined> {
     // No budget, nothing to wait for: no signal and no listener per call.
-    if (pacer === PASS_THROUGH_PACER) return undefined;
+    if ((pacer as { passThrough?: unknown }).passThrough === true) return undefined;
     let controller: AbortController | undefined;
     const onClose = () => controller?.abort();
     try {
@@ -329,128 +235,8 @@ function proxyHandler(deps: ProxyDeps) {
   }
 }
 
-/** Forwards through reply-from (undici), `Authorization: Bearer`. */
-function viaLibrary(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  token: Token,
-  url: string,
-  target: UpstreamTarget,
-  host: string,
-  body: ProxyBody,
-  onAnswer: (answer: UpstreamAnswer) => void,
-  onFailure: (error: unknown) => void,
-): void {
-  const extra = { authorization: `Bearer ${token.accessToken}`, host, 'x-request-id': request.id };
-  let captured: Record<string, string | string[] | undefined> = {};
-  // reply-from reads a streamed body from request.body; a buffered one is handed over (and can be sent again).
-  request.body = body.kind === 'streamed' ? body.stream : undefined;
-  const from = (reply as unknown as { from: (source: string, options: Record<string, unknown>) => void }).from;
-  from.call(reply, url, {
-    queryString: () => target.query,
-    ...(body.kind === 'buffered' ? { body: body.buffer, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : {}),
-    rewriteRequestHeaders: (_request: unknown, headers: Record<string, string | string[] | undefined>) =>
-      upstreamHeaders(headers as Record<string, string>, extra),
-    // Headers are set by onAnswer (after the 401 and size checks), not copied by the library.
-    rewriteHeaders: (headers: Record<string, string | string[] | undefined>) => {
-      captured = headers;
-      return {};
-    },
-    onResponse: (_request: unknown, _reply: unknown, response: { statusCode: number; stream: Readable }) =>
-      onAnswer({ status: response.statusCode, headers: captured, stream: response.stream }),
-    onError: (_reply: unknown, { error }: { error: unknown }) => onFailure(error),
-  });
-}
-
-/** Forwards through the provider's own `authorizedFetch` (a DPoP proof per request, its transport). */
-async function viaProvider(
-  provider: Provider,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  token: Token,
-  url: string,
-  body: ProxyBody,
-  limits: ProxyLimits,
-  onAnswer: (answer: UpstreamAnswer) => void,
-  onFailure: (error: unknown) => void,
-): Promise<void> {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(upstreamHeaders(request.headers, { 'x-request-id': request.id }))) {
-    if (name === 'content-length') continue;
-    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-    else headers.set(name, value);
-  }
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new UpstreamTimeoutError()), limits.responseTimeoutMs);
-  const onClose = () => controller.abort();
-  reply.raw.once('close', onClose);
-  let response: Response;
-  try {
-    const init: RequestInit & { duplex?: 'half' } = {
-      method: request.method,
-      headers,
-      signal: controller.signal,
-      ...(body.kind === 'buffered' ? { body: body.buffer } : body.kind === 'streamed' ? { body: Readable.toWeb(body.stream) as ReadableStream, duplex: 'half' } : {}),
-    };
-    response = await provider.authorizedFetch!(new Request(url, init), token);
-  } catch (error) {
-    onFailure(controller.signal.aborted && controller.signal.reason instanceof UpstreamTimeoutError ? controller.signal.reason : error);
-    return;
-  } finally {
-    clearTimeout(timer);
-    reply.raw.off('close', onClose);
-  }
-  onAnswer({
-    status: response.status,
-    headers: fromHeaders(response.headers),
-    stream: response.body === null ? undefined : Readable.fromWeb(response.body as NodeReadableStream),
-  });
-}
-
-/** No answer headers within `proxy.responseTimeoutMs` (the DPoP path, which has no undici timeouts of its own). */
-class UpstreamTimeoutError extends Error {
-  override readonly name = 'UpstreamTimeoutError';
-}
-
-/** The typed answer for a call that got no usable answer from upstream. */
-function upstreamFailure(error: unknown, limits: ProxyLimits): BrokerError {
-  const cause = (error as { cause?: unknown } | null)?.cause;
-  if (error instanceof BodyTooLargeError || cause instanceof BodyTooLargeError) {
-    return { status: 413, code: 'payload_too_large', message: `Request bodies through the proxy are limited to ${limits.maxBodyBytes} bytes` };
-  }
-  const codes = [error, cause, (cause as { cause?: unknown } | null)?.cause].map((e) => (e as { code?: unknown } | null)?.code);
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  if (error instanceof UpstreamTimeoutError || status === 504 || codes.some((code) => TIMEOUT_CODES.has(String(code)))) {
-    return { status: 504, code: 'upstream_timeout', message: 'The API did not answer within the proxy timeouts (proxy.connectTimeoutMs, proxy.responseTimeoutMs)' };
-  }
-  if (codes.includes('UND_ERR_HEADERS_OVERFLOW')) {
-    return { status: 502, code: 'upstream_invalid_response', message: "The API's response headers are over proxy.maxResponseHeaderBytes" };
-  }
-  return { status: 502, code: 'upstream_unavailable', message: 'The API could not be reached, or closed the connection without an answer' };
-}
-
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', 'FST_REPLY_FROM_GATEWAY_TIMEOUT']);
 const TIMED_OUT = new Error('timed out');
 const TOKEN_TIMEOUT: BrokerError = { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 };
-
-function contentLength(headers: Readonly<Record<string, string | string[] | undefined>>): number | undefined {
-  const value = headers['content-length'];
-  if (typeof value !== 'string' || value === '') return undefined;
-  const length = Number(value);
-  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
-}
-
-/** Drops an upstream body: read to the end (the connection can be reused), or destroyed (too large). */
-function discard(stream: Readable | undefined, destroy = false): void {
-  if (stream === undefined) return;
-  stream.on('error', () => {});
-  if (destroy) stream.destroy();
-  else stream.resume();
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
 
 /** `promise`, or a rejection with TIMED_OUT after `ms`. */
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -461,38 +247,70 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** Writes the audit line and counts the call, once its answer is done. */
-function record(request: FastifyRequest, reply: FastifyReply, deps: ProxyDeps): void {
-  const call = request.proxyCall;
-  if (call === undefined || call.recorded) return;
-  call.recorded = true;
-  const admission = request.brokerAudit;
-  const consumer = call.consumer?.name ?? admission?.consumer;
-  const provider = call.provider ?? admission?.provider;
-  const code = call.code ?? (call.consumer === undefined ? admission?.code : undefined);
-  const status = reply.statusCode;
-  deps.metrics.answered(provider ?? '-', consumer ?? '-', status);
-  if (code !== undefined) deps.metrics.refusal(code);
-  if (deps.audit === undefined) return;
-  const bytesOut = typeof call.bytesOut === 'function' ? call.bytesOut() : call.bytesOut;
-  deps.audit.line(
-    proxyAuditLine({
-      reqId: request.id,
-      consumer,
-      keyId: admission?.keyId,
-      ip: request.ip,
-      provider,
-      method: request.method,
-      path: call.path,
-      status,
-      code,
-      upstreamStatus: call.upstreamStatus,
-      upstreamMs: call.upstreamMs,
-      totalMs: round(reply.elapsedTime),
-      bytesIn: typeof call.bytesIn === 'function' ? call.bytesIn() : call.bytesIn,
-      bytesOut,
-      replayed: call.replayed,
-      fingerprint: call.token === undefined ? undefined : fingerprint(call.token),
-    }),
-  );
+/** What a call needs once it is known to be allowed, or the answer refusing it. */
+type Checked =
+  | { readonly id: string; readonly provider: Provider; readonly target: UpstreamTarget; readonly url: string; readonly host: string; readonly body: ProxyBody }
+  | BrokerError;
+
+/** The checks before anything goes upstream: an API base, a safe path, the allow rules, the body within its limit. */
+async function preflight(
+  request: FastifyRequest<{ Params: { provider: string } }>,
+  consumer: Consumer,
+  call: ProxyCall,
+  limits: ProxyLimits,
+  providers: ReadonlyMap<string, Provider>,
+): Promise<Checked> {
+  const id = request.params.provider;
+  call.provider = id;
+  const provider = providers.get(id);
+  if (provider?.apiBaseUrl === undefined) {
+    return { status: 404, code: 'no_api_base', message: `Provider "${id}" has no API base URL to proxy to (apiBaseUrl)` };
+  }
+  const target = upstreamTarget(request.raw.url ?? '', PREFIX_LENGTH);
+  if (typeof target === 'string') return { status: 400, code: 'bad_path', message: pathProblemMessage(target) };
+  call.path = target.decodedPath;
+  const base = apiBase(provider.apiBaseUrl);
+  const url = upstreamUrl(base, target);
+  if (url === undefined) return { status: 400, code: 'bad_path', message: 'The path leaves the API base' };
+  const method = request.method;
+  if (!allowedByRules(consumer.allow, id, method, target.decodedPath)) {
+    return { status: 403, code: 'proxy_not_allowed', message: `Consumer "${consumer.name}" may not ${method} this path of "${id}"` };
+  }
+  const payload = request.body as Readable | undefined;
+  const declared = Number(request.headers['content-length'] ?? 0);
+  const body = declared > limits.maxBodyBytes ? 'too_large' : await prepareBody(payload, limits);
+  if (body === 'too_large') {
+    // Read and dropped (within the socket's request timeout), so the consumer gets the answer rather than a reset.
+    payload?.resume();
+    return { status: 413, code: 'payload_too_large', message: `Request bodies through the proxy are limited to ${limits.maxBodyBytes} bytes` };
+  }
+  call.bytesIn = body.bytes;
+  if (body.kind !== 'none' && (method === 'GET' || method === 'HEAD')) {
+    return { status: 400, code: 'bad_request', message: `${method} calls carry no body` };
+  }
+  return { id, provider, target, url, host: base.host, body };
+}
+
+/** Sends the API's answer on (streamed, counted when its length is unknown), or the refusal of one too large. */
+function passBack(reply: FastifyReply, call: ProxyCall, answer: UpstreamAnswer, maxResponseBytes: number): BrokerError | undefined {
+  const length = contentLength(answer.headers);
+  if (length !== undefined && length > maxResponseBytes) {
+    discard(answer.stream, true);
+    return { status: 502, code: 'upstream_response_too_large', message: `The API's answer is over proxy.maxResponseBytes (${maxResponseBytes} bytes)` };
+  }
+  reply.code(answer.status).headers(consumerHeaders(answer.headers, reply.request.id));
+  if (answer.stream === undefined) {
+    reply.send();
+  } else if (length !== undefined) {
+    call.bytesOut = length;
+    reply.send(answer.stream);
+  } else {
+    const counter = new ByteCounter(maxResponseBytes);
+    call.bytesOut = () => counter.bytes;
+    pipeline(answer.stream, counter, (error) => {
+      if (error !== undefined && error !== null) call.code = error.name === 'ResponseTooLargeError' ? 'upstream_response_too_large' : 'upstream_unavailable';
+    });
+    reply.send(counter);
+  }
+  return undefined;
 }

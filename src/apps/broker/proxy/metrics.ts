@@ -31,7 +31,8 @@ export class ProxyMetrics {
       collect() {
         this.reset();
         for (const [provider, byConsumer] of requests) {
-          for (const [consumer, byClass] of byConsumer) for (const [statusClass, count] of byClass) this.inc({ provider, consumer, status_class: statusClass }, count);
+          for (const [consumer, byClass] of byConsumer)
+            for (const [statusClass, count] of byClass) this.inc({ provider, consumer, status_class: statusClass }, count);
         }
       },
     });

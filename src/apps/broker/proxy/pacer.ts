@@ -18,7 +18,9 @@ export interface CallPacer {
 const granted = Promise.resolve();
 
 /** No budget: every call goes at once, 429s are only passed back. */
-export const PASS_THROUGH_PACER: CallPacer = Object.freeze({
+export const PASS_THROUGH_PACER: CallPacer & { readonly passThrough: true } = Object.freeze({
   acquire: () => granted,
   reportRateLimited: () => granted,
+  // Lets the proxy skip the per-call signal and listener a real budget needs.
+  passThrough: true as const,
 });
