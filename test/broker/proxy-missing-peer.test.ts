@@ -3,12 +3,13 @@
  * naming the package, and the proxy routes answer 501 `proxy_unavailable` with that line.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type * as Library from '../../src/apps/broker/proxy/library.js';
 import { bearer, KEYS, startHarness, type BrokerHarness } from './helpers.js';
 
 // loadReplyFrom answers undefined when the import fails with ERR_MODULE_NOT_FOUND naming the package
 // (proxy-sidecar.test.ts checks that); here the whole broker runs as it then does.
 vi.mock('../../src/apps/broker/proxy/library.js', async (original) => ({
-  ...(await original<typeof import('../../src/apps/broker/proxy/library.js')>()),
+  ...(await original<typeof Library>()),
   loadReplyFrom: () => Promise.resolve(undefined),
 }));
 
