@@ -17,6 +17,8 @@ export class ProxyMetrics {
   /** reason → count. */
   readonly #refusals = new Map<string, number>();
   readonly #latency: Histogram<'provider'>;
+  /** Per provider, the histogram's child: the label set is hashed once, not on every call. */
+  readonly #latencyBy = new Map<string, { observe(value: number): void }>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -77,7 +79,9 @@ export class ProxyMetrics {
 
   /** Observes one upstream round trip (to response headers). */
   upstream(provider: string, seconds: number): void {
-    this.#latency.observe({ provider }, seconds);
+    let child = this.#latencyBy.get(provider);
+    if (child === undefined) this.#latencyBy.set(provider, (child = this.#latency.labels({ provider })));
+    child.observe(seconds);
   }
 
   /** Counts one upstream 401. */
