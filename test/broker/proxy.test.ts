@@ -120,4 +120,28 @@ describe('broker proxy × emulator', () => {
     expect(harness.emulator.stats().providers['alternative-payments'].apiCalls.ok).toBe(0);
     expect(harness.logs.filter((line) => line.includes('"type":"proxy"'))).toHaveLength(4);
   });
+
+  it('a reload that makes a provider DPoP-bound refuses its raw tokens from then on', async () => {
+    const withIdp = (dpop: boolean) => (emulator: Parameters<typeof baseConfig>[0]) => {
+      const config = baseConfig(emulator);
+      const idp = {
+        type: 'oauth2' as const,
+        clientId: 'c',
+        clientSecretEnv: 'AP_SECRET',
+        tokenUrl: 'http://127.0.0.1:9/token',
+        apiBaseUrl: 'http://127.0.0.1:9/api',
+      };
+      return {
+        ...config,
+        providers: { ...config.providers, idp: dpop ? { ...idp, dpop: true as const } : idp },
+        consumers: [{ name: 'billing', keySha256: keyDigest(KEYS.billing), providers: ['ap', 'idp'] }],
+      };
+    };
+    harness = await startHarness({ config: withIdp(false) });
+    expect((await harness.get('/v1/tokens/idp', bearer(KEYS.billing))).json).not.toMatchObject({ error: { code: 'proxy_only' } });
+    harness.broker.reload(withIdp(true)(harness.emulator), { env: { AP_SECRET: 'x', AUTOPAY_SECRET: 'y', WRONG_SECRET: 'z' } });
+    const refused = await harness.get('/v1/tokens/idp', bearer(KEYS.billing));
+    expect(refused.status).toBe(403);
+    expect(refused.json).toMatchObject({ error: { code: 'proxy_only' } });
+  });
 });

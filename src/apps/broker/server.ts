@@ -172,7 +172,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       for (const [id, provider] of fresh.providers) {
         if (resolved.providers.get(id)?.cacheKey !== provider.cacheKey) tokens.register(id, provider);
       }
-      resolved = { ...resolved, providers: fresh.providers, consumers: fresh.consumers, secrets: fresh.secrets };
+      resolved = { ...resolved, providers: fresh.providers, proxyOnlyProviders: fresh.proxyOnlyProviders, consumers: fresh.consumers, secrets: fresh.secrets };
       live = liveOf(resolved);
       logger.info({ providers: [...fresh.providers.keys()], consumers: fresh.consumers.length }, 'config reloaded');
     },
