@@ -43,6 +43,7 @@ describe('docs/proxy.md', () => {
     const python = block('python');
     const code = python.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
     expect(code.length).toBeLessThanOrEqual(10);
+    expect(code.length).toBe(7); // the README says seven
     if (!(await has('python3', ['--version']))) return context.skip('python3 is not installed');
     const file = join(dir, 'customers.py');
     writeFileSync(file, python);

@@ -220,6 +220,17 @@ describe('broker proxy: bad input and bad upstreams', () => {
     expect(json(answer)).toMatchObject({ bytes: 100 * 1024 });
   });
 
+  it('HEAD and OPTIONS go through; a GET with a body is refused', async () => {
+    const head = await raw(harness.url, 'HEAD', '/v1/proxy/up/things');
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    expect(upstream.seen.at(-1)).toMatchObject({ method: 'HEAD', url: '/api/things' });
+    expect((await raw(harness.url, 'OPTIONS', '/v1/proxy/up/things')).status).toBe(200);
+    const withBody = await raw(harness.url, 'GET', '/v1/proxy/up/things', { 'content-type': 'application/json' }, '{"a":1}');
+    expect(withBody.status).toBe(400);
+    expect(json(withBody).error?.code).toBe('bad_request');
+  });
+
   it('an upstream that hangs: 504 upstream_timeout', async () => {
     const answer = await raw(harness.url, 'GET', '/v1/proxy/up/hang');
     expect(answer.status).toBe(504);
@@ -331,6 +342,55 @@ describe('broker proxy: the upstream certificate is checked', () => {
       await harness.close();
       api.closeAllConnections();
       await new Promise((resolve) => api.close(resolve));
+    }
+  });
+});
+
+describe('broker proxy: slow uploads', () => {
+  it('a body that does not arrive within limits.requestTimeoutMs is cut off', async () => {
+    const upstream = await startUpstream();
+    const harness = await startHarness({
+      config: (emulator): BrokerConfig => ({
+        listen: { host: '127.0.0.1', port: 0 },
+        ops: { host: '127.0.0.1', port: 0 },
+        store: { type: 'memory' },
+        providers: {
+          up: {
+            type: 'autopay',
+            clientId: AUTOPAY_CLIENT.clientId,
+            clientSecretEnv: 'AUTOPAY_SECRET',
+            tokenUrl: emulator.autopayTokenUrl,
+            apiBaseUrl: `${upstream.url}/api`,
+          },
+        },
+        consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['up'] }],
+        limits: { requestTimeoutMs: 500 },
+        proxy: { replayBufferBytes: 0 },
+      }),
+    });
+    try {
+      const { hostname, port } = new URL(harness.url);
+      const outcome = await new Promise<string>((resolve) => {
+        const req = httpRequest({ hostname, port, method: 'PUT', path: '/v1/proxy/up/slow', headers: { 'x-api-key': KEY }, agent: false }, (res) => {
+          res.resume();
+          resolve(`status ${res.statusCode}`);
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code}`));
+        let sent = 0;
+        const timer = setInterval(() => {
+          if (req.destroyed || sent++ > 20) {
+            clearInterval(timer);
+            req.end();
+            return;
+          }
+          req.write(Buffer.alloc(10));
+        }, 150);
+      });
+      expect(outcome).toMatch(/^(status 408|error E(CONNRESET|PIPE))$/);
+      expect(upstream.seen.filter((s) => s.url === '/api/slow' && s.bytes >= 200)).toEqual([]);
+    } finally {
+      await harness.close();
+      await upstream.close();
     }
   });
 });

@@ -13,6 +13,14 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+/** A request body still arriving when its deadline passed (slow-loris protection for the upstream pool). */
+export class BodyTimeoutError extends Error {
+  override readonly name = 'BodyTimeoutError';
+  constructor() {
+    super('The request body did not arrive within limits.requestTimeoutMs');
+  }
+}
+
 /** The request body, as the forwarder sends it. */
 export type ProxyBody =
   | { readonly kind: 'none'; readonly bytes: 0 }
@@ -24,13 +32,18 @@ const NONE: ProxyBody = Object.freeze({ kind: 'none', bytes: 0 });
 /**
  * Reads up to `replayBufferBytes` of `payload`: a body that ends within that is buffered (replayable);
  * a longer one is streamed on — what was read first, then the rest — and fails with
- * {@link BodyTooLargeError} past `maxBodyBytes`.
+ * {@link BodyTooLargeError} past `maxBodyBytes`. The whole body must arrive within `timeoutMs`, or it
+ * fails with {@link BodyTimeoutError}: Node's own request timeout does not cut a body that trickles in
+ * once the handler runs (tested), and a trickling body would hold one of the upstream pool's connections.
  */
 export async function prepareBody(
   payload: Readable | undefined,
-  limits: { replayBufferBytes: number; maxBodyBytes: number },
+  limits: { replayBufferBytes: number; maxBodyBytes: number; timeoutMs: number },
 ): Promise<ProxyBody | 'too_large'> {
   if (payload === undefined) return NONE;
+  const timer = setTimeout(() => payload.destroy(new BodyTimeoutError()), limits.timeoutMs);
+  const done = () => clearTimeout(timer);
+  payload.once('end', done).once('close', done);
   const iterator = payload[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const head: Buffer[] = [];
   let size = 0;

@@ -10,7 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Token } from '../../../base/token.js';
 import type { Provider } from '../../../providers/provider.js';
 import type { BrokerError } from '../errors.js';
-import { BodyTooLargeError, type ProxyBody } from './body.js';
+import { BodyTimeoutError, BodyTooLargeError, type ProxyBody } from './body.js';
 import type { ProxyLimits } from './config.js';
 import { fromHeaders, upstreamHeaders } from './headers.js';
 import type { UpstreamTarget } from './path.js';
@@ -112,6 +112,9 @@ class UpstreamTimeoutError extends Error {
 /** The typed answer for a call that got no usable answer from upstream. */
 export function upstreamFailure(error: unknown, limits: ProxyLimits): BrokerError {
   const cause = (error as { cause?: unknown } | null)?.cause;
+  if (error instanceof BodyTimeoutError || cause instanceof BodyTimeoutError) {
+    return { status: 408, code: 'request_timeout', message: 'The request body did not arrive within limits.requestTimeoutMs' };
+  }
   if (error instanceof BodyTooLargeError || cause instanceof BodyTooLargeError) {
     return { status: 413, code: 'payload_too_large', message: `Request bodies through the proxy are limited to ${limits.maxBodyBytes} bytes` };
   }

@@ -144,7 +144,13 @@ function proxyHandler(deps: ProxyDeps) {
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) record(request, reply, deps);
     });
-    const checked = await preflight(request, consumer, call, limits, deps.providers());
+    let checked: Checked;
+    try {
+      checked = await preflight(request, consumer, call, limits, deps.providers(), deps.tokenTimeoutMs);
+    } catch (error) {
+      // The body failed while it was being read (its deadline passed, the consumer went away).
+      checked = upstreamFailure(error, limits);
+    }
     if (!('body' in checked)) {
       if (checked.code === 'payload_too_large') reply.header('connection', 'close');
       return refuse(reply, call, checked);
@@ -259,6 +265,7 @@ async function preflight(
   call: ProxyCall,
   limits: ProxyLimits,
   providers: ReadonlyMap<string, Provider>,
+  bodyTimeoutMs: number,
 ): Promise<Checked> {
   const id = request.params.provider;
   call.provider = id;
@@ -278,7 +285,7 @@ async function preflight(
   }
   const payload = request.body as Readable | undefined;
   const declared = Number(request.headers['content-length'] ?? 0);
-  const body = declared > limits.maxBodyBytes ? 'too_large' : await prepareBody(payload, limits);
+  const body = declared > limits.maxBodyBytes ? 'too_large' : await prepareBody(payload, { ...limits, timeoutMs: bodyTimeoutMs });
   if (body === 'too_large') {
     // Read and dropped (within the socket's request timeout), so the consumer gets the answer rather than a reset.
     payload?.resume();
