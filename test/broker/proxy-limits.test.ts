@@ -23,12 +23,14 @@ interface Seen {
   bytes: number;
 }
 
-async function startUpstream(): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
+async function startUpstream(): Promise<{ url: string; seen: Seen[]; resets: () => number; close(): Promise<void> }> {
   const seen: Seen[] = [];
+  let resets = 0;
   const ten = Buffer.alloc(10 * 1024 * 1024, 'x');
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0]!;
     if (path === '/api/reset') {
+      resets++;
       req.socket.destroy();
       return;
     }
@@ -46,6 +48,9 @@ async function startUpstream(): Promise<{ url: string; seen: Seen[]; close(): Pr
       } else if (path === '/api/huge-headers') {
         res.writeHead(200, { 'x-huge': 'h'.repeat(40_000) });
         res.end('{}');
+      } else if (path === '/api/unavailable') {
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' });
+        res.end('{"error":"maintenance"}');
       } else if (path === '/api/unauthorized') {
         res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' });
         res.end('{"error":"invalid_token"}');
@@ -59,6 +64,7 @@ async function startUpstream(): Promise<{ url: string; seen: Seen[]; close(): Pr
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
+    resets: () => resets,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -237,10 +243,23 @@ describe('broker proxy: bad input and bad upstreams', () => {
     expect(json(answer).error?.code).toBe('upstream_timeout');
   });
 
-  it('an upstream that resets the connection: 502 upstream_unavailable', async () => {
+  it('an upstream that resets the connection: 502 upstream_unavailable; a POST is never sent twice, a GET is retried once', async () => {
+    const before = upstream.resets();
     const answer = await raw(harness.url, 'POST', '/v1/proxy/up/reset', { 'content-type': 'application/json' }, '{}');
     expect(answer.status).toBe(502);
     expect(json(answer).error?.code).toBe('upstream_unavailable');
+    expect(upstream.resets() - before).toBe(1);
+    const get = await raw(harness.url, 'GET', '/v1/proxy/up/reset');
+    expect(get.status).toBe(502);
+    expect(upstream.resets() - before).toBe(3);
+  });
+
+  it('an upstream 503 goes back as it is, sent once (the library would retry a GET ten times)', async () => {
+    const before = upstream.seen.filter((s) => s.url === '/api/unavailable').length;
+    const answer = await raw(harness.url, 'GET', '/v1/proxy/up/unavailable');
+    expect(answer.status).toBe(503);
+    expect(json(answer)).toEqual({ error: 'maintenance' });
+    expect(upstream.seen.filter((s) => s.url === '/api/unavailable').length - before).toBe(1);
   });
 
   it('an upstream whose headers are too large: 502 upstream_invalid_response', async () => {

@@ -22,6 +22,18 @@ export interface UpstreamAnswer {
   readonly stream: Readable | undefined;
 }
 
+/** Methods retried once on a connection the upstream had closed (idempotent, RFC 9110 §9.2.2, and bodiless). */
+const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * reply-from's retry policy for one call: once, at once, an idempotent call without a body whose
+ * kept-alive connection turned out closed by the upstream (`UND_ERR_SOCKET`). Nothing else — never a
+ * POST (a payment must not be sent twice), never on an answer (a 503 goes back as it is).
+ */
+function retryDelay({ err, req, attempt }: { err?: { code?: string } | null; req: { method: string; body?: unknown }; attempt: number }): number | null {
+  return attempt === 0 && err?.code === 'UND_ERR_SOCKET' && RETRYABLE.has(req.method) && (req.body === undefined || req.body === '') ? 1 : null;
+}
+
 /** Forwards through reply-from (undici), `Authorization: Bearer`. */
 export function viaLibrary(
   request: FastifyRequest,
@@ -41,6 +53,7 @@ export function viaLibrary(
   const from = (reply as unknown as { from: (source: string, options: Record<string, unknown>) => void }).from;
   from.call(reply, url, {
     queryString: () => target.query,
+    retryDelay,
     ...(body.kind === 'buffered' ? { body: body.buffer, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : {}),
     rewriteRequestHeaders: (_request: unknown, headers: Record<string, string | string[] | undefined>) =>
       upstreamHeaders(headers as Record<string, string>, extra),

@@ -21,7 +21,7 @@ import { newCall, record, round, type ProxyCall } from './call.js';
 import { allowedByRules, type ProxyLimits } from './config.js';
 import { contentLength, discard, upstreamFailure, viaLibrary, viaProvider, type UpstreamAnswer } from './forward.js';
 import { consumerHeaders, toHeaders } from './headers.js';
-import { loadReplyFrom, MISSING_LIBRARY_MESSAGE, type ReplyFromImport } from './library.js';
+import { loadReplyFrom, MISSING_LIBRARY_MESSAGE } from './library.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { CallPacer } from './pacer.js';
 import { apiBase, pathProblemMessage, upstreamTarget, upstreamUrl, type UpstreamTarget } from './path.js';
@@ -58,8 +58,6 @@ export interface ProxyDeps {
   readonly metrics: ProxyMetrics;
   /** Where audit lines go; undefined when the audit log is off. */
   readonly audit: { line(text: string): void } | undefined;
-  /** Tests: replaces `import('@fastify/reply-from')`. */
-  readonly importLibrary?: ReplyFromImport;
 }
 
 /**
@@ -69,16 +67,15 @@ export interface ProxyDeps {
 export function registerProxyRoutes(app: FastifyInstance, deps: ProxyDeps): void {
   app.decorateRequest('proxyCall', undefined);
   void app.register(async (scope) => {
-    const replyFrom = await loadReplyFrom(deps.importLibrary);
+    const replyFrom = await loadReplyFrom();
     if (replyFrom === undefined) {
       scope.log.error(MISSING_LIBRARY_MESSAGE);
     } else {
       const { limits } = deps;
       await scope.register(replyFrom, {
-        // No retries of the library's own (it retries GET on 503 ten times by default); one retry, of an
-        // idempotent call, on a kept-alive connection the upstream had closed (see retryDelay).
-        retryMethods: ['GET', 'HEAD', 'OPTIONS'],
-        retryDelay: ({ err, attempt }: { err?: { code?: string } | null; attempt: number }) => (attempt === 0 && err?.code === 'UND_ERR_SOCKET' ? 1 : null),
+        // The library retries a GET answered 503 up to ten times unless no method is retryable; the one
+        // retry the proxy allows is its own (forward.ts, `retryDelay`).
+        retryMethods: [],
         disableRequestLogging: true,
         undici: {
           connections: 128,
