@@ -196,7 +196,9 @@ async function main(): Promise<void> {
       if (first.status !== 200) throw new Error(`${kind}: first request answered ${first.status}`);
       await first.arrayBuffer();
     }
-    console.log(`warming up both (2 s each), then ${ROUNDS} alternating rounds of ${(DURATION_S / ROUNDS).toFixed(1)} s per target, ${CONNECTIONS} connections…`);
+    console.log(
+      `warming up both (2 s each), then ${ROUNDS} alternating rounds of ${(DURATION_S / ROUNDS).toFixed(1)} s per target, ${CONNECTIONS} connections…`,
+    );
     for (const kind of ['bare', 'broker'] as const) await autocannon({ url: urlOf(kind), connections: CONNECTIONS, duration: 2, headers });
     for (let round = 0; round < ROUNDS; round++) {
       for (const kind of round % 2 === 0 ? (['bare', 'broker'] as const) : (['broker', 'bare'] as const)) {
