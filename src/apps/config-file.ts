@@ -165,6 +165,8 @@ const oauth2Section = z.strictObject({
   resource: optionalString,
   authMethod: z.enum(['client_secret_basic', 'client_secret_post']).optional(),
   apiBaseUrl: optionalString,
+  /** DPoP-bound tokens (RFC 9449) with a key made at start; the broker serves such a provider through its proxy only. */
+  dpop: z.literal(true).optional(),
 });
 
 /** One `providers.<id>` section, for the command and the broker alike. */
@@ -231,6 +233,7 @@ function buildProvider(section: z.output<typeof providerSectionSchema>, clientSe
         resource: section.resource,
         authMethod: section.authMethod,
         apiBaseUrl: section.apiBaseUrl,
+        dpop: section.dpop,
       });
   }
 }

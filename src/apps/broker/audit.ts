@@ -97,4 +97,9 @@ export class AuditLog {
     this.#pending = '';
     this.#destination.write(batch);
   }
+
+  /** Writes a line made elsewhere (the proxy's, `"type":"proxy"`), newline-terminated. */
+  line(text: string): void {
+    this.#destination.write(text);
+  }
 }

@@ -23,6 +23,7 @@ import { ConfigError, type ConfigIssue } from '../../base/errors.js';
 import { inSource, issuePath } from '../../base/zod-issues.js';
 import type { TokenManagerOptions } from '../../core/options.js';
 import type { Provider } from '../../providers/provider.js';
+import { proxySectionSchema, resolveProxyLimits, sidecarIssues, type ProxyLimits } from './proxy/config.js';
 import { resolveConsumers, resolveTls, type Consumer, type ConsumerConfig, type ResolvedTls, type TlsConfig } from './consumers.js';
 
 const envName = z.string().regex(ENV_NAME, 'must be an environment variable name');
@@ -90,10 +91,14 @@ const auditSchema = z.strictObject({
   file: optionalString,
 });
 
-const listenSchema = z.strictObject({
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(0).max(65_535).optional(),
-});
+const listenSchema = z
+  .strictObject({
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(0).max(65_535).optional(),
+    /** A unix socket to listen on instead of host and port (the sidecar shape; docs/proxy.md). */
+    path: z.string().min(1).max(100).optional(),
+  })
+  .refine((listen) => listen.path === undefined || (listen.host === undefined && listen.port === undefined), 'give either path or host and port');
 
 /** Top level: each section is checked on its own below, so one bad section does not hide the others' problems. */
 const topSchema = z.strictObject({
@@ -108,6 +113,7 @@ const topSchema = z.strictObject({
   consumers: z.array(z.unknown()).min(1, 'must list at least one consumer'),
   limits: z.unknown().optional(),
   tokens: z.unknown().optional(),
+  proxy: z.unknown().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 });
 
@@ -121,6 +127,8 @@ export interface BrokerConfig {
     readonly host?: string;
     /** The port; 0 for a free one. */
     readonly port?: number;
+    /** A unix socket path instead of host and port (the sidecar shape, docs/proxy.md). */
+    readonly path?: string;
   };
   /** The operations listener (`/metrics`, `/healthz`, `/readyz`); default `127.0.0.1:8081`. */
   readonly ops?: z.input<typeof opsSchema>;
@@ -140,6 +148,8 @@ export interface BrokerConfig {
   readonly limits?: Partial<BrokerLimits>;
   /** Token manager options: timeouts, retries, the issuance guard, cool-downs. */
   readonly tokens?: z.input<typeof tokensSchema>;
+  /** The proxy's limits (docs/proxy.md). */
+  readonly proxy?: z.input<typeof proxySectionSchema>;
   /** Log level of the broker's JSON log (default `info`: one access-log line per request). */
   readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -168,12 +178,17 @@ export type ResolvedStore =
 /** Everything the server needs, validated, with secrets loaded.
  * The command's plumbing, leaving this entry point (issue 24); not part of the documented API. @internal */
 export interface ResolvedBrokerConfig {
-  readonly listen: { readonly host: string; readonly port: number };
+  /** `path` (a unix socket) or host and port. */
+  readonly listen: { readonly host: string; readonly port: number; readonly path: string | undefined };
   readonly ops: { readonly host: string; readonly port: number; readonly storeOutage: 'degraded' | 'not_ready' };
   readonly providers: ReadonlyMap<string, Provider>;
   readonly store: ResolvedStore;
   readonly consumers: readonly Consumer[];
   readonly limits: BrokerLimits;
+  /** The proxy's limits. */
+  readonly proxy: ProxyLimits;
+  /** Providers whose tokens are DPoP-bound: served through the proxy only. */
+  readonly proxyOnlyProviders: ReadonlySet<string>;
   readonly tokens: Omit<TokenManagerOptions, 'providers' | 'store' | 'logger'>;
   readonly logLevel: string;
   readonly audit: { readonly enabled: boolean; readonly file: string | undefined };
@@ -284,6 +299,8 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
   const audit = check(auditSchema, source.audit ?? {}, ['audit']);
   const limits = check(limitsSchema, source.limits ?? {}, ['limits']);
   const tokens = check(tokensSchema, source.tokens ?? {}, ['tokens']);
+  const proxy = check(proxySectionSchema, source.proxy ?? {}, ['proxy']);
+  const proxyOnlyProviders = new Set<string>();
 
   // Providers: schema, secret, then the factory's own checks (URL policy…), renamed to the file's paths.
   const providers = new Map<string, Provider>();
@@ -295,6 +312,7 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
     const loaded = loadProviderSection(section, { env, baseDir }, (field, message) => add([...path, ...field], message));
     if (loaded === undefined) continue;
     const { provider, secret } = loaded;
+    if (loaded.section.type === 'oauth2' && loaded.section.dpop === true) proxyOnlyProviders.add(id);
     secrets.push(secret);
     if (provider !== undefined) providers.set(id, provider);
   }
@@ -310,6 +328,7 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
     add,
     check,
   );
+  if (listen !== undefined) sidecarIssues(consumers, { host: listen.host ?? '127.0.0.1', path: listen.path }, add);
 
   if (
     issues.length > 0 ||
@@ -318,6 +337,7 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
     audit === undefined ||
     limits === undefined ||
     tokens === undefined ||
+    proxy === undefined ||
     store === undefined ||
     top === undefined ||
     (source.tls !== undefined && tls === undefined)
@@ -325,12 +345,14 @@ export function resolveBrokerConfig(raw: unknown, load: LoadContext = {}): Resol
     throw new ConfigError(issues.length > 0 ? issues : [{ path: at([]), message: 'is invalid' }]);
   }
   return {
-    listen: { host: listen.host ?? '127.0.0.1', port: listen.port ?? 8080 },
+    listen: { host: listen.host ?? '127.0.0.1', port: listen.port ?? 8080, path: listen.path === undefined ? undefined : resolve(baseDir, listen.path) },
     ops: { host: ops.host ?? DEFAULT_OPS.host, port: ops.port ?? DEFAULT_OPS.port, storeOutage: ops.storeOutage ?? 'degraded' },
     providers,
     store,
     consumers,
     limits: { ...DEFAULT_LIMITS, ...definedOnly(limits) },
+    proxy: resolveProxyLimits(proxy),
+    proxyOnlyProviders,
     tokens: { ...definedOnly(tokens), retry: { maxRetryAfterMs: BROKER_MAX_RETRY_AFTER_MS, ...definedOnly(tokens.retry ?? {}) } },
     logLevel: top.logLevel ?? 'info',
     tls,

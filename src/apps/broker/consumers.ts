@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { PROVIDER_ID } from '../config-file.js';
+import { allowRuleSchema, proxyConsumerIssues, resolveAllowRules, type AllowRule } from './proxy/config.js';
 
 type Add = (path: readonly PropertyKey[], message: string) => void;
 type Check = <S extends z.ZodType>(schema: S, value: unknown, path: readonly PropertyKey[]) => z.output<S> | undefined;
@@ -34,6 +35,12 @@ const consumerSchema = z.strictObject({
   providers: z.array(z.string()).min(1, 'must list at least one provider id'),
   /** Optional: token requests this consumer may make per minute (all providers); beyond it, 429. */
   requestsPerMinute: z.number().int().min(1).max(10_000_000).optional(),
+  /** The proxy: methods and path prefixes this consumer may call, per provider (docs/proxy.md). */
+  allow: z.array(allowRuleSchema).optional(),
+  /** Served through the proxy only: `GET /v1/tokens/…` is refused. */
+  proxyOnly: z.boolean().optional(),
+  /** Sidecar: the consumer of requests that present no key (needs a unix socket or loopback listener; proxy only). */
+  anonymous: z.literal(true).optional(),
 });
 
 /** One consumer of the config file. */
@@ -54,6 +61,12 @@ export interface Consumer {
   readonly providers: ReadonlySet<string>;
   /** Token requests per minute, when limited. */
   readonly requestsPerMinute: number | undefined;
+  /** The proxy's method and path rules; undefined: whatever `providers` allows. */
+  readonly allow: readonly AllowRule[] | undefined;
+  /** Refused raw tokens: the proxy only (always so for an anonymous consumer). */
+  readonly proxyOnly: boolean;
+  /** The consumer of requests that present no key (sidecar). */
+  readonly anonymous: boolean;
 }
 
 /** Validates the consumers; every problem goes to `add`. */
@@ -73,7 +86,9 @@ export function resolveConsumers(
     if (names.has(consumer.name)) add([...path, 'name'], 'is used by another consumer');
     names.add(consumer.name);
     const byCertificate = consumer.certFingerprint256 !== undefined || consumer.certSubject !== undefined;
-    if (consumer.keySha256 === undefined && !byCertificate) add([...path, 'keySha256'], 'is required (or certFingerprint256 / certSubject with tls.caFile)');
+    proxyConsumerIssues(consumer, path, add);
+    if (consumer.keySha256 === undefined && !byCertificate && consumer.anonymous !== true)
+      add([...path, 'keySha256'], 'is required (or certFingerprint256 / certSubject with tls.caFile)');
     if (byCertificate && !context.clientCertificates) {
       add(
         [...path, consumer.certFingerprint256 === undefined ? 'certSubject' : 'certFingerprint256'],
@@ -100,6 +115,9 @@ export function resolveConsumers(
       certSubject: consumer.certSubject,
       providers: new Set(consumer.providers),
       requestsPerMinute: consumer.requestsPerMinute,
+      allow: resolveAllowRules(consumer.allow),
+      proxyOnly: consumer.proxyOnly === true || consumer.anonymous === true,
+      anonymous: consumer.anonymous === true,
     });
   });
   return consumers;

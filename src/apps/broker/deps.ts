@@ -8,11 +8,18 @@ import type { TokenManager } from '../../core/manager.js';
 import type { AuditLog } from './audit.js';
 import type { BrokerLimits, Consumer, ResolvedTls } from './config.js';
 import type { BrokerMetrics } from './metrics.js';
+import type { Provider } from '../../providers/provider.js';
+import type { CallPacer } from './proxy/pacer.js';
+import type { ProxyLimits } from './proxy/config.js';
 
 /** What can change on SIGHUP: who may ask for what. */
 export interface LiveConfig {
   readonly consumers: readonly Consumer[];
   readonly providerIds: ReadonlySet<string>;
+  /** The providers by id (the proxy forwards to their API bases). */
+  readonly providers: ReadonlyMap<string, Provider>;
+  /** Providers served through the proxy only (DPoP-bound tokens). */
+  readonly proxyOnlyProviders: ReadonlySet<string>;
 }
 
 /** What the service listener needs. */
@@ -25,6 +32,8 @@ export interface ServiceDeps {
   readonly metrics: BrokerMetrics;
   readonly audit: AuditLog | undefined;
   readonly closing: () => boolean;
+  /** The proxy's limits and call budget (docs/proxy.md). */
+  readonly proxy: { readonly limits: ProxyLimits; readonly pacer: CallPacer };
 }
 
 /**

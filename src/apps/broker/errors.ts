@@ -29,7 +29,16 @@ export type BrokerErrorCode =
   | 'issuance_limit'
   | 'timeout'
   | 'shutting_down'
-  | 'internal_error';
+  | 'internal_error'
+  // The proxy (src/apps/broker/proxy/):
+  | 'proxy_only'
+  | 'proxy_not_allowed'
+  | 'proxy_unavailable'
+  | 'no_api_base'
+  | 'bad_path'
+  | 'rate_limited'
+  | 'upstream_timeout'
+  | 'upstream_response_too_large';
 
 /** One error answer: status, body and the headers it needs. */
 export interface BrokerError {

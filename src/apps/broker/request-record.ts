@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastif
 import type { Token } from '../../base/token.js';
 import { fingerprint } from './audit.js';
 import type { ServiceDeps } from './deps.js';
+import { PROXY_ROUTE } from './proxy/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -45,6 +46,8 @@ export function recordAnswer({ metrics, audit }: Pick<ServiceDeps, 'metrics' | '
   return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.brokerRoute ?? request.routeOptions.url ?? 'unmatched';
     metrics.request(route, reply.statusCode);
+    // A proxied call has its own audit line and metrics (proxy/index.ts).
+    if (route === PROXY_ROUTE) return done();
     const fields = request.brokerAudit;
     if (fields?.silent === true) return done();
     if (fields !== undefined && fields.consumer !== undefined && fields.provider !== undefined) {

@@ -39,6 +39,8 @@ export interface BrokerOptions {
     readonly host?: string;
     /** The port; 0 for a free one. */
     readonly port?: number;
+    /** A unix socket path instead of host and port (the sidecar shape, docs/proxy.md). */
+    readonly path?: string;
   };
   /** Overrides the config's `ops` listener address (tests: `{ port: 0 }`). */
   readonly ops?: {
@@ -109,6 +111,8 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
     metrics,
     audit,
     closing: () => closing,
+    // The call budget: the manager's acquire/reportRateLimited pace proxied calls like tokens.client().
+    proxy: { limits: resolved.proxy, pacer: tokens },
   });
   const ops = buildOpsApp(metrics, () => closing, built, resolved.ops.storeOutage);
   const connections = trackConnections(app.server);
@@ -131,7 +135,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       return opsUrl;
     },
     async listen() {
-      const url = await app.listen({ host: listenAt.host, port: listenAt.port });
+      const url = await app.listen(listenAt.path === undefined ? { host: listenAt.host, port: listenAt.port } : { path: listenAt.path });
       opsUrl = await ops.listen({ host: opsAt.host, port: opsAt.port });
       await fileWatch.watch(filesNamedBy(watchedConfig.raw, watchedConfig.baseDir));
       logger.info(
@@ -152,7 +156,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
         logger.error({ problems }, 'reload failed; the running config is kept');
         throw error;
       }
-      const restartOnly = (['listen', 'ops', 'store', 'limits', 'tokens', 'logLevel', 'audit', 'tls'] as const).filter(
+      const restartOnly = (['listen', 'ops', 'store', 'limits', 'proxy', 'tokens', 'logLevel', 'audit', 'tls'] as const).filter(
         (section) => JSON.stringify(fresh[section]) !== JSON.stringify(resolved[section]),
       );
       if (restartOnly.length > 0) logger.warn({ sections: restartOnly }, 'reload: these sections change only on a restart; kept as they were');
@@ -161,7 +165,7 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
       for (const [id, provider] of fresh.providers) {
         if (resolved.providers.get(id)?.cacheKey !== provider.cacheKey) tokens.register(id, provider);
       }
-      resolved = { ...resolved, providers: fresh.providers, consumers: fresh.consumers, secrets: fresh.secrets };
+      resolved = { ...resolved, providers: fresh.providers, proxyOnlyProviders: fresh.proxyOnlyProviders, consumers: fresh.consumers, secrets: fresh.secrets };
       watchedConfig = { raw, baseDir: loadOptions.baseDir ?? process.cwd() };
       if (opsUrl !== undefined) void fileWatch.watch(filesNamedBy(raw, watchedConfig.baseDir));
       live = liveOf(resolved);
@@ -191,7 +195,12 @@ export function createBroker(config: unknown, options: BrokerOptions = {}): Brok
 }
 
 function liveOf(resolved: ResolvedBrokerConfig): LiveConfig {
-  return { consumers: resolved.consumers, providerIds: new Set(resolved.providers.keys()) };
+  return {
+    consumers: resolved.consumers,
+    providerIds: new Set(resolved.providers.keys()),
+    providers: resolved.providers,
+    proxyOnlyProviders: resolved.proxyOnlyProviders,
+  };
 }
 
 /** The ops listener: liveness, readiness, metrics. No logger: scrapes and probes are not worth a line each. */

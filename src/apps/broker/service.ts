@@ -1,9 +1,11 @@
 /**
- * The service listener: the token API and nothing else.
+ * The service listener: the token API and the proxy.
  *
  *   GET  /v1/tokens/:provider             ─ admission ─ tokens.getToken                      (routes/tokens.ts)
  *   POST /v1/tokens/:provider/invalidate  ─ admission ─ the consumer's allowance ─ tokens.invalidate ─ getToken
  *                                                                                          (routes/invalidate.ts)
+ *   ANY  /v1/proxy/:provider/*            ─ admission ─ the consumer's allow rules ─ call budget ─ upstream
+ *                                                                                          (proxy/index.ts)
  *
  * Admission: at the listener, the request id, size and time limits and TLS (admission/listener.ts);
  * per route, the throttle, authentication, provider, allow-list and consumer rate (admission/admit.ts).
@@ -18,6 +20,8 @@ import { setErrorAnswers } from './reply.js';
 import { recordAnswer } from './request-record.js';
 import { registerInvalidateRoute } from './routes/invalidate.js';
 import { registerTokenRoute } from './routes/tokens.js';
+import { ProxyMetrics, registerProxyRoutes } from './proxy/index.js';
+import { send } from './reply.js';
 
 export type { LiveConfig, ServiceDeps } from './deps.js';
 
@@ -33,5 +37,16 @@ export function buildServiceApp(deps: ServiceDeps): FastifyInstance {
   const routeDeps: RouteDeps = { ...deps, admit: createAdmission(deps) };
   registerTokenRoute(app, routeDeps);
   registerInvalidateRoute(app, routeDeps);
+  // The proxy (docs/proxy.md): its routes, with this listener's admission and answers.
+  registerProxyRoutes(app, {
+    ...deps.proxy,
+    tokens: deps.tokens,
+    tokenTimeoutMs: deps.limits.requestTimeoutMs,
+    providers: () => deps.live().providers,
+    admit: routeDeps.admit,
+    send,
+    metrics: new ProxyMetrics(deps.metrics.registry),
+    audit: deps.audit,
+  });
   return app;
 }

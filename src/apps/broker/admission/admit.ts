@@ -10,6 +10,8 @@ import type { Admit, ServiceDeps } from '../deps.js';
 import { INVALID_KEY, UNAUTHENTICATED } from '../errors.js';
 import { send } from '../reply.js';
 import type { AuditFields } from '../request-record.js';
+import { anonymousOf, rawTokenRefusal } from '../proxy/consumers.js';
+import { PROXY_ROUTE } from '../proxy/index.js';
 import { FAILED_AUTH_THROTTLED, FailedAuthThrottle, throttledAnswer, WindowCounter } from '../throttle.js';
 
 /** The admission of one service listener (its throttle windows and key cache live as long as it). */
@@ -24,10 +26,12 @@ export function createAdmission(deps: Pick<ServiceDeps, 'limits' | 'tls' | 'live
     request.brokerRoute = route;
     const fields: AuditFields = { consumer: undefined, keyId: undefined, provider: undefined, outcome: 'refused', code: undefined, token: undefined };
     request.brokerAudit = fields;
-    const { consumers, providerIds } = deps.live();
+    const { consumers, providerIds, proxyOnlyProviders } = deps.live();
     const key = presentedKey(request.headers.authorization, request.headers['x-api-key']);
     const byCertificate = clientCertificates ? authenticateCertificate(consumers, request.raw.socket as TLSSocket) : undefined;
-    const found = byCertificate ?? (key === undefined ? undefined : authenticateCached(consumers, key));
+    const found =
+      byCertificate ??
+      (key === undefined ? anonymousOf(consumers, request.headers.authorization, request.headers['x-api-key']) : authenticateCached(consumers, key));
     if (found?.consumer === undefined) {
       // Only failures are throttled: a valid key from the same address is answered normally (above).
       const verdict = failedAuth.fail(request.ip);
@@ -57,6 +61,12 @@ export function createAdmission(deps: Pick<ServiceDeps, 'limits' | 'tls' | 'live
     if (!consumer.providers.has(id)) {
       fields.code = 'provider_not_allowed';
       send(reply, { status: 403, code: 'provider_not_allowed', message: `Consumer "${consumer.name}" may not get tokens for "${id}"` });
+      return undefined;
+    }
+    const noRawToken = route === PROXY_ROUTE ? undefined : rawTokenRefusal(consumer, id, proxyOnlyProviders);
+    if (noRawToken !== undefined) {
+      fields.code = noRawToken.code;
+      send(reply, noRawToken);
       return undefined;
     }
     if (consumer.requestsPerMinute !== undefined) {
