@@ -23,6 +23,7 @@ import type { LogFn } from '../base/logger.js';
 import { providerShape, resolveManagerOptions, type ResolvedManagerOptions, type TokenManagerOptions } from './options.js';
 import type { Provider } from '../providers/provider.js';
 import { Counters, type IssueReason, type ManagerStats, type ProviderStats } from '../base/stats.js';
+import { Registration } from './registration.js';
 import { localContract, memoryStore } from '../stores/memory.js';
 import { CacheEntry } from '../stores/cache-entry.js';
 import type { IssuanceLedger, LocalTokenStore } from '../stores/types.js';
@@ -38,40 +39,6 @@ export interface GetTokenOptions {
   readonly signal?: AbortSignal;
   /** Asks for a new token even if the cached one is fresh; still within the issuance guard's budget. */
   readonly forceRefresh?: boolean;
-}
-
-/**
- * One registered id: its provider, its counters (inherited, flat) and its direct reference to the cache
- * entry. A class with every field set in the constructor, so all registrations share one shape and a
- * broker's tens of thousands of them cost one small object each.
- */
-class Registration extends Counters {
-  readonly id: string;
-  readonly provider: Provider;
-  /** The cache entry last seen for this credential; trusted only while `entry.live`. */
-  entry: CacheEntry | undefined = undefined;
-  /** The reason the next fetch will carry: a cold start until the first token, then expiry unless something else caused it. */
-  nextReason: IssueReason = 'coldStart';
-  /** The token an invalidation dropped: never accepted back from a shared store. */
-  staleAccessToken: string | undefined = undefined;
-  /** The lifetime of the latest token seen, ms (0: none yet): the issuance guard's window follows it. */
-  lifetimeMs = 0;
-
-  constructor(id: string, provider: Provider) {
-    super();
-    this.id = id;
-    this.provider = provider;
-  }
-
-  /** The credential's cache, lock and ledger key (a field of the provider: one string per credential, not two references). */
-  get key(): string {
-    return this.provider.cacheKey;
-  }
-
-  /** The API's rate limit the credential's calls are paced at, if any. */
-  get limit(): Provider['rateLimit'] {
-    return this.provider.rateLimit;
-  }
 }
 
 /**

@@ -77,7 +77,7 @@ describe('broker proxy: config rules', () => {
 
   it('an anonymous consumer needs a unix socket or a loopback listener, and there is at most one', () => {
     expect(issues({ ...base, listen: { host: '0.0.0.0', port: 8080 }, consumers: [{ name: 'app', anonymous: true, providers: ['ap'] }] })).toEqual([
-      expect.stringMatching(/^consumers\.0\.anonymous: needs listen\.path .*loopback/),
+      expect.stringMatching(/^consumers\[0\]\.anonymous: needs listen\.path .*loopback/),
     ]);
     expect(issues({ ...base, listen: { host: '::1', port: 8080 }, consumers: [{ name: 'app', anonymous: true, providers: ['ap'] }] })).toEqual([]);
     expect(
@@ -88,9 +88,9 @@ describe('broker proxy: config rules', () => {
           { name: 'b', anonymous: true, providers: ['ap'] },
         ],
       }),
-    ).toEqual([expect.stringMatching(/^consumers\.1\.anonymous: only one/)]);
+    ).toEqual([expect.stringMatching(/^consumers\[1\]\.anonymous: only one/)]);
     expect(issues({ ...base, consumers: [{ name: 'a', anonymous: true, keySha256: keyDigest(KEYS.billing), providers: ['ap'] }] })).toEqual([
-      expect.stringMatching(/^consumers\.0\.anonymous: an anonymous consumer has no keySha256/),
+      expect.stringMatching(/^consumers\[0\]\.anonymous: an anonymous consumer has no keySha256/),
     ]);
   });
 
@@ -108,13 +108,13 @@ describe('broker proxy: config rules', () => {
         ],
       }),
     ).toEqual([
-      expect.stringMatching(/^consumers\.0\.allow\.0\.methods\.0: must be one of "GET"/),
-      expect.stringMatching(/^consumers\.0\.allow\.0\.paths\.0: must start with \//),
-      expect.stringMatching(/^consumers\.0\.allow\.0\.paths\.1: must not hold \. or \.\. segments/),
-      expect.stringMatching(/^consumers\.0\.allow\.0\.paths\.2: must start with \//),
+      expect.stringMatching(/^consumers\[0\]\.allow\[0\]\.methods\[0\]: must be one of "GET"/),
+      expect.stringMatching(/^consumers\[0\]\.allow\[0\]\.paths\[0\]: must start with \//),
+      expect.stringMatching(/^consumers\[0\]\.allow\[0\]\.paths\[1\]: must not hold \. or \.\. segments/),
+      expect.stringMatching(/^consumers\[0\]\.allow\[0\]\.paths\[2\]: must start with \//),
     ]);
     expect(issues({ ...base, consumers: [{ ...consumer, allow: [{ provider: 'autopay', paths: ['/x'] }] }] })).toEqual([
-      expect.stringMatching(/^consumers\.0\.allow\.0\.provider: names a provider that is not in this consumer's "providers"/),
+      expect.stringMatching(/^consumers\[0\]\.allow\[0\]\.provider: names a provider that is not in this consumer's "providers"/),
     ]);
     expect(issues({ ...base, proxy: { maxBodyBytes: -1, retries: 3 } })).toEqual([
       'proxy.maxBodyBytes: must be at least 0',

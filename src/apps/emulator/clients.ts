@@ -36,7 +36,7 @@ interface GraceSecret {
   readonly until: number;
 }
 
-/** What {@link ClientRegistry.rotateSecret} takes. */
+/** What `Emulator.rotateSecret` (and `POST /_emulator/rotate-secret`) takes. */
 export interface SecretRotation {
   /** The client whose secret changes. */
   readonly clientId: string;

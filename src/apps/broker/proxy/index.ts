@@ -13,6 +13,7 @@
 import { pipeline, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Token } from '../../../base/token.js';
+import { withDeadline } from '../../../base/timers.js';
 import type { Provider } from '../../../providers/provider.js';
 import type { Consumer } from '../config.js';
 import { tokenFailure, retryAfterSeconds, type BrokerError } from '../errors.js';
@@ -131,7 +132,7 @@ function proxyHandler(deps: ProxyDeps) {
   async function token(id: string): Promise<Token> {
     const pending = tokens.getToken(id);
     if (settled.get(id) === pending) return pending;
-    const got = await withDeadline(pending, deps.tokenTimeoutMs);
+    const got = await withDeadline(pending, deps.tokenTimeoutMs, () => TIMED_OUT);
     settled.set(id, pending);
     return got;
   }
@@ -160,7 +161,7 @@ function proxyHandler(deps: ProxyDeps) {
     const { id, provider, target, url, host, body } = checked;
 
     const attempt = async (): Promise<void> => {
-      const failure = await pace(id, reply);
+      const failure = await pace(pacer, id, reply);
       if (failure !== undefined) {
         refuse(reply, call, failure);
         return;
@@ -216,44 +217,35 @@ function proxyHandler(deps: ProxyDeps) {
     await attempt();
     return reply;
   };
+}
 
-  /** A slot of the call budget, or the answer to send when none came within its wait bound. */
-  async function pace(id: string, reply: FastifyReply): Promise<BrokerError | undefined> {
-    // No budget, nothing to wait for: no signal and no listener per call.
-    if ((pacer as { passThrough?: unknown }).passThrough === true) return undefined;
-    let controller: AbortController | undefined;
-    const onClose = () => controller?.abort();
-    try {
-      const pending = pacer.acquire(id, { signal: (controller = new AbortController()).signal });
-      reply.raw.once('close', onClose);
-      await pending;
-      return undefined;
-    } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (code !== 'rate_limited') throw error;
-      return {
-        status: 429,
-        code: 'rate_limited',
-        message: `The call budget of "${id}" has no free slot within the wait bound; no call was sent`,
-        retryAfterSeconds: retryAfterSeconds((error as { retryAfterMs?: unknown }).retryAfterMs),
-      };
-    } finally {
-      reply.raw.off('close', onClose);
-    }
+/** A slot of the call budget, or the answer to send when none came within its wait bound. */
+async function pace(pacer: CallPacer, id: string, reply: FastifyReply): Promise<BrokerError | undefined> {
+  // No budget, nothing to wait for: no signal and no listener per call.
+  if ((pacer as { passThrough?: unknown }).passThrough === true) return undefined;
+  let controller: AbortController | undefined;
+  const onClose = () => controller?.abort();
+  try {
+    const pending = pacer.acquire(id, { signal: (controller = new AbortController()).signal });
+    reply.raw.once('close', onClose);
+    await pending;
+    return undefined;
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code !== 'rate_limited') throw error;
+    return {
+      status: 429,
+      code: 'rate_limited',
+      message: `The call budget of "${id}" has no free slot within the wait bound; no call was sent`,
+      retryAfterSeconds: retryAfterSeconds((error as { retryAfterMs?: unknown }).retryAfterMs),
+    };
+  } finally {
+    reply.raw.off('close', onClose);
   }
 }
 
 const TIMED_OUT = new Error('timed out');
 const TOKEN_TIMEOUT: BrokerError = { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 };
-
-/** `promise`, or a rejection with TIMED_OUT after `ms`. */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(TIMED_OUT), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** What a call needs once it is known to be allowed, or the answer refusing it. */
 type Checked =
