@@ -73,13 +73,6 @@ export function fieldIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): F
   return issues.map((issue) => ({ path: issuePath(issue.path, prefix), message: describeIssue(issue) }));
 }
 
-/** One line for an error message: `title: path: message; path: message`. */
-export function formatIssues(title: string, issues: readonly z.core.$ZodIssue[], prefix = ''): string {
-  return `${title}: ${fieldIssues(issues, prefix)
-    .map((issue) => `${issue.path}: ${issue.message}`)
-    .join('; ')}`;
-}
-
 function article(type: string): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }

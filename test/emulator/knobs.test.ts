@@ -239,7 +239,7 @@ describe('configure()', () => {
   it('rejects a bad patch naming each bad field, and changes nothing', () => {
     const before = emulator.knobs();
     expect(() => emulator.configure({ errorRate: 2, latencyMs: -1, ban: { maxTokens: 0, windowSeconds: 1 } })).toThrow(
-      /^(?=.*errorRate: )(?=.*latencyMs: )(?=.*ban\.maxTokens: )/,
+      /^(?=[\s\S]*knobs\.errorRate: )(?=[\s\S]*knobs\.latencyMs: )(?=[\s\S]*knobs\.ban\.maxTokens: )/,
     );
     expect(() => emulator.configure({ nonsense: true } as never)).toThrow(/unknown option.*nonsense/);
     expect(emulator.knobs()).toEqual(before);

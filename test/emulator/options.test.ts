@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/base/errors.js';
 import { DEFAULT_KNOBS, SAMPLE_CLIENTS, startEmulator, type EmulatorOptions } from '../../src/apps/emulator/index.js';
 
 const SECRET = 'do-not-print-me+/=%:';
@@ -8,6 +9,8 @@ async function startupError(options: unknown): Promise<string> {
     const emulator = await startEmulator(options as EmulatorOptions);
     await emulator.close();
   } catch (error) {
+    // Bad options are a ConfigError, like every other option of the package.
+    expect(error).toBeInstanceOf(ConfigError);
     return (error as Error).message;
   }
   throw new Error('expected startEmulator to reject');
@@ -38,7 +41,7 @@ describe('options', () => {
     ]) {
       expect(message).toContain(`${field}: `);
     }
-    expect(message).toMatch(/^Invalid emulator options: /);
+    expect(message).toMatch(/^Invalid configuration \(\d+ problems\):\n  - startEmulator\./);
   });
 
   it('never quotes a secret, whatever is wrong with the client', async () => {
@@ -61,7 +64,7 @@ describe('options', () => {
   });
 
   it('refuses unknown options and Autopay settings on an Alternative Payments client', async () => {
-    expect(await startupError({ prot: 1 })).toContain('(options): has unknown option prot');
+    expect(await startupError({ prot: 1 })).toContain('startEmulator: has unknown option prot');
     expect(await startupError({ clients: [{ provider: 'alternative-payments', clientId: 'a', clientSecret: 's', scope: 'x' }] })).toContain(
       'clients[0].scope: is an Autopay setting',
     );

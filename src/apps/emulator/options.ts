@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isLoopbackHost } from '../../base/url-policy.js';
-import { formatIssues } from '../../base/zod-issues.js';
+import { ConfigError } from '../../base/errors.js';
+import { fieldIssues } from '../../base/zod-issues.js';
 
 /** The two providers the emulator imitates, named as in `EmulatorClient.provider`. */
 export type EmulatedProvider = 'alternative-payments' | 'autopay';
@@ -197,10 +198,10 @@ export interface ResolvedEmulatorOptions {
   knobs: Knobs;
 }
 
-/** Validates `startEmulator` options; throws an Error naming every bad field. */
+/** Validates `startEmulator` options; throws a `ConfigError` naming every bad field (`startEmulator.<field>`). */
 export function resolveEmulatorOptions(options: EmulatorOptions | undefined): ResolvedEmulatorOptions {
   const parsed = optionsSchema.safeParse(options ?? {});
-  if (!parsed.success) throw new Error(formatIssues('Invalid emulator options', parsed.error.issues));
+  if (!parsed.success) throw new ConfigError(fieldIssues(parsed.error.issues, 'startEmulator'));
   const { host, port, clients, now, ...patch } = parsed.data;
   return {
     host: host ?? '127.0.0.1',
@@ -211,10 +212,10 @@ export function resolveEmulatorOptions(options: EmulatorOptions | undefined): Re
   };
 }
 
-/** Validates a knobs patch (from `configure` or over HTTP); throws an Error naming every bad field. */
+/** Validates a knobs patch (from `configure` or over HTTP); throws a `ConfigError` naming every bad field (`knobs.<field>`). */
 export function parseKnobsPatch(patch: unknown): KnobsPatch {
   const parsed = knobsPatchSchema.safeParse(patch ?? {});
-  if (!parsed.success) throw new Error(formatIssues('Invalid emulator knobs', parsed.error.issues));
+  if (!parsed.success) throw new ConfigError(fieldIssues(parsed.error.issues, 'knobs'));
   return parsed.data;
 }
 
