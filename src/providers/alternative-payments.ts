@@ -42,7 +42,6 @@ const DOCUMENTED_LIFETIME_SECONDS = 3600;
 export interface AlternativePaymentsOptions {
   /** The client id from the Partner Dashboard. Must not contain `:` (Basic credentials cannot carry it). */
   readonly clientId: string;
-  /** The client secret from the Partner Dashboard. Kept only in a private field; never shown. */
   /**
    * The client secret: the value, a function that returns it (called before each token request), or
    * `secretFile(path)` (read again before each token request; see docs/secrets.md). Kept only in a

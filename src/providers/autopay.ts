@@ -47,7 +47,6 @@ const REFUSED_CLIENT_CODES = new Set(['access_denied', 'unauthorized_client']);
 export interface AutopayOptions {
   /** The client id from your Autopay representative. */
   readonly clientId: string;
-  /** The client secret. Kept only in a private field; never shown. */
   /**
    * The client secret: the value, a function that returns it (called before each token request), or
    * `secretFile(path)` (read again before each token request; see docs/secrets.md). Kept only in a

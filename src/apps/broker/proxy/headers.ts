@@ -10,19 +10,16 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
-const REQUEST_DROPPED = new Set([
+/** Hop-by-hop headers (RFC 9110 §7.6.1, and the non-standard ones proxies also drop): never passed on either way. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'] as const;
+
+const REQUEST_DROPPED = new Set<string>([
   'authorization',
   'x-api-key',
   'cookie',
   'proxy-authorization',
   'dpop',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
+  ...HOP_BY_HOP,
   'expect',
   'host',
   'x-request-id',
@@ -33,17 +30,7 @@ const REQUEST_DROPPED = new Set([
   'x-real-ip',
 ]);
 
-const RESPONSE_DROPPED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'set-cookie',
-  'proxy-authenticate',
-]);
+const RESPONSE_DROPPED = new Set<string>([...HOP_BY_HOP, 'set-cookie', 'proxy-authenticate']);
 
 /** The headers sent upstream: the consumer's, filtered, plus `extra` (the broker's Authorization, Host, x-request-id). */
 export function upstreamHeaders(incoming: IncomingHttpHeaders, extra: Readonly<Record<string, string>>): Record<string, string | string[]> {
