@@ -2,6 +2,7 @@
  * `tokenbroker emulate`: the offline emulator of both providers, in the foreground until Ctrl-C.
  */
 import { type Command, InvalidArgumentError } from 'commander';
+import { ConfigError } from '../../../base/errors.js';
 import type { Emulator, EmulatorClient, EmulatorOptions } from '../../emulator/index.js';
 import { ENV_VARS } from '../config.js';
 import { contextOf, type Output, writeLine } from '../context.js';
@@ -145,8 +146,10 @@ export function emulateCommand(program: Command): void {
         emulator = await startEmulator(emulatorOptions(options));
       } catch (error) {
         if (error instanceof UsageError) throw error;
+        // The emulator's own validation (a ConfigError) names the bad field.
+        if (error instanceof ConfigError) throw new UsageError(error.message);
         const code = (error as { code?: unknown }).code;
-        // The emulator's own validation message names the bad field; a listen failure has a system code.
+        // A listen failure has a system code.
         throw new UsageError(
           typeof code === 'string' ? `cannot listen on ${options.host}:${options.port} (${code})` : error instanceof Error ? error.message : String(error),
         );
