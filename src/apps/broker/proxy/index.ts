@@ -161,7 +161,8 @@ function proxyHandler(deps: ProxyDeps) {
     const { id, provider, target, url, host, body } = checked;
 
     const attempt = async (): Promise<void> => {
-      const failure = await pace(pacer, id, reply);
+      // A provider without a rate limit has no call budget: no slot to wait for, no signal or listener per call.
+      const failure = provider.rateLimit === undefined ? undefined : await pace(pacer, id, reply);
       if (failure !== undefined) {
         refuse(reply, call, failure);
         return;
