@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Token } from '../../../base/token.js';
+import { authorizationValue, type Token } from '../../../base/token.js';
 import type { Provider } from '../../../providers/provider.js';
 import type { BrokerError } from '../errors.js';
 import { BodyTimeoutError, BodyTooLargeError, type ProxyBody } from './body.js';
@@ -46,7 +46,7 @@ export function viaLibrary(
   onAnswer: (answer: UpstreamAnswer) => void,
   onFailure: (error: unknown) => void,
 ): void {
-  const extra = { authorization: `Bearer ${token.accessToken}`, host, 'x-request-id': request.id };
+  const extra = { authorization: authorizationValue(token.accessToken), host, 'x-request-id': request.id };
   let captured: Record<string, string | string[] | undefined> = {};
   // reply-from reads a streamed body from request.body; a buffered one is handed over (and can be sent again).
   request.body = body.kind === 'streamed' ? body.stream : undefined;
