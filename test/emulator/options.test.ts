@@ -41,7 +41,7 @@ describe('options', () => {
     ]) {
       expect(message).toContain(`${field}: `);
     }
-    expect(message).toMatch(/^Invalid configuration \(\d+ problems\):\n  - startEmulator\./);
+    expect(message).toMatch(/^Invalid configuration \(\d+ problems\):\n {2}- startEmulator\./);
   });
 
   it('never quotes a secret, whatever is wrong with the client', async () => {
