@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The newcomer check: what a new user does in their first hour, on a fresh clone of this repository's
 # HEAD, with the commands copied out of README.md as they are written:
-#   - "On a fresh machine": `npm ci && npm run demo`, `npx tokenbroker --help` (not `npm test`: CI runs the
+#   - "On a fresh machine": `npm ci && npm run demo` (not `npm test`: CI runs the
 #     suite in a step of its own);
 #   - "From the command line": `npx tokenbroker emulate`, then `npx tokenbroker token ap` with the
 #     credentials the emulator prints (the `…` of the README);
