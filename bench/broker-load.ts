@@ -12,13 +12,16 @@
  * child's stdout is /dev/null), x-request-id, request and per-consumer counting (with the latency
  * histogram) for /metrics.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { cpuOf, median, serveParent, startChild as startServer, stopChild } from './load-children.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
+// stdout to /dev/null: the broker's log and audit lines go there.
+const startChild = (kind: 'broker' | 'bare', env: Record<string, string>) => startServer(SCRIPT, kind, env, { stdout: 'ignore', profile: true });
 /** Rounds per target (each target gets one per round, in alternating order). */
 const ROUNDS = Number(process.env.LOAD_ROUNDS ?? 7);
 /** Seconds per target over all rounds. */
@@ -77,57 +80,7 @@ async function child(kind: 'broker' | 'bare'): Promise<void> {
     url = await broker.listen();
     close = () => broker.close();
   }
-  process.send?.({ url });
-  process.on('message', (message: string) => {
-    // CPU time used so far (user + system, µs): the parent divides by requests served in a round.
-    if (message === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send?.({ cpuMicros: user + system });
-      return;
-    }
-    void close().then(() => process.exit(0));
-  });
-}
-
-async function startChild(kind: 'broker' | 'bare', env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
-  const proc = fork(SCRIPT, ['child', kind], {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(process.env.LOAD_PROFILE_DIR === undefined
-        ? []
-        : ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_PROFILE_DIR}`, `--cpu-prof-name=${kind}.cpuprofile`]),
-    ],
-    env: { ...process.env, ...env },
-    // stdout to /dev/null: the broker's log and audit lines go there.
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    proc.once('message', (message: { url: string }) => resolve(message.url));
-    proc.once('exit', (code) => reject(new Error(`${kind} server exited with ${String(code)}`)));
-  });
-  // Never leave a server behind if this process fails.
-  process.once('exit', () => proc.kill());
-  return { url, process: proc };
-}
-
-/** The child's CPU time so far, in µs. */
-function cpuOf(proc: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    const onMessage = (message: { cpuMicros?: number }) => {
-      if (typeof message.cpuMicros !== 'number') return;
-      proc.off('message', onMessage);
-      resolve(message.cpuMicros);
-    };
-    proc.on('message', onMessage);
-    proc.send('cpu');
-  });
-}
-
-async function stopChild(proc: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  proc.send('stop');
-  await exited;
+  serveParent(url, close);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -154,13 +107,6 @@ interface Round {
   readonly bare: AutocannonResult;
   readonly broker: AutocannonResult;
   readonly cpu: { readonly bare: number; readonly broker: number };
-}
-
-/** The median of `values` (the mean of the middle two for an even count). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** A ratio as a percentage with one decimal. */

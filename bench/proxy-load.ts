@@ -11,16 +11,17 @@
  * token from the memory store, header filtering, x-request-id, metrics, and one JSON audit line per
  * call to /dev/null through pino's asynchronous destination.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { cpuOf, median, serveParent, startChild as startServer, stopChild } from './load-children.js';
 
 type Kind = 'upstream' | 'bare' | 'broker';
 const SCRIPT = fileURLToPath(import.meta.url);
+const startChild = (kind: Kind, env: Record<string, string>) => startServer(SCRIPT, kind, env, { stdout: 'inherit', profile: kind !== 'upstream' });
 const DURATION_S = Number(process.env.LOAD_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 50);
 const ROUNDS = Number(process.env.LOAD_ROUNDS ?? 6);
@@ -114,63 +115,11 @@ async function child(kind: Kind): Promise<void> {
     url = await broker.listen();
     close = () => broker.close();
   }
-  process.send?.({ url });
-  process.on('message', (message: string) => {
-    if (message === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send?.({ cpuMicros: user + system });
-      return;
-    }
-    void close().then(() => process.exit(0));
-  });
-}
-
-async function startChild(kind: Kind, env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
-  const proc = fork(SCRIPT, ['child', kind], {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(process.env.LOAD_PROFILE_DIR === undefined || kind === 'upstream'
-        ? []
-        : ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_PROFILE_DIR}`, `--cpu-prof-name=${kind}.cpuprofile`]),
-    ],
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    proc.once('message', (message: { url: string }) => resolve(message.url));
-    proc.once('exit', (code) => reject(new Error(`${kind} server exited with ${String(code)}`)));
-  });
-  process.once('exit', () => proc.kill());
-  return { url, process: proc };
-}
-
-function cpuOf(proc: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    const onMessage = (message: { cpuMicros?: number }) => {
-      if (typeof message.cpuMicros !== 'number') return;
-      proc.off('message', onMessage);
-      resolve(message.cpuMicros);
-    };
-    proc.on('message', onMessage);
-    proc.send('cpu');
-  });
-}
-
-async function stopChild(proc: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  proc.send('stop');
-  await exited;
+  serveParent(url, close);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // The measurement
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 async function main(): Promise<void> {
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
