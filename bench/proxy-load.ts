@@ -7,9 +7,10 @@
  *
  * Each server (upstream, bare proxy, broker) runs in a child process of its own (this script, with
  * `child <kind>`); autocannon and the emulator (the token endpoint: one token for the whole run) run in
- * the parent. The broker runs as in production: API-key authentication, allow-list, allow rules, the
+ * the parent. The broker runs as in production — the built package (`dist/`, which `npm run load:proxy`
+ * builds first), as `tokenbroker serve` runs it: API-key authentication, allow-list, allow rules, the
  * token from the memory store, header filtering, x-request-id, metrics, and one JSON audit line per
- * call to /dev/null through pino's asynchronous destination.
+ * call, to its stdout (/dev/null here) through its own asynchronous destination.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -21,7 +22,9 @@ import { cpuOf, median, serveParent, startChild as startServer, stopChild } from
 
 type Kind = 'upstream' | 'bare' | 'broker';
 const SCRIPT = fileURLToPath(import.meta.url);
-const startChild = (kind: Kind, env: Record<string, string>) => startServer(SCRIPT, kind, env, { stdout: 'inherit', profile: kind !== 'upstream' });
+// The broker's stdout (its log and audit lines, as `tokenbroker serve` writes them) goes to /dev/null.
+const startChild = (kind: Kind, env: Record<string, string>) =>
+  startServer(SCRIPT, kind, env, { stdout: kind === 'broker' ? 'ignore' : 'inherit', profile: kind !== 'upstream' });
 const DURATION_S = Number(process.env.LOAD_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 50);
 const ROUNDS = Number(process.env.LOAD_ROUNDS ?? 6);
@@ -85,8 +88,7 @@ async function child(kind: Kind): Promise<void> {
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     close = () => app.close();
   } else {
-    const { createBroker, keyDigest } = await import('../src/apps/broker/index.js');
-    const { default: pino } = await import('pino');
+    const { createBroker, keyDigest } = await import('../dist/apps/broker/index.js');
     const consumers = Array.from({ length: 20 }, (_, i) => ({ name: `service-${i}`, keySha256: keyDigest(`${KEY}-${i}`), providers: ['ap'] }));
     consumers.push({
       name: 'load',
@@ -110,7 +112,8 @@ async function child(kind: Kind): Promise<void> {
         },
         consumers,
       },
-      { env: process.env, logDestination: pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 }) },
+      // No destination given: the log and the audit lines go to stdout, as with `tokenbroker serve`.
+      { env: process.env },
     );
     url = await broker.listen();
     close = () => broker.close();

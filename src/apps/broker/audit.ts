@@ -82,12 +82,7 @@ export class AuditLog {
     line += `,"status":${record.status}`;
     if (record.fingerprint !== undefined) line += `,"fingerprint":"${record.fingerprint}"`;
     line += `,"latencyMs":${record.latencyMs}}\n`;
-    if (!this.#batched) {
-      this.#destination.write(line);
-      return;
-    }
-    this.#pending += line;
-    if (this.#pending.length >= BATCH_CHARS) this.flush();
+    this.line(line);
   }
 
   /** Hands the lines batched so far to the destination. */
@@ -98,8 +93,13 @@ export class AuditLog {
     this.#destination.write(batch);
   }
 
-  /** Writes a line made elsewhere (the proxy's, `"type":"proxy"`), newline-terminated. */
+  /** Writes one complete line (this class's own, or the proxy's `"type":"proxy"`), newline-terminated. */
   line(text: string): void {
-    this.#destination.write(text);
+    if (!this.#batched) {
+      this.#destination.write(text);
+      return;
+    }
+    this.#pending += text;
+    if (this.#pending.length >= BATCH_CHARS) this.flush();
   }
 }

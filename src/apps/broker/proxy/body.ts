@@ -27,7 +27,8 @@ export type ProxyBody =
   | { readonly kind: 'buffered'; readonly buffer: Buffer; readonly bytes: number }
   | { readonly kind: 'streamed'; readonly stream: Readable; readonly bytes: () => number };
 
-const NONE: ProxyBody = Object.freeze({ kind: 'none', bytes: 0 });
+/** No request body. */
+export const NO_BODY: ProxyBody = Object.freeze({ kind: 'none', bytes: 0 });
 
 /**
  * Reads up to `replayBufferBytes` of `payload`: a body that ends within that is buffered (replayable);
@@ -38,10 +39,11 @@ const NONE: ProxyBody = Object.freeze({ kind: 'none', bytes: 0 });
  */
 export async function prepareBody(
   payload: Readable | undefined,
-  limits: { replayBufferBytes: number; maxBodyBytes: number; timeoutMs: number },
+  limits: { readonly replayBufferBytes: number; readonly maxBodyBytes: number },
+  timeoutMs: number,
 ): Promise<ProxyBody | 'too_large'> {
-  if (payload === undefined) return NONE;
-  const timer = setTimeout(() => payload.destroy(new BodyTimeoutError()), limits.timeoutMs);
+  if (payload === undefined) return NO_BODY;
+  const timer = setTimeout(() => payload.destroy(new BodyTimeoutError()), timeoutMs);
   const done = () => clearTimeout(timer);
   payload.once('end', done).once('close', done);
   const iterator = payload[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -50,7 +52,7 @@ export async function prepareBody(
   for (;;) {
     const next = await iterator.next();
     if (next.done === true) {
-      return size === 0 ? NONE : { kind: 'buffered', buffer: head.length === 1 ? head[0]! : Buffer.concat(head, size), bytes: size };
+      return size === 0 ? NO_BODY : { kind: 'buffered', buffer: head.length === 1 ? head[0]! : Buffer.concat(head, size), bytes: size };
     }
     head.push(next.value);
     size += next.value.length;

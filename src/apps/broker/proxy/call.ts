@@ -4,9 +4,11 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Token } from '../../../base/token.js';
+import type { Provider } from '../../../providers/provider.js';
 import { fingerprint } from '../audit.js';
 import type { Consumer } from '../config.js';
 import { proxyAuditLine } from './audit.js';
+import { NO_BODY, type ProxyBody } from './body.js';
 import type { ProxyMetrics } from './metrics.js';
 
 declare module 'fastify' {
@@ -16,10 +18,24 @@ declare module 'fastify' {
   }
 }
 
-/** One proxied call, for its audit line and metrics. */
+/**
+ * One proxied call: where it goes (set once its checks passed) and what its audit line and metrics say.
+ * The proxy's callbacks read it from the request, so they are made once, not per call.
+ */
 export interface ProxyCall {
   consumer: Consumer | undefined;
+  /** The provider id. */
   provider: string | undefined;
+  /** The provider itself, once the call passed its checks. */
+  api: Provider | undefined;
+  /** The upstream URL without its query, and the query (never logged). */
+  url: string;
+  query: string;
+  /** The API's `Host`. */
+  host: string;
+  body: ProxyBody;
+  /** The upstream's response headers of the current attempt, as reply-from hands them over. */
+  answerHeaders: Record<string, string | string[] | undefined>;
   path: string | undefined;
   code: string | undefined;
   upstreamStatus: number | undefined;
@@ -34,11 +50,19 @@ export interface ProxyCall {
   recorded: boolean;
 }
 
+const NO_HEADERS: Record<string, never> = Object.freeze({});
+
 /** A call with nothing known yet. */
 export function newCall(consumer: Consumer | undefined): ProxyCall {
   return {
     consumer,
     provider: undefined,
+    api: undefined,
+    url: '',
+    query: '',
+    host: '',
+    body: NO_BODY,
+    answerHeaders: NO_HEADERS,
     path: undefined,
     code: undefined,
     upstreamStatus: undefined,

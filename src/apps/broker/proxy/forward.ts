@@ -13,7 +13,6 @@ import type { BrokerError } from '../errors.js';
 import { BodyTimeoutError, BodyTooLargeError, type ProxyBody } from './body.js';
 import type { ProxyLimits } from './config.js';
 import { fromHeaders, upstreamHeaders } from './headers.js';
-import type { UpstreamTarget } from './path.js';
 
 /** What an upstream attempt answered: status, headers and a body to pass back or discard. */
 export interface UpstreamAnswer {
@@ -34,38 +33,56 @@ function retryDelay({ err, req, attempt }: { err?: { code?: string } | null; req
   return attempt === 0 && err?.code === 'UND_ERR_SOCKET' && RETRYABLE.has(req.method) && (req.body === undefined || req.body === '') ? 1 : null;
 }
 
-/** Forwards through reply-from (undici), `Authorization: Bearer`. */
-export function viaLibrary(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  token: Token,
-  url: string,
-  target: UpstreamTarget,
-  host: string,
-  body: ProxyBody,
-  onAnswer: (answer: UpstreamAnswer) => void,
-  onFailure: (error: unknown) => void,
-): void {
-  const extra = { authorization: authorizationValue(token.accessToken), host, 'x-request-id': request.id };
-  let captured: Record<string, string | string[] | undefined> = {};
+/** What the proxy does with an attempt's outcome (index.ts): the answer, or the failure to send one. */
+export interface AttemptOutcome {
+  answer(request: FastifyRequest, reply: FastifyReply, answer: UpstreamAnswer): void;
+  failure(reply: FastifyReply, error: unknown): void;
+}
+
+/** reply-from's options for one call; every callback reads the call from the request. */
+export type LibraryOptions = Readonly<Record<string, unknown>>;
+
+const NO_HEADERS: Readonly<Record<string, never>> = Object.freeze({});
+
+/**
+ * reply-from's options, made once per proxy rather than once per call: each callback finds what it
+ * needs in `request.proxyCall` (the URL, the query, the token, the API's host).
+ */
+export function libraryOptions(outcome: AttemptOutcome): LibraryOptions {
+  return {
+    queryString: (_search: string, _url: string, request: FastifyRequest) => request.proxyCall!.query,
+    retryDelay,
+    rewriteRequestHeaders: (request: FastifyRequest, headers: Record<string, string | string[] | undefined>) => {
+      const call = request.proxyCall!;
+      return upstreamHeaders(headers as Record<string, string>, {
+        authorization: authorizationValue(call.token!.accessToken),
+        host: call.host,
+        'x-request-id': request.id,
+      });
+    },
+    // Headers are set by the outcome (after the 401 and size checks), not copied by the library.
+    rewriteHeaders: (headers: Record<string, string | string[] | undefined>, request: FastifyRequest) => {
+      request.proxyCall!.answerHeaders = headers;
+      return NO_HEADERS;
+    },
+    onResponse: (request: FastifyRequest, reply: FastifyReply, response: { statusCode: number; stream: Readable }) =>
+      outcome.answer(request, reply, { status: response.statusCode, headers: request.proxyCall!.answerHeaders, stream: response.stream }),
+    onError: (reply: FastifyReply, { error }: { error: unknown }) => outcome.failure(reply, error),
+  };
+}
+
+/** Forwards the request's call through reply-from (undici), `Authorization: Bearer` (options from {@link libraryOptions}). */
+export function viaLibrary(request: FastifyRequest, reply: FastifyReply, options: LibraryOptions): void {
+  const call = request.proxyCall!;
+  const body = call.body;
   // reply-from reads a streamed body from request.body; a buffered one is handed over (and can be sent again).
   request.body = body.kind === 'streamed' ? body.stream : undefined;
-  const from = (reply as unknown as { from: (source: string, options: Record<string, unknown>) => void }).from;
-  from.call(reply, url, {
-    queryString: () => target.query,
-    retryDelay,
-    ...(body.kind === 'buffered' ? { body: body.buffer, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : {}),
-    rewriteRequestHeaders: (_request: unknown, headers: Record<string, string | string[] | undefined>) =>
-      upstreamHeaders(headers as Record<string, string>, extra),
-    // Headers are set by onAnswer (after the 401 and size checks), not copied by the library.
-    rewriteHeaders: (headers: Record<string, string | string[] | undefined>) => {
-      captured = headers;
-      return {};
-    },
-    onResponse: (_request: unknown, _reply: unknown, response: { statusCode: number; stream: Readable }) =>
-      onAnswer({ status: response.statusCode, headers: captured, stream: response.stream }),
-    onError: (_reply: unknown, { error }: { error: unknown }) => onFailure(error),
-  });
+  const from = (reply as unknown as { from: (source: string, options: LibraryOptions) => void }).from;
+  from.call(
+    reply,
+    call.url,
+    body.kind === 'buffered' ? { ...options, body: body.buffer, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : options,
+  );
 }
 
 /** Forwards through the provider's own `authorizedFetch` (a DPoP proof per request, its transport). */

@@ -17,15 +17,15 @@ import { withDeadline } from '../../../base/timers.js';
 import type { Provider } from '../../../providers/provider.js';
 import type { Consumer } from '../config.js';
 import { tokenFailure, retryAfterSeconds, type BrokerError } from '../errors.js';
-import { ByteCounter, prepareBody, type ProxyBody } from './body.js';
+import { ByteCounter, prepareBody } from './body.js';
 import { newCall, record, round, type ProxyCall } from './call.js';
 import { allowedByRules, type ProxyLimits } from './config.js';
-import { contentLength, discard, upstreamFailure, viaLibrary, viaProvider, type UpstreamAnswer } from './forward.js';
+import { contentLength, discard, libraryOptions, upstreamFailure, viaLibrary, viaProvider, type AttemptOutcome, type UpstreamAnswer } from './forward.js';
 import { consumerHeaders, toHeaders } from './headers.js';
 import { loadReplyFrom, MISSING_LIBRARY_MESSAGE } from './library.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { CallPacer } from './pacer.js';
-import { apiBase, pathProblemMessage, upstreamTarget, upstreamUrl, type UpstreamTarget } from './path.js';
+import { apiBase, pathProblemMessage, upstreamTarget, upstreamUrl } from './path.js';
 
 export { PASS_THROUGH_PACER, type CallPacer } from './pacer.js';
 export { ProxyMetrics } from './metrics.js';
@@ -99,10 +99,6 @@ export function registerProxyRoutes(app: FastifyInstance, deps: ProxyDeps): void
     // Bodies are not parsed: they go upstream as they came (prepareBody decides buffered or streamed).
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    scope.addHook('onResponse', (request, reply, done) => {
-      record(request, reply, deps);
-      done();
-    });
     const handler = replyFrom === undefined ? unavailable(deps) : proxyHandler(deps);
     scope.route({ method: METHODS, url: PROXY_ROUTE, handler, exposeHeadRoute: false });
     scope.route({ method: METHODS, url: PROXY_BASE_ROUTE, handler, exposeHeadRoute: false });
@@ -113,121 +109,181 @@ function unavailable(deps: ProxyDeps) {
   return (request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply) => {
     const call = newCall(undefined);
     request.proxyCall = call;
+    reply.raw.once('close', () => record(request, reply, deps));
     if (deps.admit(request, reply, PROXY_ROUTE) === undefined) return reply;
     call.code = 'proxy_unavailable';
     return deps.send(reply, { status: 501, code: 'proxy_unavailable', message: MISSING_LIBRARY_MESSAGE });
   };
 }
 
+/** Per provider id, the last token promise that resolved and its token: a warm hit needs no await. */
+interface Settled {
+  readonly promise: Promise<Token>;
+  readonly token: Token;
+}
+
+/**
+ * The handler. Synchronous up to the upstream on the warm path (a call without a body, no pacing, the
+ * token already got): no promise and no closure per call beyond the one recording it.
+ */
 function proxyHandler(deps: ProxyDeps) {
   const { limits, tokens, pacer, send } = deps;
-  /** Per provider id, the last token promise that resolved: a warm hit is awaited without a timer. */
-  const settled = new Map<string, Promise<Token>>();
+  // No budget, nothing to wait for: no signal and no listener per call.
+  const paced = (pacer as { passThrough?: unknown }).passThrough !== true;
+  const settled = new Map<string, Settled>();
 
-  const refuse = (reply: FastifyReply, call: ProxyCall, error: BrokerError): FastifyReply => {
+  const refuse = (reply: FastifyReply, call: ProxyCall, error: BrokerError): void => {
     call.code = error.code;
-    return send(reply, error);
+    send(reply, error);
   };
 
-  async function token(id: string): Promise<Token> {
-    const pending = tokens.getToken(id);
-    if (settled.get(id) === pending) return pending;
-    const got = await withDeadline(pending, deps.tokenTimeoutMs, () => TIMED_OUT);
-    settled.set(id, pending);
-    return got;
+  const outcome: AttemptOutcome = { answer: onAnswer, failure: onFailure };
+  const options = libraryOptions(outcome);
+
+  function onFailure(reply: FastifyReply, error: unknown): void {
+    if (!reply.sent) refuse(reply, reply.request.proxyCall!, upstreamFailure(error, limits));
   }
 
-  return async function handle(request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply): Promise<FastifyReply> {
+  /** A failure of the call budget or the token manager itself (not a refusal): logged, answered as such. */
+  function onInternalFailure(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+    request.log.error({ reqId: request.id, provider: request.proxyCall!.provider, err: { name: (error as Error)?.name } }, 'proxy: the call failed');
+    if (!reply.sent) refuse(reply, request.proxyCall!, tokenFailure(error, request.proxyCall!.provider!));
+  }
+
+  /** One attempt: a slot of the call budget (when the provider has a rate limit), the token, upstream. */
+  function attempt(request: FastifyRequest, reply: FastifyReply): void {
+    const call = request.proxyCall!;
+    if (!paced || call.api!.rateLimit === undefined) {
+      withToken(request, reply);
+      return;
+    }
+    pace(pacer, call.provider!, reply).then(
+      (failure) => (failure === undefined ? withToken(request, reply) : refuse(reply, call, failure)),
+      (error: unknown) => onInternalFailure(request, reply, error),
+    );
+  }
+
+  function withToken(request: FastifyRequest, reply: FastifyReply): void {
+    const call = request.proxyCall!;
+    const id = call.provider!;
+    const pending = tokens.getToken(id);
+    const known = settled.get(id);
+    if (known !== undefined && known.promise === pending) {
+      forward(request, reply, known.token);
+      return;
+    }
+    withDeadline(pending, deps.tokenTimeoutMs, () => TIMED_OUT).then(
+      (token) => {
+        settled.set(id, { promise: pending, token });
+        forward(request, reply, token);
+      },
+      (error: unknown) => refuse(reply, call, error === TIMED_OUT ? TOKEN_TIMEOUT : tokenFailure(error, id)),
+    );
+  }
+
+  function forward(request: FastifyRequest, reply: FastifyReply, token: Token): void {
+    const call = request.proxyCall!;
+    call.token = token;
+    call.upstreamStart = performance.now();
+    // As the authorised client does (core/client.ts): a provider that sends its own requests (its
+    // transport, a DPoP proof per request) does so here too.
+    if (call.api!.authorizedFetch === undefined) {
+      viaLibrary(request, reply, options);
+      return;
+    }
+    void viaProvider(
+      call.api!,
+      request,
+      reply,
+      token,
+      call.query === '' ? call.url : `${call.url}?${call.query}`,
+      call.body,
+      limits,
+      (answer) => onAnswer(request, reply, answer),
+      (error) => onFailure(reply, error),
+    );
+  }
+
+  function onAnswer(request: FastifyRequest, reply: FastifyReply, answer: UpstreamAnswer): void {
+    const call = request.proxyCall!;
+    const id = call.provider!;
+    call.upstreamMs = round(performance.now() - call.upstreamStart);
+    call.upstreamStatus = answer.status;
+    deps.metrics.upstream(id, call.upstreamMs / 1000);
+    if (answer.status === 401 && !call.replayed) {
+      // The token is dropped only if it is still the current one: another call may have replaced it.
+      tokens.invalidate(id, call.token!.accessToken);
+      if (call.body.kind !== 'streamed') {
+        discard(answer.stream);
+        call.replayed = true;
+        deps.metrics.replay(id, 'replayed');
+        attempt(request, reply);
+        return;
+      }
+      deps.metrics.replay(id, 'not_replayable');
+      reply.header(REPLAY_HEADER, `not replayed: the request body was streamed (over proxy.replayBufferBytes, ${limits.replayBufferBytes} bytes)`);
+    }
+    if (answer.status === 429) {
+      pacer.reportRateLimited(id, { status: 429, headers: toHeaders(answer.headers) }).catch((error: unknown) => {
+        request.log.warn({ reqId: request.id, provider: id, err: { name: (error as Error)?.name } }, 'proxy: reporting a 429 to the call budget failed');
+      });
+    }
+    const refusal = passBack(reply, call, answer, limits.maxResponseBytes);
+    if (refusal !== undefined) refuse(reply, call, refusal);
+  }
+
+  return function handle(request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply): undefined {
     const call = newCall(undefined);
     request.proxyCall = call;
+    // One record per call, when its answer is done — or cut off (too large, the consumer gone).
+    reply.raw.once('close', () => record(request, reply, deps));
     const consumer = deps.admit(request, reply, PROXY_ROUTE);
-    if (consumer === undefined) return reply;
+    if (consumer === undefined) return undefined;
     call.consumer = consumer;
-    // Fastify's onResponse does not run for an answer cut off (too large, a consumer gone): recorded here then.
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) record(request, reply, deps);
-    });
-    let checked: Checked;
-    try {
-      checked = await preflight(request, consumer, call, limits, deps.providers(), deps.tokenTimeoutMs);
-    } catch (error) {
-      // The body failed while it was being read (its deadline passed, the consumer went away).
-      checked = upstreamFailure(error, limits);
+    const problem = check(request, consumer, call, deps.providers());
+    if (problem !== undefined) {
+      refuse(reply, call, problem);
+      return undefined;
     }
-    if (!('body' in checked)) {
-      if (checked.code === 'payload_too_large') reply.header('connection', 'close');
-      return refuse(reply, call, checked);
+    const payload = request.body as Readable | undefined;
+    if (payload === undefined) {
+      attempt(request, reply);
+      return undefined;
     }
-    const { id, provider, target, url, host, body } = checked;
-
-    const attempt = async (): Promise<void> => {
-      // A provider without a rate limit has no call budget: no slot to wait for, no signal or listener per call.
-      const failure = provider.rateLimit === undefined ? undefined : await pace(pacer, id, reply);
-      if (failure !== undefined) {
-        refuse(reply, call, failure);
-        return;
-      }
-      let current: Token;
-      try {
-        current = await token(id);
-      } catch (error) {
-        refuse(reply, call, error === TIMED_OUT ? TOKEN_TIMEOUT : tokenFailure(error, id));
-        return;
-      }
-      call.token = current;
-      call.upstreamStart = performance.now();
-      // As the authorised client does (core/client.ts): a provider that sends its own requests (its
-      // transport, a DPoP proof per request) does so here too.
-      if (provider.authorizedFetch !== undefined) {
-        await viaProvider(provider, request, reply, current, `${url}${target.query === '' ? '' : `?${target.query}`}`, body, limits, onAnswer, onFailure);
-      } else {
-        viaLibrary(request, reply, current, url, target, host, body, onAnswer, onFailure);
-      }
-    };
-
-    const onFailure = (error: unknown): void => {
-      if (!reply.sent) refuse(reply, call, upstreamFailure(error, limits));
-    };
-
-    const onAnswer = (answer: UpstreamAnswer): void => {
-      call.upstreamMs = round(performance.now() - call.upstreamStart);
-      call.upstreamStatus = answer.status;
-      deps.metrics.upstream(id, call.upstreamMs / 1000);
-      if (answer.status === 401 && !call.replayed) {
-        // The token is dropped only if it is still the current one: another call may have replaced it.
-        tokens.invalidate(id, call.token!.accessToken);
-        if (body.kind !== 'streamed') {
-          discard(answer.stream);
-          call.replayed = true;
-          deps.metrics.replay(id, 'replayed');
-          attempt().catch(onFailure);
-          return;
+    if (Number(request.headers['content-length'] ?? 0) > limits.maxBodyBytes) {
+      tooLarge(reply, call, payload);
+      return undefined;
+    }
+    prepareBody(payload, limits, deps.tokenTimeoutMs).then(
+      (body) => {
+        if (body === 'too_large') return tooLarge(reply, call, payload);
+        call.body = body;
+        call.bytesIn = body.bytes;
+        if (body.kind !== 'none' && (request.method === 'GET' || request.method === 'HEAD')) {
+          return refuse(reply, call, { status: 400, code: 'bad_request', message: `${request.method} calls carry no body` });
         }
-        deps.metrics.replay(id, 'not_replayable');
-        reply.header(REPLAY_HEADER, `not replayed: the request body was streamed (over proxy.replayBufferBytes, ${limits.replayBufferBytes} bytes)`);
-      }
-      if (answer.status === 429) {
-        pacer.reportRateLimited(id, { status: 429, headers: toHeaders(answer.headers) }).catch((error: unknown) => {
-          request.log.warn({ reqId: request.id, provider: id, err: { name: (error as Error)?.name } }, 'proxy: reporting a 429 to the call budget failed');
-        });
-      }
-      const refusal = passBack(reply, call, answer, limits.maxResponseBytes);
-      if (refusal !== undefined) refuse(reply, call, refusal);
-    };
-
-    await attempt();
-    return reply;
+        attempt(request, reply);
+      },
+      // The body failed while it was being read (its deadline passed, the consumer went away).
+      (error: unknown) => refuse(reply, call, upstreamFailure(error, limits)),
+    );
+    return undefined;
   };
+
+  /** A body over `maxBodyBytes`: read and dropped (within the socket's request timeout), so the consumer gets the answer rather than a reset. */
+  function tooLarge(reply: FastifyReply, call: ProxyCall, payload: Readable): void {
+    payload.resume();
+    reply.header('connection', 'close');
+    refuse(reply, call, { status: 413, code: 'payload_too_large', message: `Request bodies through the proxy are limited to ${limits.maxBodyBytes} bytes` });
+  }
 }
 
 /** A slot of the call budget, or the answer to send when none came within its wait bound. */
 async function pace(pacer: CallPacer, id: string, reply: FastifyReply): Promise<BrokerError | undefined> {
-  // No budget, nothing to wait for: no signal and no listener per call.
-  if ((pacer as { passThrough?: unknown }).passThrough === true) return undefined;
-  let controller: AbortController | undefined;
-  const onClose = () => controller?.abort();
+  const controller = new AbortController();
+  const onClose = () => controller.abort();
   try {
-    const pending = pacer.acquire(id, { signal: (controller = new AbortController()).signal });
+    const pending = pacer.acquire(id, { signal: controller.signal });
     reply.raw.once('close', onClose);
     await pending;
     return undefined;
@@ -248,20 +304,16 @@ async function pace(pacer: CallPacer, id: string, reply: FastifyReply): Promise<
 const TIMED_OUT = new Error('timed out');
 const TOKEN_TIMEOUT: BrokerError = { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 };
 
-/** What a call needs once it is known to be allowed, or the answer refusing it. */
-type Checked =
-  | { readonly id: string; readonly provider: Provider; readonly target: UpstreamTarget; readonly url: string; readonly host: string; readonly body: ProxyBody }
-  | BrokerError;
-
-/** The checks before anything goes upstream: an API base, a safe path, the allow rules, the body within its limit. */
-async function preflight(
+/**
+ * The checks before anything goes upstream — an API base, a safe path, the allow rules — filling in the
+ * call's target; the answer refusing it, or undefined. (The body's size is checked as it is read.)
+ */
+function check(
   request: FastifyRequest<{ Params: { provider: string } }>,
   consumer: Consumer,
   call: ProxyCall,
-  limits: ProxyLimits,
   providers: ReadonlyMap<string, Provider>,
-  bodyTimeoutMs: number,
-): Promise<Checked> {
+): BrokerError | undefined {
   const id = request.params.provider;
   call.provider = id;
   const provider = providers.get(id);
@@ -278,19 +330,11 @@ async function preflight(
   if (!allowedByRules(consumer.allow, id, method, target.decodedPath)) {
     return { status: 403, code: 'proxy_not_allowed', message: `Consumer "${consumer.name}" may not ${method} this path of "${id}"` };
   }
-  const payload = request.body as Readable | undefined;
-  const declared = Number(request.headers['content-length'] ?? 0);
-  const body = declared > limits.maxBodyBytes ? 'too_large' : await prepareBody(payload, { ...limits, timeoutMs: bodyTimeoutMs });
-  if (body === 'too_large') {
-    // Read and dropped (within the socket's request timeout), so the consumer gets the answer rather than a reset.
-    payload?.resume();
-    return { status: 413, code: 'payload_too_large', message: `Request bodies through the proxy are limited to ${limits.maxBodyBytes} bytes` };
-  }
-  call.bytesIn = body.bytes;
-  if (body.kind !== 'none' && (method === 'GET' || method === 'HEAD')) {
-    return { status: 400, code: 'bad_request', message: `${method} calls carry no body` };
-  }
-  return { id, provider, target, url, host: base.host, body };
+  call.api = provider;
+  call.url = url;
+  call.query = target.query;
+  call.host = base.host;
+  return undefined;
 }
 
 /** Sends the API's answer on (streamed, counted when its length is unknown), or the refusal of one too large. */

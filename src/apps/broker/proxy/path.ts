@@ -108,8 +108,16 @@ export function apiBase(apiBaseUrl: string): ApiBase {
  */
 export function upstreamUrl(base: ApiBase, target: UpstreamTarget): string | undefined {
   const href = `${base.href}${target.rawPath}`;
+  // A path that passed once passes again: the parse (about 1 µs) is skipped for the paths an API's
+  // callers repeat. Only passes are kept, so the cache cannot be filled with refusals.
+  if (underBase.has(href)) return href;
   const parsed = new URL(href);
   if (parsed.origin !== base.origin) return undefined;
   if (parsed.pathname !== base.pathname && !parsed.pathname.startsWith(`${base.pathname}/`)) return undefined;
+  if (underBase.size >= 1000) underBase.clear();
+  underBase.add(href);
   return href;
 }
+
+/** Upstream URLs already found under their base (bounded: emptied when full). */
+const underBase = new Set<string>();
