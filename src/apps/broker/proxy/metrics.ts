@@ -1,9 +1,10 @@
 /**
  * The proxy's Prometheus metrics, on the broker's registry. Counts live in plain maps and are copied
- * into the counters when Prometheus scrapes (as the broker's own request counts are); only the upstream
- * latency histogram is observed per call.
+ * into the counters when Prometheus scrapes (as the broker's own request counts are); the upstream latency
+ * histogram is a plain one (plain-histogram.ts).
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
+import { PlainHistogram } from '../plain-histogram.js';
 
 /** Refusal reasons: the broker error code a proxied call was answered with before (or instead of) going upstream. */
 export type RefusalReason = string;
@@ -16,9 +17,7 @@ export class ProxyMetrics {
   readonly #replays = new Map<string, Map<string, number>>();
   /** reason → count. */
   readonly #refusals = new Map<string, number>();
-  readonly #latency: Histogram<'provider'>;
-  /** Per provider, the histogram's child: the label set is hashed once, not on every call. */
-  readonly #latencyBy = new Map<string, { observe(value: number): void }>();
+  readonly #latency: PlainHistogram;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -58,13 +57,13 @@ export class ProxyMetrics {
         for (const [reason, count] of refusals) this.inc({ reason }, count);
       },
     });
-    this.#latency = new Histogram({
-      name: 'tokenbroker_proxy_upstream_duration_seconds',
-      help: 'Time from sending a proxied call upstream to its response headers, by provider',
-      labelNames: ['provider'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
+    this.#latency = new PlainHistogram(
+      'tokenbroker_proxy_upstream_duration_seconds',
+      'Time from sending a proxied call upstream to its response headers, by provider',
+      ['provider'],
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registry,
+    );
   }
 
   /** Counts one answered proxied call (`provider`/`consumer` may be `-` when admission refused it first). */
@@ -79,9 +78,7 @@ export class ProxyMetrics {
 
   /** Observes one upstream round trip (to response headers). */
   upstream(provider: string, seconds: number): void {
-    let child = this.#latencyBy.get(provider);
-    if (child === undefined) this.#latencyBy.set(provider, (child = this.#latency.labels({ provider })));
-    child.observe(seconds);
+    this.#latency.observe(seconds, provider);
   }
 
   /** Counts one upstream 401. */
