@@ -25,7 +25,7 @@ import { consumerHeaders, toHeaders } from './headers.js';
 import { loadReplyFrom, MISSING_LIBRARY_MESSAGE } from './library.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { CallPacer } from './pacer.js';
-import { apiBase, pathProblemMessage, upstreamTarget, upstreamUrl } from './path.js';
+import { pathProblemMessage, resolvePath } from './path.js';
 
 export { PASS_THROUGH_PACER, type CallPacer } from './pacer.js';
 export { ProxyMetrics } from './metrics.js';
@@ -320,20 +320,20 @@ function check(
   if (provider?.apiBaseUrl === undefined) {
     return { status: 404, code: 'no_api_base', message: `Provider "${id}" has no API base URL to proxy to (apiBaseUrl)` };
   }
-  const target = upstreamTarget(request.raw.url ?? '', PREFIX_LENGTH);
-  if (typeof target === 'string') return { status: 400, code: 'bad_path', message: pathProblemMessage(target) };
-  call.path = target.decodedPath;
-  const base = apiBase(provider.apiBaseUrl);
-  const url = upstreamUrl(base, target);
-  if (url === undefined) return { status: 400, code: 'bad_path', message: 'The path leaves the API base' };
+  const rawUrl = request.raw.url ?? '';
+  const q = rawUrl.indexOf('?');
+  const path = resolvePath(provider.apiBaseUrl, q < 0 ? rawUrl : rawUrl.slice(0, q), PREFIX_LENGTH);
+  if (typeof path === 'string') return { status: 400, code: 'bad_path', message: pathProblemMessage(path) };
+  call.path = path.decodedPath;
   const method = request.method;
-  if (!allowedByRules(consumer.allow, id, method, target.decodedPath)) {
+  if (!allowedByRules(consumer.allow, id, method, path.decodedPath)) {
     return { status: 403, code: 'proxy_not_allowed', message: `Consumer "${consumer.name}" may not ${method} this path of "${id}"` };
   }
   call.api = provider;
-  call.url = url;
-  call.query = target.query;
-  call.host = base.host;
+  call.url = path.url;
+  // The query goes upstream as it came, and is never logged.
+  call.query = q < 0 ? '' : rawUrl.slice(q + 1);
+  call.host = path.host;
   return undefined;
 }
 

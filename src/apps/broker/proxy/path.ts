@@ -9,18 +9,27 @@
  * By hand: reply-from only rejects a literal `..` after one decoding, which `%252e%252e` or `%5c` pass.
  */
 
-/** The part of a proxied call's URL that goes upstream. */
-export interface UpstreamTarget {
+/** The path of a proxied call below the API base. */
+interface UpstreamTarget {
   /** The path below the API base as received (`/customers/42`, or `''`), still percent-encoded. */
   readonly rawPath: string;
   /** The same path, decoded: for allow rules, the audit log and metrics. */
   readonly decodedPath: string;
-  /** The query string without `?` (never logged), or `''`. */
-  readonly query: string;
+}
+
+/** Where a proxied call goes: the upstream URL (without the query) and the decoded path. */
+export interface ResolvedPath {
+  /** The upstream URL without its query: the API base, then the path exactly as the consumer sent it. */
+  readonly url: string;
+  /** The path below the API base, decoded: for allow rules, the audit log and metrics. */
+  readonly decodedPath: string;
+  /** The API's host (for `Host`). */
+  readonly host: string;
 }
 
 /** Why a path was refused (in the answer's message; never the path itself). */
-export type PathProblem = 'encoded_separator' | 'double_encoding' | 'backslash' | 'dot_segment' | 'empty_segment' | 'bad_encoding' | 'control_character';
+export type PathProblem =
+  'encoded_separator' | 'double_encoding' | 'backslash' | 'dot_segment' | 'empty_segment' | 'bad_encoding' | 'control_character' | 'outside_base';
 
 const MESSAGES: Readonly<Record<PathProblem, string>> = {
   encoded_separator: 'The path holds an encoded slash or backslash (%2F, %5C)',
@@ -30,6 +39,7 @@ const MESSAGES: Readonly<Record<PathProblem, string>> = {
   empty_segment: 'The path holds an empty segment (//): absolute URLs and scheme-relative paths are refused',
   bad_encoding: 'The path holds malformed percent-encoding',
   control_character: 'The path holds a control character',
+  outside_base: 'The path leaves the API base',
 };
 
 /** The answer's message for a refused path. */
@@ -44,16 +54,38 @@ const DOUBLE_ENCODED = /%25/;
 const MALFORMED = /%(?![0-9a-f]{2})/i;
 
 /**
- * Splits `rawUrl` (`/v1/proxy/<provider>/<path>?<query>`, as on the request line) into the target, or
- * names the problem. `prefixLength` is the length of `/v1/proxy/`.
+ * Where the path `pathPart` (`/v1/proxy/<provider>/<path>`, as on the request line, without the query)
+ * goes under `apiBaseUrl`, or the problem that refuses it. `prefixLength` is the length of `/v1/proxy/`.
+ * A path that passed is remembered (per base, bounded): the checks and the parse run once per path an
+ * API's callers use, not once per call. Only passes are kept, so refusals cannot fill the cache.
  */
-export function upstreamTarget(rawUrl: string, prefixLength: number): UpstreamTarget | PathProblem {
-  const q = rawUrl.indexOf('?');
-  const pathPart = q < 0 ? rawUrl : rawUrl.slice(0, q);
-  const query = q < 0 ? '' : rawUrl.slice(q + 1);
+export function resolvePath(apiBaseUrl: string, pathPart: string, prefixLength: number): ResolvedPath | PathProblem {
+  let byPath = resolved.get(apiBaseUrl);
+  const known = byPath?.get(pathPart);
+  if (known !== undefined) return known;
+  const target = upstreamTarget(pathPart, prefixLength);
+  if (typeof target === 'string') return target;
+  const base = apiBase(apiBaseUrl);
+  const url = upstreamUrl(base, target);
+  if (url === undefined) return 'outside_base';
+  const path: ResolvedPath = { url, decodedPath: target.decodedPath, host: base.host };
+  if (byPath === undefined) {
+    if (resolved.size >= 100) resolved.clear();
+    resolved.set(apiBaseUrl, (byPath = new Map()));
+  }
+  if (byPath.size >= 1000) byPath.clear();
+  byPath.set(pathPart, path);
+  return path;
+}
+
+/** API base → path as received → where it goes (passes only). */
+const resolved = new Map<string, Map<string, ResolvedPath>>();
+
+/** Splits `pathPart` into the path below the API base and checks it, or names the problem. */
+function upstreamTarget(pathPart: string, prefixLength: number): UpstreamTarget | PathProblem {
   const slash = pathPart.indexOf('/', prefixLength);
   const rawPath = slash < 0 ? '' : pathPart.slice(slash);
-  if (rawPath === '' || rawPath === '/') return { rawPath, decodedPath: rawPath === '' ? '/' : rawPath, query };
+  if (rawPath === '' || rawPath === '/') return { rawPath, decodedPath: rawPath === '' ? '/' : rawPath };
   if (rawPath.includes('\\')) return 'backslash';
   if (rawPath.includes('%')) {
     if (MALFORMED.test(rawPath)) return 'bad_encoding';
@@ -76,48 +108,32 @@ export function upstreamTarget(rawUrl: string, prefixLength: number): UpstreamTa
     if (decoded === '.' || decoded === '..') return 'dot_segment';
     decodedPath += `/${decoded}`;
   }
-  return { rawPath, decodedPath, query };
+  return { rawPath, decodedPath };
 }
 
 /** An API base ready for appending: `https://host/prefix` (no trailing slash) and its parts. */
-export interface ApiBase {
+interface ApiBase {
   readonly href: string;
   readonly origin: string;
   readonly pathname: string;
   readonly host: string;
 }
 
-const bases = new Map<string, ApiBase>();
-
-/** Parses (once per base) a provider's `apiBaseUrl`. */
-export function apiBase(apiBaseUrl: string): ApiBase {
-  let base = bases.get(apiBaseUrl);
-  if (base === undefined) {
-    const url = new URL(apiBaseUrl);
-    const pathname = url.pathname.replace(/\/+$/, '');
-    base = { href: `${url.origin}${pathname}`, origin: url.origin, pathname, host: url.host };
-    if (bases.size > 1000) bases.clear();
-    bases.set(apiBaseUrl, base);
-  }
-  return base;
+/** Parses a provider's `apiBaseUrl` (once per path that resolves under it, see resolvePath). */
+function apiBase(apiBaseUrl: string): ApiBase {
+  const url = new URL(apiBaseUrl);
+  const pathname = url.pathname.replace(/\/+$/, '');
+  return { href: `${url.origin}${pathname}`, origin: url.origin, pathname, host: url.host };
 }
 
 /**
  * The upstream URL (without query) for `target` under `base`, or undefined if — against every check
  * above — parsing it would land outside the base.
  */
-export function upstreamUrl(base: ApiBase, target: UpstreamTarget): string | undefined {
+function upstreamUrl(base: ApiBase, target: UpstreamTarget): string | undefined {
   const href = `${base.href}${target.rawPath}`;
-  // A path that passed once passes again: the parse (about 1 µs) is skipped for the paths an API's
-  // callers repeat. Only passes are kept, so the cache cannot be filled with refusals.
-  if (underBase.has(href)) return href;
   const parsed = new URL(href);
   if (parsed.origin !== base.origin) return undefined;
   if (parsed.pathname !== base.pathname && !parsed.pathname.startsWith(`${base.pathname}/`)) return undefined;
-  if (underBase.size >= 1000) underBase.clear();
-  underBase.add(href);
   return href;
 }
-
-/** Upstream URLs already found under their base (bounded: emptied when full). */
-const underBase = new Set<string>();
