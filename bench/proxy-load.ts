@@ -25,9 +25,9 @@ const SCRIPT = fileURLToPath(import.meta.url);
 // The broker's stdout (its log and audit lines, as `tokenbroker serve` writes them) goes to /dev/null.
 const startChild = (kind: Kind, env: Record<string, string>) =>
   startServer(SCRIPT, kind, env, { stdout: kind === 'broker' ? 'ignore' : 'inherit', profile: kind !== 'upstream' });
-const DURATION_S = Number(process.env.LOAD_DURATION_S ?? 10);
+const DURATION_S = Number(process.env.LOAD_DURATION_S ?? 30);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 50);
-const ROUNDS = Number(process.env.LOAD_ROUNDS ?? 6);
+const ROUNDS = Number(process.env.LOAD_ROUNDS ?? 12);
 const KEY = 'tbk_proxy_load_consumer_key_3e2d1c0b9a8f7e6d5c4b';
 /** A page of customers as the upstream answers it (about 600 bytes). */
 const PAGE = JSON.stringify({

@@ -1,6 +1,6 @@
 /**
  * AuditLog batching: into a destination the broker opened, every line — the token route's audit
- * records and the proxy's lines alike — is joined into batches of about 15 KB (one destination write per
+ * records and the proxy's lines alike — is joined into batches of about 60 KB (one destination write per
  * batch, not per line); a destination given in code gets each line at once.
  */
 import { describe, expect, it } from 'vitest';
@@ -37,11 +37,11 @@ describe('AuditLog', () => {
     expect(lines.map((line) => line.type)).toEqual(['proxy', 'audit', 'proxy']);
 
     writes.length = 0;
-    for (let i = 0; i < 600; i++) log.line(PROXY_LINE);
-    // 600 lines of 55 characters (33,000): two full batches handed over on the way, the rest on flush.
+    for (let i = 0; i < 2400; i++) log.line(PROXY_LINE);
+    // 2,400 lines of 55 characters (132,000): two full batches handed over on the way, the rest on flush.
     expect(writes).toHaveLength(2);
     log.flush();
-    expect(writes.join('')).toBe(PROXY_LINE.repeat(600));
+    expect(writes.join('')).toBe(PROXY_LINE.repeat(2400));
   });
 
   it('writes each line at once into a destination given in code', () => {

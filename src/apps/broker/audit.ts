@@ -47,10 +47,12 @@ export function fingerprint(token: Token): string {
 
 /**
  * Past this many characters a batch is handed to its destination without waiting for `flush()`: just
- * under the most sonic-boom writes at once (16 KiB), so under load each write system call carries about
- * fifty lines (each write cost about 25 µs of the event loop in the proxy load test's profile).
+ * under what the broker's destinations write at once (64 KiB, logging.ts), so under load one write
+ * carries about two hundred lines: an asynchronous write costs about 40 µs of CPU whether it carries
+ * 4 KB or 60 KB (measured on the development machine), which a write per line pays for every line
+ * (bench/audit-write.ts).
  */
-const BATCH_CHARS = 15_000;
+const BATCH_CHARS = 60_000;
 
 /** Writes audit records as JSON lines. */
 export class AuditLog {
@@ -59,7 +61,7 @@ export class AuditLog {
   #pending = '';
 
   /**
-   * `batched`: lines are joined into batches of about 15 KB, handed to the destination when full and on
+   * `batched`: lines are joined into batches of about 60 KB, handed to the destination when full and on
    * `flush()` (the broker calls it every second and on close). For the broker's own sonic-boom
    * destinations, which buffer anyway: sonic-boom measures the byte length of its whole buffer on each
    * write, so one line per write cost about 3 µs under load, one batch per about 15 lines a fraction of

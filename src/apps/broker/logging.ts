@@ -38,9 +38,10 @@ export function brokerLogging(
 ): BrokerLogging {
   const owned: Array<ReturnType<typeof pino.destination>> = [];
   const destination = (dest: number | string, extra: { mkdir?: boolean; append?: boolean } = {}) => {
-    // Buffered up to 4 KiB between writes (fewer system calls under load), and flushed at least every
-    // second (FLUSH_INTERVAL_MS) and on close, so a line is never held long at low traffic.
-    const stream = pino.destination({ dest, sync: false, minLength: 4096, ...extra });
+    // Buffered up to 4 KiB between writes (fewer system calls under load), up to 64 KiB a write (the
+    // audit log's batches, audit.ts), and flushed at least every second (FLUSH_INTERVAL_MS) and on
+    // close, so a line is never held long at low traffic.
+    const stream = pino.destination({ dest, sync: false, minLength: 4096, maxWrite: 65_536, ...extra });
     owned.push(stream);
     return stream;
   };
