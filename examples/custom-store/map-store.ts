@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { IssuanceLedger, LedgerDecision, SharedTokenStore, Token } from 'tokenbroker';
+import type { CallBudget, IssuanceLedger, LedgerDecision, SharedTokenStore, Token } from 'tokenbroker';
 
 /** What every store on one backing shares: in your store, the database. */
 export class MapBacking {
@@ -19,6 +19,8 @@ export class MapBacking {
   readonly locks = new Map<string, { readonly owner: string; until: number }>();
   /** The issuance ledger: reservations per credential with the time each counts from. */
   readonly ledger = new Map<string, Array<{ readonly id: string; at: number }>>();
+  /** The call budget: per credential, each API call with the time its slot counts from, and the end of a 429 pause. */
+  readonly calls = new Map<string, { log: Array<{ readonly id: string; at: number }>; pausedUntil: number }>();
   /** Tells waiters a token was stored (event name: the key). In Redis: pub/sub; in SQLite: nothing, polling. */
   readonly stored = new EventEmitter().setMaxListeners(0);
 }
@@ -70,6 +72,45 @@ export function mapStore(backing: MapBacking, options: MapStoreOptions = {}): Sh
     },
   };
 
+  /** The call log of `key`, made on first use. */
+  const calls = (key: string) => backing.calls.get(key) ?? backing.calls.set(key, { log: [], pausedUntil: 0 }).get(key)!;
+
+  // A sliding-window log with reserved slots (docs/rate-limits.md): a call goes at the earliest time
+  // that leaves fewer than `requests` calls ahead of it within `perMs`, and not before a pause ends.
+  const callBudget: CallBudget = {
+    async reserve(key, id, limit, maxWaitMs) {
+      const now = Date.now();
+      const budget = calls(key);
+      budget.log = budget.log.filter((call) => call.at > now - limit.perMs);
+      // A waiter's second look: its own entry goes, and only the calls placed at or before it are ahead.
+      const mine = budget.log.find((call) => call.id === id);
+      budget.log = budget.log.filter((call) => call !== mine);
+      const ahead = budget.log
+        .filter((call) => mine === undefined || call.at <= mine.at)
+        .map((call) => call.at)
+        .sort((a, b) => a - b);
+      let at = Math.max(now, budget.pausedUntil);
+      if (ahead.length >= limit.requests) at = Math.max(at, ahead[ahead.length - limit.requests]! + limit.perMs);
+      const wait = at - now;
+      if (wait > maxWaitMs) return -wait; // a refusal holds nothing
+      budget.log.push({ id, at });
+      return wait;
+    },
+    async confirm(key, id) {
+      // The answer arrived: the call counts from now, never from earlier than its slot.
+      const call = backing.calls.get(key)?.log.find((candidate) => candidate.id === id);
+      if (call !== undefined) call.at = Math.max(call.at, Date.now());
+    },
+    async release(key, id) {
+      const budget = backing.calls.get(key);
+      if (budget !== undefined) budget.log = budget.log.filter((call) => call.id !== id);
+    },
+    async pause(key, pauseMs) {
+      const budget = calls(key);
+      budget.pausedUntil = Math.max(budget.pausedUntil, Date.now() + pauseMs); // a longer pause already set stays
+    },
+  };
+
   /** Resolves when a token is stored for `key`, after `ms`, or on an abort or close(), whichever comes first. */
   const nap = (key: string, ms: number, signal: AbortSignal): Promise<void> =>
     new Promise((resolve) => {
@@ -89,6 +130,7 @@ export function mapStore(backing: MapBacking, options: MapStoreOptions = {}): Sh
   return {
     shared: true,
     ledger,
+    callBudget,
     async get(key) {
       return read(key);
     },

@@ -24,6 +24,7 @@ import { providerShape, resolveManagerOptions, type ResolvedManagerOptions, type
 import type { Provider } from '../providers/provider.js';
 import { Counters, type IssueReason, type ManagerStats, type ProviderStats } from '../base/stats.js';
 import { Registration } from './registration.js';
+import { sharedBudgetIssue } from './shared-budget.js';
 import { localContract, memoryStore } from '../stores/memory.js';
 import { CacheEntry } from '../stores/cache-entry.js';
 import type { IssuanceLedger, LocalTokenStore } from '../stores/types.js';
@@ -88,6 +89,8 @@ export class TokenManager {
   constructor(options: TokenManagerOptions = {}) {
     this.#options = resolveManagerOptions(options);
     const store = this.#options.store;
+    const budgetIssue = sharedBudgetIssue(store, this.#options.providers, 'createTokenManager.store');
+    if (budgetIssue !== undefined) throw new ConfigError([budgetIssue]);
     this.#local = localContract(store === undefined || store.shared ? memoryStore() : store);
     this.#issuer = new Issuer(this.#options, this.#lifetime.signal, this.#log, this);
     const { timeoutMs, retry } = this.#options;
@@ -326,6 +329,9 @@ export class TokenManager {
       issues.push({ path: `register.${String(id)}`, message: 'must be a provider made by alternativePayments(), autopay(), oauth2() or defineProvider()' });
     }
     if (issues.length > 0) throw new ConfigError(issues);
+    // A paced provider on a shared store with no call budget could only be paced per process.
+    const budgetIssue = sharedBudgetIssue(this.#options.store, { [id]: provider }, `register.${id}`);
+    if (budgetIssue !== undefined) throw new ConfigError([budgetIssue]);
     const registration = new Registration(id, provider);
     const previous = this.#registrations.get(id);
     if (previous !== undefined) registration.add(previous); // replacing a provider keeps the id's counters

@@ -66,10 +66,13 @@ export class Pacer {
     this.#log = log;
   }
 
-  /** The pacer of a manager: the store's call budget when it is shared and has one (else this process's, with a warning). */
+  /**
+   * The pacer of a manager: the store's call budget when it is shared, else this process's. A shared
+   * store without one (possible from JavaScript) is refused at construction when any provider is paced
+   * (shared-budget.ts), so here it can only mean nothing is paced: no warning is due.
+   */
   static forStores(local: CallBudget, store: TokenStore | undefined, maxWaitMs: number, log: LogFn, lookup: (id: string) => PacedCall | undefined): Pacer {
-    const shared = store?.shared === true ? store.callBudget : undefined;
-    if (store?.shared === true && shared === undefined) log('warn', {}, 'the shared store has no call budget; API calls are paced by each process alone');
+    const shared = store?.shared === true ? (store.callBudget as CallBudget | undefined) : undefined;
     return new Pacer(local, shared, maxWaitMs, log, lookup);
   }
 

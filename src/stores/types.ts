@@ -66,7 +66,8 @@ export interface LocalTokenStore {
 
 /**
  * A store shared by several processes. All methods may fail (the network); the manager then falls
- * back to local behaviour and says so in a warning.
+ * back to local behaviour and says so in a warning. Proven by the conformance suite
+ * (`tokenbroker/testing`, docs/custom-store.md).
  */
 export interface SharedTokenStore {
   /** Distinguishes the store kinds. */
@@ -74,10 +75,11 @@ export interface SharedTokenStore {
   /** The fleet-wide issuance ledger. */
   readonly ledger: IssuanceLedger;
   /**
-   * The shared call budget (API pacing, see docs/rate-limits.md). A store without one leaves pacing to
-   * each process (the manager warns once).
+   * The shared call budget (API pacing, see docs/rate-limits.md): every process sharing the store paces
+   * a credential's API calls in one budget. Required: without it, `createTokenManager` and `register`
+   * refuse a provider with a `rateLimit` (a `ConfigError`), rather than let each process pace alone.
    */
-  readonly callBudget?: CallBudget;
+  readonly callBudget: CallBudget;
   /** The stored token for `key`, if any. */
   get(key: string): Promise<Token | undefined>;
   /** Stores `token` for `ttlMs` (its remaining usable life). */
