@@ -5,6 +5,7 @@
  * framework. See docs/custom-store.md.
  */
 import type { SharedTokenStore } from '../types.js';
+import { callBudgetSection } from './call-budget.js';
 import { through, type Section } from './harness.js';
 import { ledgerSection, sharedLedgerSection } from './ledger.js';
 import { lockSection } from './locks.js';
@@ -38,7 +39,7 @@ export interface StoreConformanceOptions {
 
 /**
  * The sections a shared store is held to, in order. Each is a function that registers its tests; a
- * new part of the contract (the call budget) is one more file and one more entry here.
+ * new part of the contract is one more file and one more entry here.
  */
 const SHARED_SECTIONS: ReadonlyArray<Section<SharedTokenStore>> = [
   through(tokenSection, sharedSurface),
@@ -47,14 +48,18 @@ const SHARED_SECTIONS: ReadonlyArray<Section<SharedTokenStore>> = [
   sharedLedgerSection,
   lockSection,
   waitSection,
+  callBudgetSection,
 ];
 
 /**
  * Registers the store conformance suite with your test runner: tokens with a TTL, compare-and-delete,
  * the issuance ledger, the lock per credential (one owner at a time, released only by its owner, a
- * lease that expires, renewal by the owner) and `waitForToken` (woken when another store stores the
- * token or the lock goes, a timeout, an abort, close). A store that passes it can stand behind
- * `createTokenManager` as the built-in ones do.
+ * lease that expires, renewal by the owner), `waitForToken` (woken when another store stores the
+ * token or the lock goes, a timeout, an abort, close) and the call budget (`requests` calls per window
+ * and the next one window later, a refusal past `maxWaitMs` that holds nothing, a waiter's second look
+ * counted once, release, confirmation, pauses that only lengthen, one budget across stores on one
+ * namespace, keys apart). A store that passes it can stand behind `createTokenManager` as the built-in
+ * ones do, paced providers included.
  *
  * Call it where your runner collects tests: at the top of a test file, or inside a `describe`. The
  * tests run on the real clock with generous bounds (a 300 ms lease is checked after 800 ms); do not
