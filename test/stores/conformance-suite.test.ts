@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { SharedTokenStore } from 'tokenbroker';
+import type { CallBudget, SharedTokenStore } from 'tokenbroker';
 import { storeConformance } from 'tokenbroker/testing';
 import { MapBacking, mapStore } from '../../examples/custom-store/map-store.js';
 
@@ -23,7 +23,7 @@ interface Result {
 }
 
 /** Runs the whole suite against `create` through a shim runner; returns the names of the failed tests. */
-async function failuresOf(create: (backing: MapBacking) => SharedTokenStore): Promise<{ failed: string[]; ran: number }> {
+async function failuresOf(create: (backing: MapBacking) => SharedTokenStore): Promise<{ failed: string[]; errors: unknown[]; ran: number }> {
   const tests: Array<{ name: string; body: () => Promise<void> }> = [];
   const backings = new Map<string, MapBacking>();
   storeConformance({
@@ -42,7 +42,7 @@ async function failuresOf(create: (backing: MapBacking) => SharedTokenStore): Pr
   const failed = results.filter((result) => result.error !== undefined);
   // Every failure is an assertion of the suite, not a crash of the shim.
   for (const { error } of failed) expect((error as Error).name).toBe('AssertionError');
-  return { failed: failed.map((result) => result.name.replace(/^shim: /, '')).sort(), ran: results.length };
+  return { failed: failed.map((result) => result.name.replace(/^shim: /, '')).sort(), errors: failed.map((result) => result.error), ran: results.length };
 }
 
 /** `store` with some methods replaced (the example store is a plain object: spreading keeps every member). */
@@ -50,11 +50,28 @@ function broken(store: SharedTokenStore, overrides: Partial<SharedTokenStore>): 
   return { ...store, ...overrides };
 }
 
+/** `store`'s call budget with some methods replaced. */
+function brokenBudget(store: SharedTokenStore, overrides: Partial<CallBudget>): SharedTokenStore {
+  return { ...store, callBudget: { ...store.callBudget, ...overrides } };
+}
+
+/** Every test of the call-budget section: a store without a budget fails each of them. */
+const CALL_BUDGET_TESTS = [
+  'call budget: `requests` calls in a window go at once; the next waits about one window',
+  'call budget: a confirmed call counts from its answer, never from earlier',
+  'call budget: a pause holds every call of its key until it ends; a shorter later pause does not cut it',
+  'call budget: a slot past maxWaitMs is a refusal that holds nothing',
+  'call budget: keys are independent',
+  'call budget: release gives the slot back; releasing an unknown call is harmless',
+  'call budget: the same id asking again (a waiter’s second look) is counted once',
+  'call budget: two stores on the same backing share one budget, pauses included',
+];
+
 describe('the conformance suite', () => {
   it('passes the example custom store: no failure through the shim either', async () => {
     const { failed, ran } = await failuresOf((backing) => mapStore(backing));
     expect(failed).toEqual([]);
-    expect(ran).toBeGreaterThanOrEqual(26);
+    expect(ran).toBe(34);
   });
 
   it('fails a store whose releaseLock ignores the owner', async () => {
@@ -128,13 +145,73 @@ describe('the conformance suite', () => {
     ]);
   });
 
+  it('fails a store without a callBudget in every call-budget test, saying what is missing', async () => {
+    const { failed, errors } = await failuresOf((backing) => {
+      const store: Partial<SharedTokenStore> = { ...mapStore(backing) };
+      delete store.callBudget;
+      return store as SharedTokenStore;
+    });
+    expect(failed).toEqual(CALL_BUDGET_TESTS);
+    for (const error of errors) expect((error as Error).message).toMatch(/^the store has no callBudget: .*reserve, confirm, release and pause/);
+  });
+
+  it('fails a store whose call budget never counts a call (each reservation forgotten at once)', async () => {
+    const { failed } = await failuresOf((backing) => {
+      const store = mapStore(backing);
+      return brokenBudget(store, {
+        async reserve(key, id, limit, maxWaitMs) {
+          const wait = await store.callBudget.reserve(key, id, limit, maxWaitMs);
+          await store.callBudget.release(key, id);
+          return wait;
+        },
+      });
+    });
+    // Every test but the pause's, which needs no count.
+    expect(failed).toEqual(CALL_BUDGET_TESTS.filter((name) => !name.startsWith('call budget: a pause')));
+  });
+
+  it('fails a store whose call budget keeps a refused call (a refusal must hold nothing)', async () => {
+    const { failed } = await failuresOf((backing) => {
+      const store = mapStore(backing);
+      return brokenBudget(store, {
+        async reserve(key, id, limit, maxWaitMs) {
+          const wait = await store.callBudget.reserve(key, id, limit, Number.MAX_SAFE_INTEGER);
+          return wait > maxWaitMs ? -wait : wait;
+        },
+      });
+    });
+    expect(failed).toEqual(['call budget: a slot past maxWaitMs is a refusal that holds nothing']);
+  });
+
+  it('fails a store whose call budget ignores pauses', async () => {
+    const { failed } = await failuresOf((backing) => brokenBudget(mapStore(backing), { pause: async () => {} }));
+    expect(failed).toEqual([
+      'call budget: a pause holds every call of its key until it ends; a shorter later pause does not cut it',
+      'call budget: two stores on the same backing share one budget, pauses included',
+    ]);
+  });
+
+  it('fails a store whose pause takes the latest pause, not the longest', async () => {
+    const { failed } = await failuresOf((backing) => {
+      const store = mapStore(backing);
+      return brokenBudget(store, {
+        async pause(key, pauseMs) {
+          const calls = backing.calls.get(key);
+          if (calls !== undefined) calls.pausedUntil = 0;
+          await store.callBudget.pause(key, pauseMs);
+        },
+      });
+    });
+    expect(failed).toEqual(['call budget: a pause holds every call of its key until it ends; a shorter later pause does not cut it']);
+  });
+
   it('runs under node:test, with no test framework but Node', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', 'examples/custom-store/map-store.node-test.ts'], {
       cwd: root,
       encoding: 'utf8',
       timeout: 90_000,
     });
-    expect(result.stdout).toMatch(/ℹ pass (2[6-9]|[3-9]\d)\b/);
+    expect(result.stdout).toMatch(/ℹ pass 34\b/);
     expect(result.stdout).toMatch(/ℹ fail 0\b/);
     expect(result.status).toBe(0);
   }, 120_000);
