@@ -148,7 +148,7 @@ describe('the conformance suite', () => {
   it('fails a store without a callBudget in every call-budget test, saying what is missing', async () => {
     const { failed, errors } = await failuresOf((backing) => {
       const store: Partial<SharedTokenStore> = { ...mapStore(backing) };
-      delete store.callBudget;
+      delete (store as { callBudget?: CallBudget }).callBudget;
       return store as SharedTokenStore;
     });
     expect(failed).toEqual(CALL_BUDGET_TESTS);

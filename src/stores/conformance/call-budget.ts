@@ -125,7 +125,7 @@ export const callBudgetSection: Section<SharedTokenStore> = (test) => {
     assert.equal(await a.reserve('k', 'first', one, NO_DEADLINE_MS), 0);
     about(await b.reserve('k', 'second', one, NO_DEADLINE_MS), WINDOW_MS, "another store's call after the first store's");
     await b.release('k', 'first'); // another process may release it too: the log is shared
-    assert.equal(await a.reserve('k', 'second', one, NO_DEADLINE_MS), 0, "a slot released through another store stayed taken");
+    assert.equal(await a.reserve('k', 'second', one, NO_DEADLINE_MS), 0, 'a slot released through another store stayed taken');
     await a.pause('paused', 3_000);
     about(await b.reserve('paused', 'c', { requests: 5, perMs: 1_000 }, NO_DEADLINE_MS), 3_000, "a call after another store's pause");
   });
