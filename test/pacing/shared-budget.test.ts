@@ -4,6 +4,7 @@
  * `register` instead of pacing each process alone. A shared budget that fails at run time still falls
  * back to this process's, loudly: that is an outage, not a configuration.
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   alternativePayments,
@@ -71,6 +72,13 @@ describe('a shared store without a call budget', () => {
     expect(error.message).toContain('docs/custom-store.md');
     expect(error.message).toContain('rateLimit: false');
     expect(error.message).not.toContain('secret-never-shown');
+  });
+
+  it('docs/custom-store.md shows the message as it is', () => {
+    const error = thrown(() => createTokenManager({ providers: { ap: ap() }, store: storeWithoutBudget() }));
+    const page = readFileSync(new URL('../../docs/custom-store.md', import.meta.url), 'utf8');
+    const shown = /```\n(ConfigError: [^`]*)```/.exec(page)?.[1];
+    expect(shown?.replace(/\s+/g, ' ').trim()).toBe(`ConfigError: ${error.message}`);
   });
 
   it('is a ConfigError when register adds a paced provider; the id is not registered', () => {
