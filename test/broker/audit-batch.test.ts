@@ -44,6 +44,21 @@ describe('AuditLog', () => {
     expect(writes.join('')).toBe(PROXY_LINE.repeat(2400));
   });
 
+  it('keeps every character and the order: lines in any script, and a line too long for a batch', () => {
+    const writes: string[] = [];
+    const log = new AuditLog({ write: (text: string) => writes.push(text) }, { batched: true });
+    const lines = [
+      `{"path":"/customers/café"}\n`,
+      `{"path":"/客户/🧾"}\n`,
+      `{"path":"/${'é'.repeat(30_000)}"}\n`,
+      `{"path":"/after"}\n`,
+      ...Array.from({ length: 3000 }, (_, i) => `{"path":"/ü/${i}"}\n`),
+    ];
+    for (const line of lines) log.line(line);
+    log.flush();
+    expect(writes.join('')).toBe(lines.join(''));
+  });
+
   it('writes each line at once into a destination given in code', () => {
     const writes: string[] = [];
     const log = new AuditLog({ write: (text: string) => writes.push(text) });
