@@ -55,6 +55,13 @@ describe('broker proxy: sidecar', () => {
     const wrong = await overSocket(socketPath, '/v1/proxy/ap/customers', { 'x-api-key': 'tbk_wrong' });
     expect(wrong.status).toBe(401);
     expect(harness.logs.join('\n')).toMatch(/"type":"proxy".*"consumer":"app".*"keyId":"anonymous"/);
+    // A unix socket has no client address: every audit line is still JSON, its ip null.
+    const audit = harness.logs
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('"type":"proxy"') || line.includes('"type":"audit"'));
+    expect(audit.length).toBeGreaterThanOrEqual(3);
+    for (const line of audit) expect((JSON.parse(line) as { ip: unknown }).ip).toBeNull();
   });
 });
 

@@ -4,13 +4,15 @@
  * whether it was replayed after a 401, the request id, a fingerprint of the token used. Never a body,
  * a token, a key or a query value.
  */
+import { addressJson, msJson } from '../audit.js';
 
 /** One proxied call, for the audit log. */
 export interface ProxyAuditRecord {
   readonly reqId: string;
   readonly consumer: string | undefined;
   readonly keyId: string | undefined;
-  readonly ip: string;
+  /** The client's address; undefined on a unix socket. */
+  readonly ip: string | undefined;
   readonly provider: string | undefined;
   readonly method: string;
   /** Decoded path below the API base, without the query; undefined when it was refused as unsafe. */
@@ -31,19 +33,20 @@ export interface ProxyAuditRecord {
 
 /** The JSON line for `record` (`"type":"proxy"`, newline-terminated). */
 export function proxyAuditLine(record: ProxyAuditRecord): string {
-  // Ids, names, codes and the fingerprint come from closed character sets; the ip and path are escaped.
+  // Ids, names, codes and the fingerprint come from closed character sets; the ip and path are escaped,
+  // times written from integers (msJson).
   let line = `{"type":"proxy","time":${Date.now()},"reqId":"${record.reqId}"`;
   if (record.consumer !== undefined) line += `,"consumer":"${record.consumer}"`;
   if (record.keyId !== undefined) line += `,"keyId":"${record.keyId}"`;
-  line += `,"ip":${JSON.stringify(record.ip)}`;
+  line += `,"ip":${addressJson(record.ip)}`;
   if (record.provider !== undefined) line += `,"provider":"${record.provider}"`;
   line += `,"method":"${record.method}"`;
   if (record.path !== undefined) line += `,"path":${JSON.stringify(record.path)}`;
   line += `,"status":${record.status}`;
   if (record.code !== undefined) line += `,"code":"${record.code}"`;
   if (record.upstreamStatus !== undefined) line += `,"upstreamStatus":${record.upstreamStatus}`;
-  if (record.upstreamMs !== undefined) line += `,"upstreamMs":${record.upstreamMs}`;
-  line += `,"totalMs":${record.totalMs},"bytesIn":${record.bytesIn},"bytesOut":${record.bytesOut},"replayed":${record.replayed}`;
+  if (record.upstreamMs !== undefined) line += `,"upstreamMs":${msJson(record.upstreamMs)}`;
+  line += `,"totalMs":${msJson(record.totalMs)},"bytesIn":${record.bytesIn},"bytesOut":${record.bytesOut},"replayed":${record.replayed}`;
   if (record.fingerprint !== undefined) line += `,"fingerprint":"${record.fingerprint}"`;
   return `${line}}\n`;
 }
