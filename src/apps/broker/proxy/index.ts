@@ -103,8 +103,9 @@ function proxyHandler(deps: ProxyDeps) {
   return function handle(request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply): undefined {
     const call = newCall(undefined);
     request.proxyCall = call;
-    // One record per call, when its answer is done — or cut off (too large, the consumer gone).
-    reply.raw.once('close', () => record(request, reply, deps));
+    // One record per call, when its answer is done — or cut off (too large, the consumer gone). `on`, not
+    // `once`: a response closes once, and `once` would wrap the listener on every call.
+    reply.raw.on('close', () => record(request, reply, deps));
     const consumer = deps.admit(request, reply, PROXY_ROUTE);
     if (consumer === undefined) return undefined;
     call.consumer = consumer;
