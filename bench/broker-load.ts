@@ -6,18 +6,18 @@
  * counted after the first (target 0). Writes bench/results/broker-latest.md.
  *
  * Each server runs in a child process of its own (this script, with `child <kind>`), so autocannon and
- * the emulator do not share its event loop. The broker runs as configured in production: API-key
+ * the emulator do not share its event loop. The broker is the built package (`dist/`, which
+ * `npm run load:broker` builds first), configured as in production: API-key
  * authentication, the failed-authentication throttle, allow-lists, the audit log (on by default: one
  * JSON line per token request, to stdout through the broker's own asynchronous destination; the
  * child's stdout is /dev/null), x-request-id, request and per-consumer counting (with the latency
  * histogram) for /metrics.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { cpuOf, median, serveParent, startChild as startServer, stopChild } from './load-children.js';
+import { cpuOf, loadAutocannon, median, serveParent, startChild as startServer, stopChild, type Autocannon, type AutocannonResult } from './load-children.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 // stdout to /dev/null: the broker's log and audit lines go there.
@@ -29,15 +29,6 @@ const DURATION_S = Number(process.env.LOAD_DURATION_S ?? 14);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 50);
 const KEY = 'tbk_load_test_consumer_key_5f1e2d3c4b5a69788796a5b4';
 const TOKEN = 'f'.repeat(56);
-
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number; average: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-type Autocannon = (options: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<AutocannonResult>;
 
 if (process.argv[2] === 'child') await child(process.argv[3] as 'broker' | 'bare');
 else await main();
@@ -59,7 +50,7 @@ async function child(kind: 'broker' | 'bare'): Promise<void> {
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     close = () => app.close();
   } else {
-    const { createBroker, keyDigest } = await import('../src/apps/broker/index.js');
+    const { createBroker, keyDigest } = await import('../dist/apps/broker/index.js');
     const base = process.env.EMULATOR_AP_BASE_URL!;
     // A realistic consumer list: the key is checked against every consumer's digest on each request.
     const consumers = Array.from({ length: 20 }, (_, i) => ({ name: `service-${i}`, keySha256: keyDigest(`${KEY}-${i}`), providers: ['ap'] }));
@@ -151,7 +142,7 @@ async function measure(
 }
 
 async function main(): Promise<void> {
-  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+  const autocannon = loadAutocannon();
   const { startEmulator, SAMPLE_CLIENTS } = await import('../src/apps/emulator/index.js');
   const emulator = await startEmulator({ ban: false });
   const [apClient] = SAMPLE_CLIENTS;

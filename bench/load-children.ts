@@ -4,6 +4,7 @@
  * `'cpu'` with its CPU time so far and `'stop'` by closing and exiting.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 
 /** In the child: reports `url` to the parent, then answers its `'cpu'` and `'stop'` messages. */
 export function serveParent(url: string, close: () => Promise<unknown>): void {
@@ -74,4 +75,21 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** What autocannon reports of one run (the fields the load tests read). */
+export interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+/** autocannon's programmatic API, as the load tests call it. */
+export type Autocannon = (options: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<AutocannonResult>;
+
+/** Loads autocannon (CommonJS, no types of its own). */
+export function loadAutocannon(): Autocannon {
+  return createRequire(import.meta.url)('autocannon') as Autocannon;
 }

@@ -15,10 +15,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { cpuOf, median, serveParent, startChild as startServer, stopChild } from './load-children.js';
+import { cpuOf, loadAutocannon, median, serveParent, startChild as startServer, stopChild, type AutocannonResult } from './load-children.js';
 
 type Kind = 'upstream' | 'bare' | 'broker';
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -37,15 +36,6 @@ const PAGE = JSON.stringify({
   has_next_page: true,
   has_previous_page: false,
 });
-
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number; average: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-type Autocannon = (options: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<AutocannonResult>;
 
 if (process.argv[2] === 'child') await child(process.argv[3] as Kind);
 else await main();
@@ -125,7 +115,7 @@ async function child(kind: Kind): Promise<void> {
 // The measurement
 
 async function main(): Promise<void> {
-  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+  const autocannon = loadAutocannon();
   const { startEmulator, SAMPLE_CLIENTS } = await import('../src/apps/emulator/index.js');
   const emulator = await startEmulator({ ban: false });
   const autopayClient = SAMPLE_CLIENTS[1];

@@ -96,30 +96,32 @@ function raw(base: string, method: string, path: string, headers: Record<string,
 
 const json = (answer: Raw): { error?: { code: string; message: string } } & Record<string, unknown> => JSON.parse(answer.body.toString('utf8')) as never;
 
+/** The broker config of these tests: one autopay provider whose API base is `apiBaseUrl`, one consumer (KEY), and `extra`. */
+function proxiedTo(emulator: { autopayTokenUrl: string }, apiBaseUrl: string, extra: Partial<BrokerConfig> = {}): BrokerConfig {
+  return {
+    listen: { host: '127.0.0.1', port: 0 },
+    ops: { host: '127.0.0.1', port: 0 },
+    store: { type: 'memory' },
+    providers: {
+      up: { type: 'autopay', clientId: AUTOPAY_CLIENT.clientId, clientSecretEnv: 'AUTOPAY_SECRET', tokenUrl: emulator.autopayTokenUrl, apiBaseUrl },
+    },
+    consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['up'] }],
+    ...extra,
+  };
+}
+
 describe('broker proxy: bad input and bad upstreams', () => {
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let harness: BrokerHarness;
   beforeAll(async () => {
     upstream = await startUpstream();
     harness = await startHarness({
-      config: (emulator): BrokerConfig => ({
-        listen: { host: '127.0.0.1', port: 0 },
-        ops: { host: '127.0.0.1', port: 0 },
-        store: { type: 'memory' },
-        providers: {
-          up: {
-            type: 'autopay',
-            clientId: AUTOPAY_CLIENT.clientId,
-            clientSecretEnv: 'AUTOPAY_SECRET',
-            tokenUrl: emulator.autopayTokenUrl,
-            apiBaseUrl: `${upstream.url}/api`,
-          },
-        },
-        consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['up'] }],
-        limits: { maxHeaderBytes: 8192 },
-        proxy: { maxBodyBytes: 256 * 1024, replayBufferBytes: 1024, responseTimeoutMs: 500, maxResponseHeaderBytes: 16_384 },
-        tokens: { retry: { attempts: 1 } },
-      }),
+      config: (emulator) =>
+        proxiedTo(emulator, `${upstream.url}/api`, {
+          limits: { maxHeaderBytes: 8192 },
+          proxy: { maxBodyBytes: 256 * 1024, replayBufferBytes: 1024, responseTimeoutMs: 500, maxResponseHeaderBytes: 16_384 },
+          tokens: { retry: { attempts: 1 } },
+        }),
     });
   });
   afterAll(async () => {
@@ -295,22 +297,10 @@ describe('broker proxy: response size limit', () => {
   it('an answer over proxy.maxResponseBytes: 502 when declared, the connection cut when chunked', async () => {
     const upstream = await startUpstream();
     const harness = await startHarness({
-      config: (emulator): BrokerConfig => ({
-        listen: { host: '127.0.0.1', port: 0 },
-        ops: { host: '127.0.0.1', port: 0 },
-        store: { type: 'memory' },
-        providers: {
-          up: {
-            type: 'autopay',
-            clientId: AUTOPAY_CLIENT.clientId,
-            clientSecretEnv: 'AUTOPAY_SECRET',
-            tokenUrl: emulator.autopayTokenUrl,
-            apiBaseUrl: `${upstream.url}/api`,
-          },
-        },
-        consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['up'] }],
-        proxy: { maxResponseBytes: 1024 * 1024 },
-      }),
+      config: (emulator) =>
+        proxiedTo(emulator, `${upstream.url}/api`, {
+          proxy: { maxResponseBytes: 1024 * 1024 },
+        }),
     });
     try {
       const declared = await raw(harness.url, 'GET', '/v1/proxy/up/big');
@@ -336,21 +326,7 @@ describe('broker proxy: the upstream certificate is checked', () => {
     });
     await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
     const harness = await startHarness({
-      config: (emulator): BrokerConfig => ({
-        listen: { host: '127.0.0.1', port: 0 },
-        ops: { host: '127.0.0.1', port: 0 },
-        store: { type: 'memory' },
-        providers: {
-          up: {
-            type: 'autopay',
-            clientId: AUTOPAY_CLIENT.clientId,
-            clientSecretEnv: 'AUTOPAY_SECRET',
-            tokenUrl: emulator.autopayTokenUrl,
-            apiBaseUrl: `https://127.0.0.1:${(api.address() as AddressInfo).port}/api`,
-          },
-        },
-        consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['up'] }],
-      }),
+      config: (emulator) => proxiedTo(emulator, `https://127.0.0.1:${(api.address() as AddressInfo).port}/api`),
     });
     try {
       const answer = await raw(harness.url, 'GET', '/v1/proxy/up/x');
@@ -369,23 +345,11 @@ describe('broker proxy: slow uploads', () => {
   it('a body that does not arrive within limits.requestTimeoutMs is cut off', async () => {
     const upstream = await startUpstream();
     const harness = await startHarness({
-      config: (emulator): BrokerConfig => ({
-        listen: { host: '127.0.0.1', port: 0 },
-        ops: { host: '127.0.0.1', port: 0 },
-        store: { type: 'memory' },
-        providers: {
-          up: {
-            type: 'autopay',
-            clientId: AUTOPAY_CLIENT.clientId,
-            clientSecretEnv: 'AUTOPAY_SECRET',
-            tokenUrl: emulator.autopayTokenUrl,
-            apiBaseUrl: `${upstream.url}/api`,
-          },
-        },
-        consumers: [{ name: 'svc', keySha256: keyDigest(KEY), providers: ['up'] }],
-        limits: { requestTimeoutMs: 500 },
-        proxy: { replayBufferBytes: 0 },
-      }),
+      config: (emulator) =>
+        proxiedTo(emulator, `${upstream.url}/api`, {
+          limits: { requestTimeoutMs: 500 },
+          proxy: { replayBufferBytes: 0 },
+        }),
     });
     try {
       const { hostname, port } = new URL(harness.url);
