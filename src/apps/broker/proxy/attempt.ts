@@ -7,8 +7,8 @@
 import { pipeline } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Token } from '../../../base/token.js';
-import { withDeadline } from '../../../base/timers.js';
 import { tokenFailure, retryAfterSeconds, type BrokerError } from '../errors.js';
+import { SettledTokens } from '../settled-tokens.js';
 import { ByteCounter } from './body.js';
 import { round, type ProxyCall } from './call.js';
 import { REPLAY_HEADER, type ProxyDeps } from './deps.js';
@@ -19,12 +19,6 @@ import type { CallPacer } from './pacer.js';
 /** Sends a refusal of `call` (its code recorded for the audit line). */
 export type Refuse = (reply: FastifyReply, call: ProxyCall, error: BrokerError) => void;
 
-/** Per provider id, the last token promise that resolved and its token: a warm hit needs no await. */
-interface Settled {
-  readonly promise: Promise<Token>;
-  readonly token: Token;
-}
-
 /**
  * Makes the proxy's `attempt(request, reply)` for the call in `request.proxyCall`. Synchronous up to the
  * upstream on the warm path (no pacing, the token already got): no promise and no closure per call.
@@ -33,7 +27,7 @@ export function createAttempt(deps: ProxyDeps, refuse: Refuse): (request: Fastif
   const { limits, tokens, pacer } = deps;
   // No budget, nothing to wait for: no signal and no listener per call.
   const paced = (pacer as { passThrough?: unknown }).passThrough !== true;
-  const settled = new Map<string, Settled>();
+  const settled = new SettledTokens(deps.tokenTimeoutMs);
   const outcome: AttemptOutcome = { answer: onAnswer, failure: onFailure };
   const options = libraryOptions(outcome);
 
@@ -64,17 +58,14 @@ export function createAttempt(deps: ProxyDeps, refuse: Refuse): (request: Fastif
     const call = request.proxyCall!;
     const id = call.provider!;
     const pending = tokens.getToken(id);
-    const known = settled.get(id);
-    if (known !== undefined && known.promise === pending) {
-      forward(request, reply, known.token);
+    const token = settled.now(id, pending);
+    if (token !== undefined) {
+      forward(request, reply, token);
       return;
     }
-    withDeadline(pending, deps.tokenTimeoutMs, () => TIMED_OUT).then(
-      (token) => {
-        settled.set(id, { promise: pending, token });
-        forward(request, reply, token);
-      },
-      (error: unknown) => refuse(reply, call, error === TIMED_OUT ? TOKEN_TIMEOUT : tokenFailure(error, id)),
+    settled.settle(id, pending).then(
+      (got) => forward(request, reply, got),
+      (failure: BrokerError) => refuse(reply, call, failure),
     );
   }
 
@@ -154,9 +145,6 @@ async function pace(pacer: CallPacer, id: string, reply: FastifyReply): Promise<
     reply.raw.off('close', onClose);
   }
 }
-
-const TIMED_OUT = new Error('timed out');
-const TOKEN_TIMEOUT: BrokerError = { status: 503, code: 'timeout', message: 'No token within the request timeout', retryAfterSeconds: 1 };
 
 /** Sends the API's answer on (streamed, counted when its length is unknown), or the refusal of one too large. */
 function passBack(reply: FastifyReply, call: ProxyCall, answer: UpstreamAnswer, maxResponseBytes: number): BrokerError | undefined {
