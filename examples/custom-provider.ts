@@ -24,12 +24,13 @@ function myBank(options: { clientId: string; clientSecret: string }) {
     tokenUrl,
     clientId: options.clientId,
     clientSecret: options.clientSecret, // only its hash goes into the cache key
-    async requestToken({ signal }) {
+    // `clientSecret` is the current value (a function or secretFile() source is read before each request).
+    async requestToken({ signal, clientSecret }) {
       const response = await fetch(tokenUrl, {
         method: 'POST',
         signal,
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: options.clientId, secret: options.clientSecret }),
+        body: JSON.stringify({ id: options.clientId, secret: clientSecret }),
       });
       // Map the answers to tokenbroker's errors so the manager knows what to retry.
       if (response.status === 401) throw new InvalidCredentialsError('my-bank refused the credentials', { status: 401 });

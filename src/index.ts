@@ -11,7 +11,15 @@ export { ISSUE_REASONS, type IssueReason, type ManagerStats, type ProviderStats 
 export type { Token, TokenType } from './base/token.js';
 export type { RateLimit } from './base/rate-limit.js';
 export type { CallBudget } from './stores/call-budget.js';
-export { defineProvider, type Provider, type ProviderDefinition, type QuotaHint, type TokenRequestContext, type TokenResponse } from './providers/provider.js';
+export {
+  defineProvider,
+  type DefinedTokenRequestContext,
+  type Provider,
+  type ProviderDefinition,
+  type QuotaHint,
+  type TokenRequestContext,
+  type TokenResponse,
+} from './providers/provider.js';
 export * from './providers/index.js';
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export type { IssuanceLedger, LedgerDecision, SharedTokenStore, TokenStore } from './stores/types.js';

@@ -2,11 +2,12 @@
  * What a provider is: data plus one function that performs one token round-trip. A provider knows its
  * wire format and nothing of caching, retries or budgets (those are the core layer's: manager, issuer, guard).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Token, TokenResponse, TokenType } from '../base/token.js';
 import { rateLimitSchema, resolvedRateLimit, type RateLimit } from '../base/rate-limit.js';
 import { parseOptions } from '../base/validate.js';
+import { secretOf, secretSourceSchema, type SecretReader, type SecretSource } from './secret-source.js';
 
 export type { RateLimit } from '../base/rate-limit.js';
 
@@ -80,6 +81,16 @@ export interface Provider {
   authorizedFetch?(request: Request, token: Token): Promise<Response>;
 }
 
+/** What the manager passes to a {@link ProviderDefinition}'s `requestToken`: the context, and the secret. */
+export interface DefinedTokenRequestContext extends TokenRequestContext {
+  /**
+   * The client secret to send: the definition's value, or what its function or file gave at the last
+   * read (before this request; again after a refusal). Use it rather than a copy of your own, so a
+   * rotated secret is sent as soon as it is read.
+   */
+  readonly clientSecret: string;
+}
+
 /** What {@link defineProvider} takes. */
 export interface ProviderDefinition {
   /** A short name for the kind of provider, e.g. `'my-bank'`. */
@@ -88,8 +99,13 @@ export interface ProviderDefinition {
   readonly tokenUrl: string;
   /** The client id, part of the cache key. */
   readonly clientId: string;
-  /** The secret; only its hash goes into the cache key, so a rotated secret gets a new key. */
-  readonly clientSecret: string;
+  /**
+   * The secret: a value, a function returning it (`() => string | Promise<string>`) or
+   * `secretFile(path)`, read again before each token request and after a refusal (docs/secrets.md).
+   * Only its hash goes into the cache key, so a rotated secret gets a new key. `requestToken` gets the
+   * current value as `clientSecret`.
+   */
+  readonly clientSecret: SecretSource;
   /** Anything else that makes a token different: audience, scope, environment. */
   readonly variant?: string | undefined;
   /** Prefix for `tokens.client(id)`. */
@@ -98,8 +114,8 @@ export interface ProviderDefinition {
   readonly defaultExpiresInSeconds?: number | undefined;
   /** The API's rate limit per credential, `{ requests, perMs }`; `false` or absent: no pacing (docs/rate-limits.md). */
   readonly rateLimit?: RateLimit | false | undefined;
-  /** One token round-trip; see {@link Provider.requestToken}. */
-  requestToken(context: TokenRequestContext): Promise<TokenResponse>;
+  /** One token round-trip with `context.clientSecret`; see {@link Provider.requestToken}. */
+  requestToken(context: DefinedTokenRequestContext): Promise<TokenResponse>;
 }
 
 /**
@@ -109,8 +125,8 @@ export interface ProviderDefinition {
  * @example
  * ```ts
  * const myBank = defineProvider({
- *   kind: 'my-bank', tokenUrl, clientId, clientSecret,
- *   async requestToken({ signal }) {
+ *   kind: 'my-bank', tokenUrl, clientId, clientSecret, // or secretFile(path), or () => vault.read(…)
+ *   async requestToken({ signal, clientSecret }) {
  *     const response = await fetch(tokenUrl, { method: 'POST', signal, body: … });
  *     return { body: await response.json() };
  *   },
@@ -168,22 +184,63 @@ class DefinedProvider extends ProviderBase {
   readonly apiBaseUrl: string | undefined;
   readonly defaultExpiresInSeconds: number | undefined;
   readonly rateLimit: RateLimit | undefined;
-  // Private: the definition's function is the closure that holds the secret.
-  readonly #requestToken: (context: TokenRequestContext) => Promise<TokenResponse>;
+  // Private: the secret (a value, or the reader of its function or file) and the definition's function.
+  // One field for the secret either way: a broker may hold tens of thousands of these.
+  readonly #clientSecret: string | RotatingSecret;
+  readonly #requestToken: (context: DefinedTokenRequestContext) => Promise<TokenResponse>;
 
   constructor(definition: ProviderDefinition) {
-    super(credentialKey(definition));
+    const source = parseOptions(secretSourceSchema(), definition.clientSecret, 'defineProvider.clientSecret');
+    const secret = secretOf('defineProvider.clientSecret', source);
+    const identity: CredentialIdentity = { kind: definition.kind, tokenUrl: definition.tokenUrl, clientId: definition.clientId, variant: definition.variant };
+    super(definedKey(identity, typeof secret === 'string' ? secret : secret.value));
     this.kind = definition.kind;
     this.apiBaseUrl = definition.apiBaseUrl;
     this.defaultExpiresInSeconds = definition.defaultExpiresInSeconds;
     this.rateLimit = resolvedRateLimit(parseOptions(rateLimitSchema().optional(), definition.rateLimit, 'defineProvider.rateLimit'), undefined);
+    this.#clientSecret = typeof secret === 'string' ? secret : { reader: secret, identity };
     this.#requestToken = definition.requestToken;
     Object.freeze(this);
   }
 
-  requestToken(context: TokenRequestContext): Promise<TokenResponse> {
-    return this.#requestToken(context);
+  /** Reads a function or file secret again; a changed secret moves the credential to its new cache key. */
+  async readSecrets(report: (problem: string) => void): Promise<boolean> {
+    const secret = this.#clientSecret;
+    if (typeof secret === 'string') return false;
+    const changed = await secret.reader.read(report);
+    if (changed) this.rekey(definedKey(secret.identity, secret.reader.value));
+    return changed;
   }
+
+  async requestToken(context: TokenRequestContext): Promise<TokenResponse> {
+    const secret = this.#clientSecret;
+    if (typeof secret === 'string') return this.#requestToken({ ...context, clientSecret: secret });
+    // The manager reads the source before each request; a caller of requestToken alone gets a first read here.
+    if (secret.reader.value === undefined) await this.readSecrets(() => {});
+    return this.#requestToken({ ...context, clientSecret: secret.reader.value! });
+  }
+}
+
+/** What identifies a credential besides its secret. */
+interface CredentialIdentity {
+  readonly kind: string;
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly variant: string | undefined;
+}
+
+/** A secret from a function or a file, with what its cache key is made of besides it. */
+interface RotatingSecret {
+  readonly reader: SecretReader;
+  readonly identity: CredentialIdentity;
+}
+
+/**
+ * The cache key of a defined credential. A secret not read yet (a function, before its first call) gets
+ * a key no other process can have, so nothing is shared under it before the secret is known.
+ */
+function definedKey(identity: CredentialIdentity, clientSecret: string | undefined): string {
+  return credentialKey({ ...identity, clientSecret: clientSecret ?? `unread:${randomUUID()}` });
 }
 
 /** The cache key of a credential: readable where it may be, hashed where it must be. */
