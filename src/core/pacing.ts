@@ -28,8 +28,11 @@ export interface PaceCounters {
 export interface PacedCall extends PaceCounters {
   /** The provider id, for errors. */
   readonly id: string;
-  /** The credential's budget key. */
-  readonly key: string;
+  /**
+   * The credential's budget key: its identity without its secret (`budgetKeyOf`), so a rotated secret
+   * keeps the budget the provider counts for the client.
+   */
+  readonly budgetKey: string;
   /** The provider's rate limit; undefined: not paced. */
   readonly limit?: RateLimit | undefined;
 }
@@ -104,7 +107,7 @@ export class Pacer {
     const id = this.#prefix + String(++this.#next);
     const budget = this.#budget();
     if (budget === this.#local) {
-      const wait = this.#local.reserve(call.key, id, limit, Math.max(0, deadline - Date.now())) as number;
+      const wait = this.#local.reserve(call.budgetKey, id, limit, Math.max(0, deadline - Date.now())) as number;
       if (wait === 0) return id;
       if (wait < 0) throw this.#refused(call, limit, -wait);
       return this.#waitFor(budget, call, limit, id, wait, deadline, signal);
@@ -123,7 +126,7 @@ export class Pacer {
 
   /** The answer to call `id` arrived: its slot now counts from this moment. Never delays the caller. */
   confirm(call: PacedCall, id: string): void {
-    this.#quietly(call, (budget) => budget.confirm(call.key, id));
+    this.#quietly(call, (budget) => budget.confirm(call.budgetKey, id));
   }
 
   /**
@@ -134,11 +137,11 @@ export class Pacer {
     call.apiRateLimited++;
     const pauseMs = Math.min(LONGEST_PAUSE_MS, pauseFor(response.headers, limit.perMs));
     // This process's budget too: should the shared store fail later, this process still knows.
-    await this.#local.pause(call.key, pauseMs);
+    await this.#local.pause(call.budgetKey, pauseMs);
     const shared = this.#budget();
     if (shared !== this.#local) {
       try {
-        await shared.pause(call.key, pauseMs);
+        await shared.pause(call.budgetKey, pauseMs);
         this.#recovered();
       } catch (error) {
         this.#sharedFailed(error);
@@ -151,12 +154,12 @@ export class Pacer {
     let budget = this.#shared!;
     let wait: number;
     try {
-      wait = await budget.reserve(call.key, id, limit, Math.max(0, deadline - Date.now()));
+      wait = await budget.reserve(call.budgetKey, id, limit, Math.max(0, deadline - Date.now()));
       this.#recovered();
     } catch (error) {
       this.#sharedFailed(error);
       budget = this.#local;
-      wait = this.#local.reserve(call.key, id, limit, Math.max(0, deadline - Date.now())) as number;
+      wait = this.#local.reserve(call.budgetKey, id, limit, Math.max(0, deadline - Date.now())) as number;
     }
     signal?.throwIfAborted();
     if (wait === 0) return id;
@@ -176,8 +179,8 @@ export class Pacer {
   ): Promise<string> {
     const started = Date.now();
     const waiter = new Waiter();
-    let queue = this.#waiting.get(call.key);
-    if (queue === undefined) this.#waiting.set(call.key, (queue = new Set()));
+    let queue = this.#waiting.get(call.budgetKey);
+    if (queue === undefined) this.#waiting.set(call.budgetKey, (queue = new Set()));
     queue.add(waiter);
     let wait = firstWait;
     try {
@@ -185,13 +188,13 @@ export class Pacer {
         await waiter.sleep(wait, signal);
         const maxWaitMs = Math.max(0, deadline - Date.now());
         try {
-          wait = await budget.reserve(call.key, id, limit, maxWaitMs);
+          wait = await budget.reserve(call.budgetKey, id, limit, maxWaitMs);
         } catch (error) {
           if (budget === this.#local) throw error;
           // The shared store failed mid-wait: this process's budget takes the call from here.
           this.#sharedFailed(error);
           budget = this.#local;
-          wait = this.#local.reserve(call.key, id, limit, maxWaitMs) as number;
+          wait = this.#local.reserve(call.budgetKey, id, limit, maxWaitMs) as number;
         }
         if (wait === 0) return id;
         if (wait < 0) throw this.#refused(call, limit, -wait);
@@ -202,14 +205,14 @@ export class Pacer {
         // again at once to take it.
         queue.delete(waiter);
         const next = queue.values().next().value;
-        void Promise.resolve(budget.release(call.key, id))
+        void Promise.resolve(budget.release(call.budgetKey, id))
           .catch(() => {})
           .then(() => next?.wake());
       }
       throw error;
     } finally {
       queue.delete(waiter);
-      if (queue.size === 0 && this.#waiting.get(call.key) === queue) this.#waiting.delete(call.key);
+      if (queue.size === 0 && this.#waiting.get(call.budgetKey) === queue) this.#waiting.delete(call.budgetKey);
       call.paceWaitMs += Date.now() - started;
     }
   }

@@ -2,7 +2,7 @@
  * A registration: what the manager keeps per provider id. Its own module so that the policy in
  * manager.ts reads top to bottom without the bookkeeping.
  */
-import type { Provider } from '../providers/provider.js';
+import { budgetKeyOf, type Provider } from '../providers/provider.js';
 import { Counters, type IssueReason } from '../base/stats.js';
 import type { CacheEntry } from '../stores/cache-entry.js';
 
@@ -32,6 +32,11 @@ export class Registration extends Counters {
   /** The credential's cache, lock and ledger key (a field of the provider: one string per credential, not two references). */
   get key(): string {
     return this.provider.cacheKey;
+  }
+
+  /** The credential's call-budget key: its cache key without the secret's part (a rotation keeps the budget). */
+  get budgetKey(): string {
+    return budgetKeyOf(this.provider.cacheKey);
   }
 
   /** The API's rate limit the credential's calls are paced at, if any. */

@@ -243,6 +243,20 @@ function definedKey(identity: CredentialIdentity, clientSecret: string | undefin
   return credentialKey({ ...identity, clientSecret: clientSecret ?? `unread:${randomUUID()}` });
 }
 
+/**
+ * The call-budget key of a credential whose cache key {@link credentialKey} made: the key without its
+ * secret's part. A provider limits calls per client, whatever secret got the token: across a rotation,
+ * while tokens of both secrets are in use, their calls share one budget. Any other cache key (a provider
+ * written without this module) is its own budget key.
+ */
+export function budgetKeyOf(cacheKey: string): string {
+  // `kind:<22 characters>:<16 characters>`: the last part is the secret's hash (credentialKey, below).
+  const length = cacheKey.length;
+  return length > 40 && cacheKey.charCodeAt(length - 17) === COLON && cacheKey.charCodeAt(length - 40) === COLON ? cacheKey.slice(0, length - 17) : cacheKey;
+}
+
+const COLON = 58;
+
 /** The cache key of a credential: readable where it may be, hashed where it must be. */
 export function credentialKey(parts: { kind: string; tokenUrl: string; clientId: string; clientSecret: string; variant?: string | undefined }): string {
   // 12 bytes of SHA-256 tell rotated secrets apart without letting the key stand in for the secret.
