@@ -1,20 +1,15 @@
 /**
- * The proxy and the call budget (issue 20). Until the token manager has `acquire`/`reportRateLimited`,
- * the broker passes the proxy a pass-through pacer; these tests put a fake one in its place to check
- * the proxy's side: a refused slot is the broker's 429 with `Retry-After` and nothing is sent; an
- * upstream 429 is reported. The fleet acceptance (two brokers on one Redis, 1 token, 0 API 429s) runs
- * once the manager has a call budget (it skips itself before).
- *
- * The fake is installed both ways, so these tests hold before and after the merge with issue 20: as the
- * pass-through pacer (module mock: what server.ts passes today) and on the manager itself (own
- * properties shadowing `acquire`/`reportRateLimited`: what server.ts passes once it is `pacer: tokens`).
+ * The proxy and the call budget (issue 20). The broker passes the proxy its token manager as the pacer
+ * (`acquire`/`reportRateLimited`); the first tests shadow those two with a fake (own properties on the
+ * manager) to check the proxy's side: a refused slot is the broker's 429 with `Retry-After` and nothing
+ * is sent; an upstream 429 is reported. The fleet acceptance runs the real budget: two brokers on one
+ * Redis, 1 token, 0 API 429s.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createBroker, keyDigest } from '../../src/apps/broker/index.js';
 import { startEmulator } from '../../src/apps/emulator/index.js';
-import { TokenManager } from '../../src/core/manager.js';
 import { skipWithoutRedis, startRedisServer } from '../redis/redis-server.js';
 import { baseConfig, bearer, ENV, KEYS, startHarness, type BrokerHarness } from './helpers.js';
 
@@ -39,9 +34,7 @@ const fake = vi.hoisted(() => {
   return state;
 });
 
-vi.mock('../../src/apps/broker/proxy/pacer.js', () => ({ PASS_THROUGH_PACER: fake.pacer }));
-
-/** The fake on the manager too (see the header). */
+/** The fake on the manager (see the header). */
 function installFake(harness: BrokerHarness): void {
   Object.assign(harness.broker.tokens, { acquire: fake.pacer.acquire, reportRateLimited: fake.pacer.reportRateLimited });
 }
@@ -95,11 +88,9 @@ describe('broker proxy × call budget (fake pacer)', () => {
   });
 });
 
-/** True once the token manager has the call budget (issue 20). */
-const hasCallBudget = typeof (TokenManager.prototype as unknown as { acquire?: unknown }).acquire === 'function';
 const noRedis = skipWithoutRedis('broker proxy pacing fleet');
 
-describe.skipIf(!hasCallBudget || noRedis)('broker proxy × call budget across a fleet (needs issue 20 and server.ts `pacer: tokens`)', () => {
+describe.skipIf(noRedis)('broker proxy × call budget across a fleet', () => {
   it('two brokers on one Redis, 4 consumers bursting above the API limit for 10 s: 1 token, 0 API 429s, callers past the wait bound get 429 + Retry-After', async () => {
     const redis = await startRedisServer();
     // Alternative Payments: 5 API calls per second per key, which the emulator enforces (issue 20's API limit).

@@ -25,8 +25,6 @@ export type Refuse = (reply: FastifyReply, call: ProxyCall, error: BrokerError) 
  */
 export function createAttempt(deps: ProxyDeps, refuse: Refuse): (request: FastifyRequest, reply: FastifyReply) => void {
   const { limits, tokens, pacer } = deps;
-  // No budget, nothing to wait for: no signal and no listener per call.
-  const paced = (pacer as { passThrough?: unknown }).passThrough !== true;
   const settled = new SettledTokens(deps.tokenTimeoutMs);
   const outcome: AttemptOutcome = { answer: onAnswer, failure: onFailure };
   const options = libraryOptions(outcome);
@@ -44,7 +42,8 @@ export function createAttempt(deps: ProxyDeps, refuse: Refuse): (request: Fastif
   /** One attempt: a slot of the call budget (when the provider has a rate limit), the token, upstream. */
   function attempt(request: FastifyRequest, reply: FastifyReply): void {
     const call = request.proxyCall!;
-    if (!paced || call.api!.rateLimit === undefined) {
+    // No rate limit, nothing to wait for: no signal and no listener per call.
+    if (call.api!.rateLimit === undefined) {
       withToken(request, reply);
       return;
     }

@@ -20,7 +20,7 @@ export interface ProxyDeps {
     getToken(id: string): Promise<Token>;
     invalidate(id: string, accessToken?: string): boolean;
   };
-  /** The call budget; `PASS_THROUGH_PACER` until the token manager provides one. */
+  /** The call budget: the token manager's `acquire` and `reportRateLimited`. */
   readonly pacer: CallPacer;
   readonly limits: ProxyLimits;
   /** The longest a call waits for a token (the broker's `limits.requestTimeoutMs`). */

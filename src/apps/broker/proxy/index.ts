@@ -24,7 +24,7 @@ import { upstreamFailure } from './forward.js';
 import { loadReplyFrom, MISSING_LIBRARY_MESSAGE } from './library.js';
 import { pathProblemMessage, resolvePath } from './path.js';
 
-export { PASS_THROUGH_PACER, type CallPacer } from './pacer.js';
+export type { CallPacer } from './pacer.js';
 export { PROXY_ROUTE, REPLAY_HEADER, type ProxyDeps } from './deps.js';
 export { ProxyMetrics } from './metrics.js';
 

@@ -1,7 +1,6 @@
 /**
  * The call budget as the proxy sees it: ask for a slot before a call goes upstream, report a 429 the
- * API answered. The token manager provides both (`tokens.acquire`, `tokens.reportRateLimited`) once the
- * per-credential call budget exists; until it is passed in, calls are not paced.
+ * API answered. The token manager provides both (`tokens.acquire`, `tokens.reportRateLimited`).
  */
 
 /** What the proxy needs of a call budget. The token manager satisfies it structurally. */
@@ -14,13 +13,3 @@ export interface CallPacer {
   /** Tells the budget that the API answered `id`'s call with 429 (its `Retry-After`/`x-ratelimit-*` headers). */
   reportRateLimited(id: string, response: { status: number; headers: Headers }): Promise<void>;
 }
-
-const granted = Promise.resolve();
-
-/** No budget: every call goes at once, 429s are only passed back. */
-export const PASS_THROUGH_PACER: CallPacer & { readonly passThrough: true } = Object.freeze({
-  acquire: () => granted,
-  reportRateLimited: () => granted,
-  // Lets the proxy skip the per-call signal and listener a real budget needs.
-  passThrough: true as const,
-});
