@@ -136,12 +136,13 @@ export class Pacer {
   async rateLimited(call: PacedCall, limit: RateLimit, response: { status: number; headers: Headers }): Promise<number> {
     call.apiRateLimited++;
     const pauseMs = Math.min(LONGEST_PAUSE_MS, pauseFor(response.headers, limit.perMs));
+    const key = call.budgetKey;
     // This process's budget too: should the shared store fail later, this process still knows.
-    await this.#local.pause(call.budgetKey, pauseMs);
+    await this.#local.pause(key, pauseMs);
     const shared = this.#budget();
     if (shared !== this.#local) {
       try {
-        await shared.pause(call.budgetKey, pauseMs);
+        await shared.pause(key, pauseMs);
         this.#recovered();
       } catch (error) {
         this.#sharedFailed(error);
@@ -153,13 +154,14 @@ export class Pacer {
   async #acquireShared(call: PacedCall, limit: RateLimit, id: string, deadline: number, signal: AbortSignal | undefined): Promise<string> {
     let budget = this.#shared!;
     let wait: number;
+    const key = call.budgetKey;
     try {
-      wait = await budget.reserve(call.budgetKey, id, limit, Math.max(0, deadline - Date.now()));
+      wait = await budget.reserve(key, id, limit, Math.max(0, deadline - Date.now()));
       this.#recovered();
     } catch (error) {
       this.#sharedFailed(error);
       budget = this.#local;
-      wait = this.#local.reserve(call.budgetKey, id, limit, Math.max(0, deadline - Date.now())) as number;
+      wait = this.#local.reserve(key, id, limit, Math.max(0, deadline - Date.now())) as number;
     }
     signal?.throwIfAborted();
     if (wait === 0) return id;
@@ -178,9 +180,11 @@ export class Pacer {
     signal: AbortSignal | undefined,
   ): Promise<string> {
     const started = Date.now();
+    // Read once: the key is sliced from the cache key on each read.
+    const key = call.budgetKey;
     const waiter = new Waiter();
-    let queue = this.#waiting.get(call.budgetKey);
-    if (queue === undefined) this.#waiting.set(call.budgetKey, (queue = new Set()));
+    let queue = this.#waiting.get(key);
+    if (queue === undefined) this.#waiting.set(key, (queue = new Set()));
     queue.add(waiter);
     let wait = firstWait;
     try {
@@ -188,13 +192,13 @@ export class Pacer {
         await waiter.sleep(wait, signal);
         const maxWaitMs = Math.max(0, deadline - Date.now());
         try {
-          wait = await budget.reserve(call.budgetKey, id, limit, maxWaitMs);
+          wait = await budget.reserve(key, id, limit, maxWaitMs);
         } catch (error) {
           if (budget === this.#local) throw error;
           // The shared store failed mid-wait: this process's budget takes the call from here.
           this.#sharedFailed(error);
           budget = this.#local;
-          wait = this.#local.reserve(call.budgetKey, id, limit, maxWaitMs) as number;
+          wait = this.#local.reserve(key, id, limit, maxWaitMs) as number;
         }
         if (wait === 0) return id;
         if (wait < 0) throw this.#refused(call, limit, -wait);
@@ -205,14 +209,14 @@ export class Pacer {
         // again at once to take it.
         queue.delete(waiter);
         const next = queue.values().next().value;
-        void Promise.resolve(budget.release(call.budgetKey, id))
+        void Promise.resolve(budget.release(key, id))
           .catch(() => {})
           .then(() => next?.wake());
       }
       throw error;
     } finally {
       queue.delete(waiter);
-      if (queue.size === 0 && this.#waiting.get(call.budgetKey) === queue) this.#waiting.delete(call.budgetKey);
+      if (queue.size === 0 && this.#waiting.get(key) === queue) this.#waiting.delete(key);
       call.paceWaitMs += Date.now() - started;
     }
   }

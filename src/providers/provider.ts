@@ -193,7 +193,7 @@ class DefinedProvider extends ProviderBase {
     const source = parseOptions(secretSourceSchema(), definition.clientSecret, 'defineProvider.clientSecret');
     const secret = secretOf('defineProvider.clientSecret', source);
     const identity: CredentialIdentity = { kind: definition.kind, tokenUrl: definition.tokenUrl, clientId: definition.clientId, variant: definition.variant };
-    super(definedKey(identity, typeof secret === 'string' ? secret : secret.value));
+    super(credentialKeyOf(identity, typeof secret === 'string' ? secret : secret.value));
     this.kind = definition.kind;
     this.apiBaseUrl = definition.apiBaseUrl;
     this.defaultExpiresInSeconds = definition.defaultExpiresInSeconds;
@@ -208,7 +208,7 @@ class DefinedProvider extends ProviderBase {
     const secret = this.#clientSecret;
     if (typeof secret === 'string') return false;
     const changed = await secret.reader.read(report);
-    if (changed) this.rekey(definedKey(secret.identity, secret.reader.value));
+    if (changed) this.rekey(credentialKeyOf(secret.identity, secret.reader.value));
     return changed;
   }
 
@@ -222,7 +222,7 @@ class DefinedProvider extends ProviderBase {
 }
 
 /** What identifies a credential besides its secret. */
-interface CredentialIdentity {
+export interface CredentialIdentity {
   readonly kind: string;
   readonly tokenUrl: string;
   readonly clientId: string;
@@ -236,10 +236,11 @@ interface RotatingSecret {
 }
 
 /**
- * The cache key of a defined credential. A secret not read yet (a function, before its first call) gets
- * a key no other process can have, so nothing is shared under it before the secret is known.
+ * The cache key of a credential whose secret may come from a source (the built-in providers and
+ * `defineProvider`). A secret not read yet (a function, before its first call) gets a key no other
+ * process can have, so nothing is shared under it before the secret is known.
  */
-function definedKey(identity: CredentialIdentity, clientSecret: string | undefined): string {
+export function credentialKeyOf(identity: CredentialIdentity, clientSecret: string | undefined): string {
   return credentialKey({ ...identity, clientSecret: clientSecret ?? `unread:${randomUUID()}` });
 }
 

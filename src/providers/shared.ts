@@ -2,9 +2,8 @@
  * Small pieces the built-in providers share: scrubbers that know every form a secret can take on the
  * wire, and the credential-refusal error. Not exported from the package.
  */
-import { randomUUID } from 'node:crypto';
 import { InvalidCredentialsError } from '../base/errors.js';
-import { credentialKey, ProviderBase, type RateLimit, type TokenRequestContext } from './provider.js';
+import { credentialKeyOf, ProviderBase, type RateLimit, type TokenRequestContext } from './provider.js';
 import type { TokenResponse } from '../base/token.js';
 import { oauthErrorCode, type TokenHttpResponse } from '../base/http.js';
 import { scrubberFor } from '../base/redact.js';
@@ -130,13 +129,9 @@ export abstract class EndpointCredential<E extends Endpoint> extends ProviderBas
   protected abstract send(context: TokenRequestContext, clientId: string, clientSecret: string, endpoint: E): Promise<TokenResponse>;
 }
 
-/**
- * The cache key of an endpoint credential. A secret not read yet (a function, before its first call)
- * gets a key no other process can have, so nothing is shared under it before the secret is known.
- */
+/** The cache key of an endpoint credential (a secret not read yet: see credentialKeyOf). */
 function endpointKey(endpoint: Endpoint, clientId: string, clientSecret: string | undefined): string {
-  const secret = clientSecret ?? `unread:${randomUUID()}`;
-  return credentialKey({ kind: endpoint.kind, tokenUrl: endpoint.tokenUrl, clientId, clientSecret: secret, variant: endpoint.variant });
+  return credentialKeyOf({ kind: endpoint.kind, tokenUrl: endpoint.tokenUrl, clientId, variant: endpoint.variant }, clientSecret);
 }
 
 /** `https://host/prefix/` → `https://host/prefix`, so paths can be appended with one slash. */
